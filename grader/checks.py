@@ -1,0 +1,606 @@
+"""The checks of a model-class assignment (CONTRACT §2), one function per check kind.
+
+Each check builds its own model and sets hidden weights as attributes, so that one bug costs only the
+checks that cover it. Every comparison happens here, in the grader's process, on plain data that came
+back from the child; feedback names the configuration and the size of the error, never the expected
+values.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from grader import diagnoses
+from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
+from grader.engine import Context, Raised
+from grader.report import ERROR, FAILED, PASSED, CheckResult
+
+
+def run_check(ctx: Context, check: dict) -> CheckResult:
+    result = CheckResult(check["name"], float(check["points"]), tags=[check["kind"]])
+    try:
+        KINDS[check["kind"]](ctx, check, result)
+    except Exception as exc:  # the grader's own failure is never the student's
+        result.status = ERROR
+        result.output = (f"The grader itself failed while running this check ({type(exc).__name__}: {exc}). "
+                         "This is not a problem with your code; please tell course staff.")
+        if __debug__ and ctx.cache.get("debug"):
+            traceback.print_exc()
+    return result
+
+
+def fail(ctx: Context, result: CheckResult, message: str, status: str = FAILED, *found: str) -> None:
+    """Mark a check failed (or errored) with one message, and name the misconceptions it matches."""
+    result.status, result.output = status, message
+    texts = getattr(ctx.spec.reference, "DIAGNOSES", {})
+    for diagnosis_id in found:
+        result.diagnoses.append(diagnoses.make(diagnosis_id, result.name, texts))
+
+
+def config_indices(ctx: Context, check: dict) -> list[int]:
+    return check.get("configs", list(range(len(ctx.spec.configs))))
+
+
+# ------------------------------------------------------------------ interface
+
+def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
+    load, model = ctx.load, ctx.spec.model
+    if "failure" in load:
+        failure = load["failure"]
+        where = f" (line {failure.line} was running)" if failure.line else ""
+        ctx.fatal = f"loading your file {failure.detail}{where}."
+        return fail(ctx, result, f"Loading your file {failure.detail}{where}. Code at the top level of the file "
+                            "must finish quickly; move long-running demos under `if __name__ == \"__main__\":`.", ERROR)
+    if "syntax_error" in load:
+        err = load["syntax_error"]
+        ctx.fatal = f"your file has a syntax error at line {err['line']}."
+        return fail(ctx, result, f"Your file has a syntax error at line {err['line']}: {err['message']} "
+                            f"(`{err['text']}`). Nothing can be graded until the file parses.", ERROR)
+    members, problems = load["members"], []
+    cls = members.get(model["class"], {"kind": "missing"})
+    if cls["kind"] != "class":
+        what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
+        ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
+        return fail(ctx, result, f"Your file defines {what} `{model['class']}`; expected a class `{model['class']}` "
+                            f"with methods {', '.join(model['methods'])}.", ERROR)
+    expected = {"__init__": model["sizes"], **model["methods"]}
+    for method, args in expected.items():
+        problem = _signature_problem(cls["methods"].get(method), args)
+        if problem:
+            label = f"{model['class']}({', '.join(args)})" if method == "__init__" else f"{model['class']}.{method}"
+            problems.append(f"`{label}` {problem}")
+    for function, args in model.get("functions", {}).items():
+        info = members.get(function, {"kind": "missing"})
+        if info["kind"] != "function":
+            problems.append(f"there is no function `{function}({', '.join(args)})`")
+        else:
+            problem = _signature_problem(info["signature"], args, optional_tail=1)
+            if problem:
+                problems.append(f"`{function}` {problem}")
+    skipped = _skipped_text(load.get("skipped", []))
+    if problems:
+        fail(ctx, result, "Interface: " + "; ".join(problems) + ". Checks that need these will fail." + skipped)
+    else:
+        result.output = "Your file loads and has the documented interface." + skipped
+
+
+def _signature_problem(signature: dict | None, args: list[str], optional_tail: int = 0) -> str | None:
+    """Can the documented arguments be passed positionally? (names may differ; *args is fine)"""
+    if signature is None:
+        return "is missing"
+    params = signature.get("params")
+    if params is None:
+        return None
+    positional = [p for p in params if p["kind"] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    if any(p["kind"] == "VAR_POSITIONAL" for p in params):
+        return None
+    required = [p for p in positional if not p["default"]]
+    least = len(args) - optional_tail
+    if len(required) > len(args) or len(positional) < least:
+        return f"takes {len(positional)} argument(s) ({', '.join(p['name'] for p in positional) or 'none'}); " \
+               f"expected {len(args)} ({', '.join(args) or 'none'})"
+    return None
+
+
+def _skipped_text(skipped: list[dict]) -> str:
+    if not skipped:
+        return ""
+    shown = "; ".join(f"line {s['line']} (`{s['code']}`): {s['why']}" for s in skipped[:5])
+    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    return (f" Top-level code that was skipped while loading (your definitions were still graded): "
+            f"{shown}{more}.")
+
+
+# ------------------------------------------------------------------ construction
+
+def check_init_shapes(ctx: Context, check: dict, result: CheckResult) -> None:
+    seen = set()
+    for index in config_indices(ctx, check):
+        config = {k: ctx.spec.configs[index][k] for k in ctx.spec.model["sizes"]}
+        if tuple(config.values()) in seen:
+            continue
+        seen.add(tuple(config.values()))
+        shapes = ctx.spec.parameter_shapes(config)
+        steps = ctx.new_model(config, None, seed=index)
+        steps += [{"do": "get", "obj": "m", "attr": name, "continue": True} for name in shapes]
+        outcome = ctx.run(steps)
+        if not outcome.ok:
+            return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
+        for (name, shape), value in zip(shapes.items(), outcome.values[1:]):
+            problem = _shape_problem(name, value, shape)
+            if problem:
+                return fail(ctx, result, f"After `{_call(ctx, config)}`, {problem}.")
+    result.output = "All parameters have the documented shapes."
+
+
+def _call(ctx: Context, config: dict) -> str:
+    return f"{ctx.spec.model['class']}({', '.join(f'{k}={v}' for k, v in config.items())})"
+
+
+def _shape_problem(name: str, value, shape: tuple) -> str | None:
+    if isinstance(value, Raised):
+        return f"reading `{name}` raised {value.info['text']}"
+    arr, why = as_array(value)
+    if arr is None:
+        return f"`{name}` is {why}; expected an array of shape {shape_text(shape)}"
+    if arr.shape != shape:
+        return f"`{name}` has shape {shape_text(arr.shape)}; expected {shape_text(shape)}"
+    return None
+
+
+def check_init_values(ctx: Context, check: dict, result: CheckResult) -> None:
+    config, uniform = check["config"], check["uniform"]
+    names = uniform["parameters"] + check.get("zero", [])
+    steps = ctx.new_model(config, None, seed=7)
+    steps += [{"do": "get", "obj": "m", "attr": name, "continue": True} for name in names]
+    outcome = ctx.run(steps)
+    if not outcome.ok:
+        return fail(ctx, result, f"For `{_call(ctx, config)}`: {outcome.problem}.", ERROR)
+    values = dict(zip(names, outcome.values[1:]))
+    shapes = ctx.spec.parameter_shapes(config)
+    low, high = uniform["low"], uniform["high"]
+    width, std = high - low, (high - low) / np.sqrt(12)
+    for name in names:
+        problem = _shape_problem(name, values[name], shapes[name])
+        if problem:
+            return fail(ctx, result, f"After `{_call(ctx, config)}`, {problem}.")
+    for name in uniform["parameters"]:
+        v = as_array(values[name])[0]
+        found = None
+        if nonfinite(v):
+            found = "contains NaN or inf"
+        elif v.min() < low - 1e-9 or v.max() > high + 1e-9:
+            found = f"has values outside [{low:g}, {high:g}] (from {v.min():.3g} to {v.max():.3g})"
+        elif v.max() - v.min() < 0.9 * width:
+            found = f"spans only [{v.min():.3g}, {v.max():.3g}], narrower than U({low:g}, {high:g}) would"
+        elif abs(v.mean() - (low + high) / 2) > 0.1 * width or not 0.8 * std < v.std() < 1.2 * std:
+            found = (f"has mean {v.mean():.3g} and standard deviation {v.std():.3g}; "
+                     f"U({low:g}, {high:g}) has mean {(low + high) / 2:g} and about {std:.3g}")
+        if found:
+            return fail(ctx, result, f"After `{_call(ctx, config)}`, `{name}` {found}.", FAILED, "init_wrong_distribution")
+    for name in check.get("zero", []):
+        v = as_array(values[name])[0]
+        if nonfinite(v) or np.any(v != 0):
+            return fail(ctx, result, f"After `{_call(ctx, config)}`, `{name}` is not all zeros.", FAILED, "init_nonzero_bias")
+    result.output = f"W, R and V look like U({low:g}, {high:g}) draws; the biases start at zero."
+
+
+# ------------------------------------------------------------------ forward
+
+def check_forward_shape(ctx: Context, check: dict, result: CheckResult) -> None:
+    for index in config_indices(ctx, check):
+        config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
+        steps = ctx.new_model(config, ctx.hidden_weights(rng, config), seed=index)
+        steps.append({"do": "call", "obj": "m", "method": "forward", "args": [ctx.hidden_input(rng, config)]})
+        outcome = ctx.run(steps)
+        if not outcome.ok:
+            return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
+        want = ctx.spec.shape(ctx.spec.model["output"], config)
+        arr, why = as_array(outcome.values[-1])
+        if arr is None:
+            hint = " Did you forget to `return` it?" if outcome.values[-1] is None else ""
+            return fail(ctx, result, f"For {ctx.describe(config)}, forward returned {why}; expected an array of "
+                                f"shape {shape_text(want)}.{hint}")
+        if arr.shape != want:
+            return fail(ctx, result, f"For {ctx.describe(config)}, forward returned shape {shape_text(arr.shape)}; "
+                                f"expected {shape_text(want)}.")
+    result.output = "forward returns the documented shape for every configuration tried."
+
+
+def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None:
+    ref, tol, calls = ctx.spec.reference, check.get("tolerance", 1e-5), check.get("calls", 3)
+    for index in config_indices(ctx, check):
+        config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
+        weights = ctx.hidden_weights(rng, config)
+        xs = [ctx.hidden_input(rng, config) for _ in range(calls)]
+        steps = ctx.new_model(config, weights, seed=index)
+        steps += [{"do": "call", "obj": "m", "method": "forward", "args": [x]} for x in xs]
+        outcome = ctx.run(steps)
+        if not outcome.ok:
+            return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
+        ys = outcome.values[-calls:]
+        for call, (x, y) in enumerate(zip(xs, ys), start=1):
+            want = ref.forward(weights, x)[0]
+            got, why = as_array(y)
+            if got is None or got.size != want.size:
+                what = why or f"an array of {got.size} values"
+                return fail(ctx, result, f"For {ctx.describe(config)}, forward returned {what}; expected "
+                                    f"{want.size} value(s).")
+            got = got.ravel()
+            if nonfinite(got):
+                return fail(ctx, result, f"For {ctx.describe(config)}, call {call} of forward returned NaN or inf.")
+            if rel_error(got, want) > tol:
+                found = _forward_misconception(ctx, weights, xs, ys, call, config, tol)
+                return fail(ctx, result, f"For {ctx.describe(config)}, call {call} of {calls} on the same model: "
+                                    f"forward's output is wrong ({mismatch(got, want)}).", FAILED, *found)
+    result.output = f"forward matches the reference on every configuration, over {calls} calls per model."
+
+
+def _forward_misconception(ctx, weights, xs, ys, call, config, tol) -> list[str]:
+    ref = ctx.spec.reference
+    first = as_array(ys[0])[0].ravel()
+    if call > 1 and rel_error(first, ref.forward(weights, xs[0])[0]) <= tol:
+        return ["forward_keeps_state"]
+    for name, variant in getattr(ref, "FORWARD_MISCONCEPTIONS", {}).items():
+        if all(rel_error(as_array(y)[0].ravel(), variant(weights, x)) <= tol for x, y in zip(xs, ys)):
+            return [name]
+    return []
+
+
+# ------------------------------------------------------------------ gradients
+
+def gradient_probe(ctx: Context, index: int) -> dict:
+    """One forward and one backward on a fresh model; shared by the gradient checks, judged per key."""
+    key = ("gradient-probe", index)
+    if key not in ctx.cache:
+        config, rng = ctx.spec.configs[index], ctx.rng("gradient", index)
+        weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
+        d_loss = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config))
+        steps = ctx.new_model(config, weights, seed=index)
+        steps += [{"do": "call", "obj": "m", "method": "forward", "args": [x]},
+                  {"do": "call", "obj": "m", "method": "backward", "args": [d_loss]}]
+        outcome = ctx.run(steps)
+        ref = ctx.spec.reference
+        ctx.cache[key] = {"index": index, "config": config, "weights": weights, "x": x, "d_loss": d_loss,
+                          "outcome": outcome, "y_ref": ref.forward(weights, x)[0],
+                          "grads_ref": ref.backward(weights, x, d_loss)}
+    return ctx.cache[key]
+
+
+def find_key(returned: dict, key: str, name: str):
+    """The value under `key`, or under a renamed key (dW, W, grad_W) with the key it was found under."""
+    if key in returned:
+        return returned[key], key
+    for k, v in returned.items():
+        if normalise_key(k) == name.lower():
+            return v, k
+    return None, None
+
+
+def normalise_key(key: str) -> str:
+    k = str(key).lower().replace("_", "")
+    for prefix in ("grad", "d"):
+        if k.startswith(prefix) and len(k) > len(prefix):
+            return k[len(prefix):]
+    return k
+
+
+def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
+    name, tol = check["parameter"], check.get("tolerance", 1e-4)
+    key = ctx.spec.gradient_key(name)
+    for index in config_indices(ctx, check):
+        probe = gradient_probe(ctx, index)
+        config, outcome = probe["config"], probe["outcome"]
+        where = f"For {ctx.describe(config)} and a random d_loss"
+        if not outcome.ok:
+            return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+        returned = outcome.values[-1]
+        if not isinstance(returned, dict):
+            return fail(ctx, result, f"{where}, backward returned {describe_type(returned)}; expected a dict with "
+                                f"keys {', '.join(ctx.spec.gradient_key(p) for p in ctx.spec.parameters)}.")
+        value, found_key = find_key(returned, key, name)
+        if found_key is None:
+            keys = ", ".join(map(str, returned)) or "none"
+            return fail(ctx, result, f"{where}, backward's dict has no key '{key}' (its keys: {keys}).")
+        want = probe["grads_ref"][key]
+        got, why = as_array(value)
+        if got is None:
+            return fail(ctx, result, f"{where}, backward's '{found_key}' is {why}; expected an array.")
+        if found_key != key:
+            agrees = got.shape == want.shape and rel_error(got, want) <= tol
+            return fail(ctx, result, f"{where}, backward returned this gradient under '{found_key}'; the key must be "
+                                f"'{key}'." + (" Its values are right." if agrees else ""),
+                        FAILED, "gradient_keys_renamed")
+        if got.shape != want.shape:
+            found = []
+            if got.size == want.size and rel_error(got.reshape(want.shape), want) <= tol:
+                found = ["gradient_wrong_shape"]
+            elif got.shape == want.T.shape and rel_error(got.T, want) <= tol:
+                found = ["gradient_transposed"]
+            return fail(ctx, result, f"{where}, '{key}' has shape {shape_text(got.shape)}; expected "
+                                f"{shape_text(want.shape)}, the shape of {name}.", FAILED, *found)
+        if nonfinite(got):
+            return fail(ctx, result, f"{where}, '{key}' contains NaN or inf.")
+        if rel_error(got, want) <= tol:
+            continue
+        if _matches_own_forward(ctx, probe, name, got, tol):
+            continue
+        return fail(ctx, result, f"{where}, '{key}' is wrong ({mismatch(got, want)}).", FAILED,
+                    *_gradient_misconceptions(ctx, probe, key, got, tol))
+    result.output = f"'{key}' matches the expected gradient on every configuration."
+
+
+def _matches_own_forward(ctx: Context, probe: dict, name: str, grad: np.ndarray, tol: float) -> bool:
+    """When forward differs from the reference, is `grad` the exact gradient of that forward?
+
+    Projection test (torch.autograd.gradcheck's fast mode): for random directions u, compare
+    <grad, u> with central differences of d_loss . y(w + h u). A forward that does not depend on the
+    parameter earns nothing this way."""
+    y, _ = as_array(probe["outcome"].values[-2])
+    if y is None or y.size != probe["y_ref"].size or rel_error(y.ravel(), probe["y_ref"]) <= 1e-6:
+        return False
+    rng, h = ctx.rng("own-forward", probe["index"], name), 1e-5
+    directions = [rng.normal(size=grad.shape) for _ in range(3)]
+    steps = []
+    for u in directions:
+        for sign in (1.0, -1.0):
+            weights = dict(probe["weights"], **{name: probe["weights"][name] + sign * h * u})
+            steps += ctx.new_model(probe["config"], weights, name="e")
+            steps.append({"do": "call", "obj": "e", "method": "forward", "args": [probe["x"]]})
+    outcome = ctx.run(steps)
+    if not outcome.ok:
+        return False
+    outputs = [as_array(v)[0] for s, v in zip(steps, outcome.values) if s["do"] == "call"]
+    if any(o is None or o.size != probe["d_loss"].size for o in outputs):
+        return False
+    losses = [float(probe["d_loss"] @ o.ravel()) for o in outputs]
+    slopes = np.array([(losses[2 * i] - losses[2 * i + 1]) / (2 * h) for i in range(len(directions))])
+    projections = np.array([float(np.sum(grad * u)) for u in directions])
+    depends = np.max(np.abs(slopes)) > 1e-8
+    return bool(depends and rel_error(projections, slopes) <= max(tol, 1e-4))
+
+
+def _gradient_misconceptions(ctx: Context, probe: dict, key: str, got: np.ndarray, tol: float) -> list[str]:
+    want = probe["grads_ref"][key]
+    if got.ndim == 2 and got.shape == want.T.shape and rel_error(got.T, want) <= tol:
+        return ["gradient_transposed"]
+    ref = ctx.spec.reference
+    for variant_id, variant in getattr(ref, "MISCONCEPTIONS", {}).items():
+        if rel_error(got, variant(probe["weights"], probe["x"], probe["d_loss"])[key]) <= tol:
+            return [variant_id]
+    return []
+
+
+# ------------------------------------------------------------------ update
+
+def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
+    tol, rates = check.get("tolerance", 1e-4), check.get("learning_rates", [0.1])
+    params, judged, unusable = ctx.spec.parameters, 0, []
+    for n, index in enumerate(config_indices(ctx, check)):
+        config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
+        weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
+        d_loss, lr = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config)), rates[n % len(rates)]
+        steps = ctx.new_model(config, weights, seed=index)
+        steps += [{"do": "call", "obj": "m", "method": "forward", "args": [x]},
+                  {"do": "call", "obj": "m", "method": "backward", "args": [d_loss]}]
+        steps += [{"do": "get", "obj": "m", "attr": p} for p in params]
+        steps.append({"do": "call", "obj": "m", "method": "update", "args": [lr]})
+        steps += [{"do": "get", "obj": "m", "attr": p} for p in params]
+        where = f"For {ctx.describe(config)} and lr={lr:g}"
+        outcome = ctx.run(steps)
+        if outcome.died:  # a hang or crash costs one call's limit, not one per probe
+            return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+        grads, why = _usable_gradients(ctx, outcome, config)
+        if grads is None:  # backward's own faults belong to the gradient checks
+            unusable.append(f"{where}, {why}")
+            continue
+        if not outcome.ok:
+            return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+        before = outcome.values[-2 * len(params) - 1: -len(params) - 1]
+        after = outcome.values[-len(params):]
+        judged += 1
+        for p, b, a in zip(params, before, after):
+            b_arr, a_arr = as_array(b)[0], as_array(a)[0]
+            if b_arr is None or a_arr is None or a_arr.shape != b_arr.shape:
+                shape = shape_text(a_arr.shape) if a_arr is not None else describe_type(a)
+                return fail(ctx, result, f"{where}, after update `{p}` is {shape}; expected shape "
+                                    f"{shape_text(b_arr.shape) if b_arr is not None else '?'} as before.")
+            step, expected = a_arr - b_arr, -lr * grads[p]
+            if rel_error(step, expected) > tol:
+                return fail(ctx, result, f"{where}, update changed `{p}` by the wrong amount: expected exactly "
+                                    f"-lr times the '{ctx.spec.gradient_key(p)}' that your backward returned "
+                                    f"({mismatch(step, expected)}).", FAILED, *_update_misconceptions(step, expected, tol))
+    if judged == 0:
+        reason = unusable[0] if unusable else "no probe could be run"
+        return fail(ctx, result, f"update could not be judged because backward gave nothing to apply: {reason}.", ERROR)
+    result.output = "update moves every parameter by exactly -lr times the gradient backward returned."
+
+
+def _usable_gradients(ctx: Context, outcome, config) -> tuple[dict | None, str]:
+    """The gradients backward returned, keyed by parameter, if update can be judged against them."""
+    values = outcome.values
+    backward_at = 1 + len(ctx.spec.parameters) + 1
+    if len(values) <= backward_at:
+        return None, outcome.problem or "backward did not return"
+    returned = values[backward_at]
+    if not isinstance(returned, dict):
+        return None, f"backward returned {describe_type(returned)}, not a dict of gradients"
+    shapes, grads = ctx.spec.parameter_shapes(config), {}
+    for p, shape in shapes.items():
+        value, _ = find_key(returned, ctx.spec.gradient_key(p), p)
+        arr = as_array(value)[0] if value is not None else None
+        if arr is None or arr.size != int(np.prod(shape)) or nonfinite(arr):
+            return None, f"backward returned no usable '{ctx.spec.gradient_key(p)}'"
+        grads[p] = arr.reshape(shape)
+    if all(not np.any(g) for g in grads.values()):
+        return None, "backward returned all-zero gradients"
+    return grads, ""
+
+
+def _update_misconceptions(step: np.ndarray, expected: np.ndarray, tol: float) -> list[str]:
+    if not np.any(step) and np.any(expected):
+        return ["update_skips_parameter"]
+    found = []
+    scale = float(np.sum(step * expected) / max(float(np.sum(expected * expected)), 1e-300))
+    if rel_error(step, scale * expected) <= tol:
+        if scale < 0:
+            found.append("update_wrong_direction")
+        if abs(abs(scale) - 1.0) > 1e-3:
+            found.append("update_rescaled")
+    return found
+
+
+# ------------------------------------------------------------------ weights in and out
+
+def check_weights_io(ctx: Context, check: dict, result: CheckResult) -> None:
+    index = config_indices(ctx, check)[0]
+    config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
+    first, second = ctx.hidden_weights(rng, config), ctx.hidden_weights(rng, config)
+    params, model = ctx.spec.parameters, ctx.spec.model
+    required = model.get("required_weights", params)
+    where = f"For {ctx.describe({k: config[k] for k in model['sizes']})}"
+    steps = ctx.new_model(config, first, seed=index)
+    steps.append({"do": "call", "obj": "m", "method": "get_weights", "continue": True})
+    steps.append({"do": "call", "obj": "m", "method": "set_weights", "args": [second], "continue": True})
+    steps += [{"do": "get", "obj": "m", "attr": p, "continue": True} for p in params]
+    for missing in required:
+        partial = {p: v for p, v in second.items() if p != missing}
+        steps.append({"do": "call", "obj": "m", "method": "set_weights", "args": [partial], "continue": True})
+    outcome = ctx.run(steps)
+    if not outcome.ok:
+        return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+    start = 1 + len(params)
+    got, set_result = outcome.values[start], outcome.values[start + 1]
+    after = outcome.values[start + 2: start + 2 + len(params)]
+    partial_results = outcome.values[start + 2 + len(params):]
+    if isinstance(got, Raised):
+        return fail(ctx, result, f"{where}, get_weights() raised {got.info['text']}.", ERROR)
+    if not isinstance(got, dict):
+        return fail(ctx, result, f"{where}, get_weights() returned {describe_type(got)}; expected a dict with keys "
+                                 f"{', '.join(params)}.")
+    missing = [p for p in params if p not in got]
+    if missing:
+        return fail(ctx, result, f"{where}, get_weights() has no key(s) {', '.join(missing)}; expected all of "
+                                 f"{', '.join(params)}.")
+    for p in params:
+        value = as_array(got[p])[0]
+        if value is None or value.shape != first[p].shape or rel_error(value, first[p]) > 1e-12:
+            return fail(ctx, result, f"{where}, get_weights()['{p}'] is not the model's current `{p}`.")
+    if isinstance(set_result, Raised):
+        return fail(ctx, result, f"{where}, set_weights() with all five weights raised {set_result.info['text']}.", ERROR)
+    for p, value in zip(params, after):
+        arr = as_array(value)[0] if not isinstance(value, Raised) else None
+        if arr is None or arr.shape != second[p].shape or rel_error(arr, second[p]) > 1e-12:
+            return fail(ctx, result, f"{where}, after set_weights() `{p}` does not hold the value that was passed in.")
+    for p, outcome_value in zip(required, partial_results):
+        if not isinstance(outcome_value, Raised):
+            return fail(ctx, result, f"{where}, set_weights() without '{p}' returned normally; expected it to raise "
+                                     f"ValueError.")
+        if outcome_value.type != "ValueError":
+            return fail(ctx, result, f"{where}, set_weights() without '{p}' raised {outcome_value.type}; expected "
+                                     f"ValueError.")
+    result.output = "get_weights and set_weights round-trip every parameter; a missing weight raises ValueError."
+
+
+# ------------------------------------------------------------------ numerical gradient
+
+def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
+    """The student's differences against differences of the student's own forward, computed here."""
+    eps, tol, model = check.get("eps", 1e-2), check.get("tolerance", 1e-4), ctx.spec.model
+    function = next(iter(model["functions"]))
+    params = ctx.spec.parameters
+    for index in config_indices(ctx, check):
+        config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
+        weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
+        where = f"For {ctx.describe(config)} and eps={eps:g}"
+        steps = ctx.new_model(config, weights, seed=index)
+        steps.append({"do": "isolate_forward", "obj": "m", "method": "forward", "keep": params})
+        steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x], "kwargs": {"eps": eps}})
+        steps += [{"do": "get", "obj": "m", "attr": p} for p in params]
+        outcome = ctx.run(steps)
+        if not outcome.ok:
+            return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+        returned, after = outcome.values[-len(params) - 1], outcome.values[-len(params):]
+        if not isinstance(returned, dict):
+            return fail(ctx, result, f"{where}, {function}() returned {describe_type(returned)}; expected a dict "
+                                     f"with keys {', '.join(ctx.spec.gradient_key(p) for p in params)}.")
+        changed = [p for p, v in zip(params, after)
+                   if as_array(v)[0] is None or as_array(v)[0].shape != weights[p].shape
+                   or rel_error(as_array(v)[0], weights[p]) > 1e-9]
+        if changed:
+            return fail(ctx, result, f"{where}, {function}() left the model's `{', '.join(changed)}` changed; "
+                                     f"every weight must be restored after it is nudged.", FAILED,
+                        "numgrad_changes_weights")
+        differences = _own_differences(ctx, config, weights, x, eps)
+        if isinstance(differences, str):
+            return fail(ctx, result, f"{where}: {differences}.", ERROR)
+        two_sided, one_sided = differences
+        for p in params:
+            key = ctx.spec.gradient_key(p)
+            value, found_key = find_key(returned, key, p)
+            if found_key is None:
+                keys = ", ".join(map(str, returned)) or "none"
+                return fail(ctx, result, f"{where}, {function}()'s dict has no key '{key}' (its keys: {keys}).")
+            if found_key != key:
+                return fail(ctx, result, f"{where}, {function}() returned this gradient under '{found_key}'; the "
+                                         f"key must be '{key}'.", FAILED, "numgrad_keys_renamed")
+            got, why = as_array(value)
+            if got is None or got.shape != weights[p].shape:
+                what = why or f"shape {shape_text(got.shape)}"
+                return fail(ctx, result, f"{where}, '{key}' is {what}; expected shape {shape_text(weights[p].shape)}.")
+            if rel_error(got, two_sided[p]) > tol:
+                found = ["numgrad_one_sided"] if rel_error(got, one_sided[p]) <= tol else []
+                return fail(ctx, result, f"{where}, '{key}' is not the two-sided difference of sum(forward(x)) "
+                                         f"({mismatch(got, two_sided[p])}).", FAILED, *found)
+    result.output = f"{function} returns the two-sided differences of your forward and restores the weights."
+
+
+def _own_differences(ctx: Context, config: dict, weights: dict, x: np.ndarray, eps: float):
+    """Two- and one-sided differences of sum(forward(x)) of the submission's own model, per entry."""
+    params = ctx.spec.parameters
+    steps = ctx.new_model(config, weights, name="e")
+    steps.append({"do": "isolate_forward", "obj": "e", "method": "forward", "keep": params})
+    steps.append({"do": "call", "obj": "e", "method": "forward", "args": [x]})
+    entries = []
+    for p in params:
+        for i in np.ndindex(weights[p].shape):
+            for sign in (1.0, -1.0):
+                nudged = weights[p].copy()
+                nudged[i] += sign * eps
+                steps.append({"do": "set", "obj": "e", "attr": p, "value": nudged})
+                steps.append({"do": "call", "obj": "e", "method": "forward", "args": [x]})
+            entries.append((p, i))
+        steps.append({"do": "set", "obj": "e", "attr": p, "value": weights[p]})
+    outcome = ctx.run(steps)
+    if not outcome.ok:
+        return f"evaluating your forward to check the differences failed: {outcome.problem}"
+    sums = []
+    for step, value in zip(steps, outcome.values):
+        if step["do"] == "call":
+            arr = as_array(value)[0]
+            if arr is None:
+                return f"your forward returned {describe_type(value)}"
+            sums.append(float(np.sum(arr)))
+    base, nudged = sums[0], sums[1:]
+    two = {p: np.zeros_like(w) for p, w in weights.items()}
+    one = {p: np.zeros_like(w) for p, w in weights.items()}
+    for n, (p, i) in enumerate(entries):
+        plus, minus = nudged[2 * n], nudged[2 * n + 1]
+        two[p][i] = (plus - minus) / (2 * eps)
+        one[p][i] = (plus - base) / eps
+    return two, one
+
+
+KINDS = {
+    "interface": check_interface,
+    "init_shapes": check_init_shapes,
+    "init_values": check_init_values,
+    "forward_shape": check_forward_shape,
+    "forward_values": check_forward_values,
+    "gradient": check_gradient,
+    "update": check_update,
+    "weights_io": check_weights_io,
+    "numerical_gradient": check_numerical_gradient,
+}

@@ -1,0 +1,304 @@
+"""The untrusted side: a child process that loads one submission and executes the grader's steps.
+
+It holds no hidden data: the grader sends inputs, the child runs the student's code on them and sends
+back what came out, as plain data (see `wire`). It never judges anything. Started as
+`python -I -m grader.child CONFIG_JSON` with the request and response pipes on the
+file descriptors named in CONFIG_JSON.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import inspect
+import io
+import json
+import linecache
+import os
+import random
+import resource
+import signal
+import sys
+import time
+import traceback
+import types
+
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def apply_limits(config: dict) -> None:
+    """Resource limits first, before numpy or student code is imported."""
+    mib = 1024 * 1024
+    limits = [(resource.RLIMIT_AS, config["memory_mb"] * mib),
+              (resource.RLIMIT_CORE, 0),
+              (resource.RLIMIT_FSIZE, config["file_mb"] * mib),
+              (resource.RLIMIT_CPU, config["cpu_seconds"])]
+    for which, value in limits:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+    try:  # orphans of the student's processes stay below us, so the grader can find and end them
+        import ctypes
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+class CappedStream(io.TextIOBase):
+    """sys.stdout/sys.stderr for student code: writes through up to a cap, then drops and counts."""
+
+    def __init__(self, fd: int, cap: int):
+        self.fd, self.left, self.dropped = fd, cap, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        if self.left <= 0:
+            self.dropped += len(text)
+            return len(text)
+        data = text.encode("utf-8", "replace")
+        keep = data[: self.left]
+        self.left -= len(keep)
+        self.dropped += len(data) - len(keep)
+        try:
+            os.write(self.fd, keep)
+        except OSError:
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class TimeBox(BaseException):
+    """Raised by SIGALRM inside a top-level statement that ran past its time box."""
+
+
+def _on_alarm(signum, frame):
+    raise TimeBox()
+
+
+class Session:
+    """One loaded submission and the objects the grader's steps created from it."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.module: types.ModuleType | None = None
+        self.objects: dict[str, object] = {}
+        self.filename = config["display_name"]
+
+    # -------------------------------------------------------------- loading
+
+    def load(self, request: dict) -> dict:
+        path = request["path"]
+        with open(path, "rb") as fh:
+            source = fh.read().decode("utf-8", "replace")
+        try:
+            tree = ast.parse(source, filename=self.filename)
+        except SyntaxError as exc:
+            return {"syntax_error": {"line": exc.lineno, "message": exc.msg,
+                                     "text": (exc.text or "").strip()[:200]}}
+        # tracebacks name the display name: give linecache the source so they can quote the line
+        linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
+        module = types.ModuleType("submission")
+        module.__file__ = self.filename
+        sys.modules["submission"] = module
+        lines = source.splitlines()
+        skipped = []
+        box = float(request["statement_seconds"])
+        deadline = time.monotonic() + float(request["load_seconds"]) - 1.0
+        signal.signal(signal.SIGALRM, _on_alarm)
+        for stmt in tree.body:
+            write_progress({"line": stmt.lineno})
+            code = compile(ast.Module(body=[stmt], type_ignores=[]), self.filename, "exec")
+            is_definition = isinstance(stmt, DEFINITIONS)
+            seconds = max(0.05, min(box, deadline - time.monotonic()))
+            try:
+                if not is_definition:
+                    signal.setitimer(signal.ITIMER_REAL, seconds)
+                exec(code, module.__dict__)
+            except TimeBox:
+                skipped.append(self._skip(stmt, lines, f"still running after {seconds:.1f} s"))
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt included: keep loading
+                info = _describe_exception(exc, self.filename)
+                skipped.append(self._skip(stmt, lines, f"{info['type']}: {info['message']}"))
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        self.module = module
+        return {"skipped": skipped, "members": self._describe(request.get("members", {}))}
+
+    @staticmethod
+    def _skip(stmt: ast.stmt, lines: list[str], why: str) -> dict:
+        first = lines[stmt.lineno - 1].strip() if 0 < stmt.lineno <= len(lines) else ""
+        return {"line": stmt.lineno, "end_line": getattr(stmt, "end_lineno", stmt.lineno),
+                "code": first[:120], "why": why}
+
+    def _describe(self, members: dict) -> dict:
+        """What the grader needs to judge the interface: which names exist and their signatures."""
+        out = {}
+        for name, methods in members.items():
+            value = self.module.__dict__.get(name)
+            if value is None:
+                out[name] = {"kind": "missing"}
+            elif isinstance(value, type):
+                out[name] = {"kind": "class",
+                             "methods": {m: _signature(getattr(value, m, None), bound=True) for m in methods}}
+            elif callable(value):
+                out[name] = {"kind": "function", "signature": _signature(value, bound=False)}
+            else:
+                out[name] = {"kind": type(value).__name__}
+        return out
+
+    # -------------------------------------------------------------- steps
+
+    def run(self, request: dict) -> dict:
+        import numpy as np
+        from grader import wire
+        results = []
+        for index, step in enumerate(request["steps"]):
+            write_progress({"step": index})
+            try:
+                # encode now: a later step (update) may mutate an array this step returned
+                results.append({"ok": wire.to_plain(self._step(step, np))})
+            except BaseException as exc:  # the student's exception is data, not our failure
+                results.append({"raised": _describe_exception(exc, self.filename)})
+                if not step.get("continue"):
+                    break
+        return {"results": results}
+
+    def _step(self, step: dict, np):
+        do = step["do"]
+        if do == "new":
+            np.random.seed(step["seed"] % 2**32)
+            random.seed(step["seed"])
+            cls = self.module.__dict__[step["cls"]]
+            self.objects[step["as"]] = cls(*self._resolve(step.get("args", [])),
+                                           **self._resolve(step.get("kwargs", {})))
+            return None
+        if do == "set":
+            setattr(self.objects[step["obj"]], step["attr"], self._resolve(step["value"]))
+            return None
+        if do == "get":
+            return getattr(self.objects[step["obj"]], step["attr"])
+        if do == "call":
+            method = getattr(self.objects[step["obj"]], step["method"])
+            return method(*self._resolve(step.get("args", [])), **self._resolve(step.get("kwargs", {})))
+        if do == "func":
+            function = self.module.__dict__[step["name"]]
+            return function(*self._resolve(step.get("args", [])), **self._resolve(step.get("kwargs", {})))
+        if do == "isolate_forward":
+            isolate_method(self.objects[step["obj"]], step["method"], set(step["keep"]))
+            return None
+        raise ValueError(f"unknown step {do!r}")
+
+    def _resolve(self, value):
+        """Arguments arrive as plain data; {"$ref": name} stands for an object made by an earlier step."""
+        if isinstance(value, dict):
+            if set(value) == {"$ref"}:
+                return self.objects[value["$ref"]]
+            return {k: self._resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._resolve(v) for v in value]
+        return value
+
+
+def isolate_method(obj, name: str, keep: set[str]) -> None:
+    """Make obj.<name> start every call from the instance state it has now (parameters aside).
+
+    Used when the submission's own helper (the numerical gradient) calls forward many times: a forward
+    that wrongly keeps state between calls must cost the forward checks, not this one too.
+    """
+    snapshot = {k: copy.deepcopy(v) for k, v in vars(obj).items() if k not in keep}
+    original = getattr(obj, name)
+
+    def fresh(*args, **kwargs):
+        state = vars(obj)
+        for key in [k for k in state if k not in keep and k not in snapshot and k != name]:
+            del state[key]
+        for key, value in snapshot.items():
+            state[key] = copy.deepcopy(value)
+        state[name] = fresh
+        return original(*args, **kwargs)
+
+    setattr(obj, name, fresh)
+
+
+def _signature(value, bound: bool):
+    if value is None:
+        return None
+    try:
+        sig = inspect.signature(value)
+    except (TypeError, ValueError):
+        return {"params": None}
+    params = [{"name": p.name, "kind": p.kind.name, "default": p.default is not inspect.Parameter.empty}
+              for p in sig.parameters.values()]
+    if bound and params and params[0]["kind"] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"):
+        params = params[1:]  # self
+    return {"params": params}
+
+
+def _describe_exception(exc: BaseException, filename: str) -> dict:
+    """Type, message and the innermost line of the student's file: what a student can act on."""
+    try:
+        message = str(exc) if not isinstance(exc, MemoryError) else "ran out of memory"
+    except Exception:  # an exception whose __str__ raises still gets described
+        message = "(no message)"
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == filename:
+            where = {"line": frame.lineno, "code": (frame.line or "").strip()[:120], "function": frame.name}
+    text = f"{type(exc).__name__}: {message}"[:300]
+    if where:
+        text += f" (line {where['line']}, in {where['function']}: {where['code']})"
+    return {"type": type(exc).__name__, "message": message[:300], "where": where, "text": text}
+
+
+# ------------------------------------------------------------------ the loop
+
+_out_fd = -1
+
+
+def write_progress(marker: dict) -> None:
+    from grader import wire
+    wire.write_frame(_out_fd, {"progress": marker})
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, left)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def main() -> None:
+    global _out_fd
+    config = json.loads(sys.argv[1])
+    apply_limits(config)
+    request_fd, _out_fd = config["request_fd"], config["response_fd"]
+    import numpy  # noqa: F401  (loaded before student code, under the limits)
+    from grader import wire
+
+    stdout = CappedStream(1, config["output_bytes"])
+    sys.stdout = sys.stderr = stdout
+    session = Session(config)
+    while True:
+        try:
+            header = read_exact(request_fd, wire.HEADER.size)
+        except EOFError:
+            os._exit(0)
+        request = wire.loads(read_exact(request_fd, wire.parse_header(header)))
+        handler = session.load if request["op"] == "load" else session.run
+        reply = handler(request)
+        reply["dropped_output"] = stdout.dropped
+        wire.write_frame(_out_fd, {"reply": reply})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Numeric comparison and how a mismatch is put into words, without revealing expected values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.wire import Opaque
+
+TINY = 1e-12
+
+
+def rel_error(a, b) -> float:
+    """max|a-b| / max(|a|+|b|, tiny): symmetric, floored, one number; NaN or inf gives inf."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.size == 0 and b.size == 0:
+        return 0.0
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("inf")
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY))
+
+
+def as_array(value):
+    """The submission's value as a float array, or None with a reason when it is not numeric data."""
+    if isinstance(value, np.ndarray):
+        return value.astype(float), None
+    if isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, (str,)):
+        return np.asarray(value, dtype=float), None
+    if isinstance(value, list):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            return None, "a list that is not a rectangular list of numbers"
+        return arr, None
+    return None, describe_type(value)
+
+
+def describe_type(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, Opaque):
+        return f"an object of type {value.type_name}"
+    if isinstance(value, dict):
+        return "a dict"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
+
+
+def shape_text(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def nonfinite(arr: np.ndarray) -> bool:
+    return not bool(np.all(np.isfinite(arr)))
+
+
+def mismatch(got: np.ndarray, want: np.ndarray) -> str:
+    """How far off a value is, as a student can use it: how many entries, how large the error."""
+    bad = ~np.isclose(got, want, rtol=1e-5, atol=1e-8)
+    return (f"{int(bad.sum())} of {got.size} entries differ; relative error {rel_error(got, want):.2e}")

@@ -1,0 +1,175 @@
+"""Grading one submission: load it once, run every check of the spec, assemble the report.
+
+The engine owns the sandbox. A check asks it to run steps (construct, set, call, get) and gets back an
+`Outcome`: the values that came back, or what went wrong in words a student can act on. When a call
+kills the child (hang, crash, exit), the next check gets a fresh child with the submission reloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grader import __version__
+from grader.report import ERROR, CheckResult, Report
+from grader.sandbox import Sandbox
+from grader.spec import Spec
+
+ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute"}
+
+
+@dataclass
+class Raised:
+    """A step (run with "continue") whose call raised: type, message, and where in the student's file."""
+
+    info: dict
+
+    @property
+    def type(self) -> str:
+        return self.info["type"]
+
+
+@dataclass
+class Outcome:
+    """What a run of steps produced: one value per completed step, or the problem that stopped it."""
+
+    values: list
+    problem: str | None = None
+    raised: dict | None = None  # the student's exception, when the problem is one
+    died: bool = False  # the child hung, crashed or exited: the check should stop probing
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def describe_step(step: dict) -> str:
+    if step["do"] == "call":
+        return f"{step['method']}()"
+    if step["do"] == "func":
+        return f"{step['name']}()"
+    if step["do"] in ("set", "get"):
+        return f"{ACTIONS[step['do']]} `{step['attr']}`"
+    return ACTIONS.get(step["do"], step["do"])
+
+
+@dataclass
+class Context:
+    """Everything a check needs: the spec, the seed, and a way to run steps in the submission."""
+
+    spec: Spec
+    path: Path
+    seed: int
+    display_name: str
+    load: dict = field(default_factory=dict)
+    fatal: str | None = None  # why nothing beyond `interface` can run
+    cache: dict = field(default_factory=dict)
+    _sandbox: Sandbox | None = None
+    printed_bytes: int = 0
+    dropped_bytes: int = 0
+
+    # ---------------------------------------------------------------- the child
+
+    def open(self) -> dict:
+        """Start a child and load the submission; returns the load reply or {"failure": Failure}."""
+        self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name)
+        self._sandbox.start()
+        exchange = self._sandbox.load(self.spec.members())
+        if exchange.failure:
+            self._collect_output()
+            return {"failure": exchange.failure}
+        return exchange.reply
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._collect_output()
+            self._sandbox.close()
+            self._sandbox = None
+
+    def _collect_output(self) -> None:
+        box = self._sandbox
+        self.printed_bytes += box.printed_bytes + box.child_dropped
+        self.dropped_bytes += box.dropped_bytes + box.child_dropped
+        box.printed_bytes = box.dropped_bytes = box.child_dropped = 0
+
+    def run(self, steps: list[dict]) -> Outcome:
+        if self._sandbox is None or not self._sandbox.alive:
+            self.close()
+            reply = self.open()
+            if "failure" in reply:
+                return Outcome([], "your file could not be loaded again after an earlier failure", died=True)
+        exchange = self._sandbox.run(steps)
+        if exchange.failure:
+            failure = exchange.failure
+            self._collect_output()
+            self._sandbox.close()
+            what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
+            return Outcome([], f"{what} {failure.detail}", died=True)
+        results = exchange.reply["results"]
+        values = [r["ok"] for r in results if "ok" in r]
+        for step, result in zip(steps, results):
+            if "raised" in result and not step.get("continue"):
+                raised = result["raised"]
+                return Outcome(values, f"{describe_step(step)} raised {raised['text']}", raised=raised)
+        return Outcome([r["ok"] if "ok" in r else Raised(r["raised"]) for r in results])
+
+    # ---------------------------------------------------------------- hidden data
+
+    def rng(self, *salt) -> np.random.Generator:
+        """A generator per (seed, check, probe): checks never depend on each other's draws."""
+        words = [self.seed & 0xFFFFFFFF] + [zlib.crc32(str(s).encode()) for s in salt]
+        return np.random.default_rng(words)
+
+    def hidden_weights(self, rng: np.random.Generator, config: dict) -> dict[str, np.ndarray]:
+        low, high = self.spec.model.get("hidden_weights", {"low": -0.6, "high": 0.6}).values()
+        return {name: rng.uniform(low, high, shape) for name, shape in self.spec.parameter_shapes(config).items()}
+
+    def hidden_input(self, rng: np.random.Generator, config: dict) -> np.ndarray:
+        return rng.normal(0.0, 1.0, self.spec.shape(self.spec.model["input"]["shape"], config))
+
+    def new_model(self, config: dict, weights: dict | None, name: str = "m", seed: int = 0) -> list[dict]:
+        """Steps that build a model and set its weights as attributes (never through set_weights)."""
+        steps = [{"do": "new", "cls": self.spec.model["class"], "args": self.spec.constructor_args(config),
+                  "as": name, "seed": seed}]
+        for attr, value in (weights or {}).items():
+            steps.append({"do": "set", "obj": name, "attr": attr, "value": value})
+        return steps
+
+    def describe(self, config: dict) -> str:
+        """A configuration as the student reads it: sizes by name, T for the sequence length."""
+        return ", ".join(f"{'T' if k == 'steps' else k}={v}" for k, v in config.items())
+
+
+def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
+                     display_name: str | None = None) -> Report:
+    """Grade one `.py` file against a spec; never raises for anything the submission does."""
+    from grader import checks
+
+    started = time.monotonic()
+    path = Path(path)
+    data = path.read_bytes()
+    ctx = Context(spec=spec, path=path, seed=spec.seed if seed is None else seed,
+                  display_name=display_name or path.name)
+    results: list[CheckResult] = []
+    try:
+        ctx.load = ctx.open()
+        for check in spec.checks:
+            if ctx.fatal and check["kind"] != "interface":
+                results.append(CheckResult(check["name"], float(check["points"]), ERROR,
+                                           f"Not run: {ctx.fatal}"))
+                continue
+            results.append(checks.run_check(ctx, check))
+    finally:
+        ctx.close()
+    report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,
+                    sha256=hashlib.sha256(data).hexdigest(), grader_version=__version__, seed=ctx.seed,
+                    tests=results, execution_time=time.monotonic() - started, printed_bytes=ctx.printed_bytes)
+    if ctx.dropped_bytes:
+        report.notes.append(f"Your code printed {ctx.printed_bytes:,} bytes; output beyond "
+                            f"{spec.limits().output_kb} KiB per run was dropped. This does not affect the score.")
+    return report

@@ -1,0 +1,121 @@
+"""The result model: what each check found, the misconceptions it names, and the whole report.
+
+One model, several views (see `views`). Reports are plain data: `Report.to_dict()` is the JSON report,
+valid against specs/report.schema.json.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from grader.spec import SPECS
+
+PASSED, FAILED, ERROR = "passed", "failed", "error"
+
+
+@dataclass
+class Diagnosis:
+    """A named misconception: a failure that matches a mistake students are known to make."""
+
+    id: str
+    message: str
+    hint: str
+    checks: list[str]
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "message": self.message, "hint": self.hint, "checks": list(self.checks)}
+
+
+@dataclass
+class CheckResult:
+    name: str
+    max_score: float
+    status: str = PASSED
+    output: str = ""
+    tags: list[str] = field(default_factory=list)
+    visibility: str = "visible"
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return self.max_score if self.status == PASSED else 0.0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status,
+                "output": self.output, "tags": list(self.tags), "visibility": self.visibility}
+
+
+@dataclass
+class Report:
+    spec_id: str
+    spec_version: str
+    submission_name: str
+    sha256: str
+    grader_version: str
+    seed: int
+    tests: list[CheckResult]
+    status: str = "graded"
+    execution_time: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    printed_bytes: int = 0
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 6)
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        """Each misconception once, with every check it explains."""
+        merged: dict[str, Diagnosis] = {}
+        for test in self.tests:
+            for d in test.diagnoses:
+                if d.id in merged:
+                    if test.name not in merged[d.id].checks:
+                        merged[d.id].checks.append(test.name)
+                else:
+                    merged[d.id] = Diagnosis(d.id, d.message, d.hint, [test.name])
+        return list(merged.values())
+
+    @property
+    def failed(self) -> list[str]:
+        return [t.name for t in self.tests if t.status != PASSED]
+
+    def summary(self) -> str:
+        lines = []
+        if self.status == "ungradable":
+            lines.append(self.notes[0] if self.notes else "The submission could not be read.")
+        elif not self.failed:
+            lines.append(f"All {len(self.tests)} checks passed.")
+        else:
+            lines.append(f"{len(self.failed)} of {len(self.tests)} checks did not pass: {', '.join(self.failed)}.")
+        lines.extend(n for n in self.notes if self.status != "ungradable" or n != self.notes[0])
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "execution_time": round(self.execution_time, 3),
+            "output": self.summary(),
+            "tests": [t.to_dict() for t in self.tests],
+            "diagnoses": [d.to_dict() for d in self.diagnoses],
+            "spec": {"id": self.spec_id, "version": self.spec_version},
+            "submission": {"name": self.submission_name, "sha256": self.sha256},
+            "grader": {"version": self.grader_version},
+            "seed": self.seed,
+            "printed_bytes": self.printed_bytes,
+        }
+
+
+def validate(report: dict) -> None:
+    """Raise jsonschema.ValidationError when a report does not follow specs/report.schema.json."""
+    import jsonschema
+
+    schema = json.loads((SPECS / "report.schema.json").read_text())
+    jsonschema.validate(report, schema, cls=jsonschema.Draft202012Validator)

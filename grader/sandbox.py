@@ -1,0 +1,320 @@
+"""Running a submission in a child process: start, limits, one exchange at a time, and a clean end.
+
+The grader's process never runs student code. It starts `grader.child` with a clean environment and
+resource limits, sends it steps, and reads back plain data on a pipe of its own; printed output goes to
+another pipe, read through a byte cap. Every step has a wall-clock limit. When a step hangs, crashes,
+exits or corrupts the channel, the child and everything it started are killed and the outcome says
+which step and why; the caller starts a new sandbox for the next check.
+
+The process that starts children holds no hidden data it could leak: children are started with
+fork+exec (subprocess), so nothing of the grader's memory survives into them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from grader import wire
+
+_live_children: set[int] = set()
+_subreaper_set = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    load_seconds: float = 20.0
+    statement_seconds: float = 3.0
+    call_seconds: float = 5.0
+    memory_mb: int = 1024
+    output_kb: int = 64
+    cpu_seconds: int = 120
+    file_mb: int = 16
+
+
+@dataclass
+class Failure:
+    """Why an exchange produced no reply: the child hung, died, or broke the protocol."""
+
+    kind: str  # "timeout" | "crash" | "exit" | "protocol"
+    step: int | None
+    detail: str
+    line: int | None = None
+
+
+@dataclass
+class Exchange:
+    reply: dict | None = None
+    failure: Failure | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Sandbox:
+    path: str
+    limits: Limits = field(default_factory=Limits)
+    display_name: str = "submission.py"
+    printed_bytes: int = 0
+    dropped_bytes: int = 0
+    child_dropped: int = 0  # what the child's capped sys.stdout dropped before it reached the pipe
+    printed: bytearray = field(default_factory=bytearray)
+    _proc: subprocess.Popen | None = None
+
+    # ---------------------------------------------------------------- life cycle
+
+    def start(self) -> None:
+        _become_subreaper()
+        self._preexisting = _our_children()
+        self._scratch = tempfile.mkdtemp(prefix="grader-")
+        req_r, self._req_w = os.pipe()
+        self._resp_r, resp_w = os.pipe()
+        self._out_r, out_w = os.pipe()
+        config = {"request_fd": req_r, "response_fd": resp_w, "display_name": self.display_name,
+                  "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
+                  "cpu_seconds": self.limits.cpu_seconds,
+                  "output_bytes": self.limits.output_kb * 1024}
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self._scratch, "TMPDIR": self._scratch,
+               "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "grader.child", json.dumps(config)],
+            stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(req_r, resp_w),
+            cwd=self._scratch, env=env, start_new_session=True, close_fds=True)
+        _live_children.add(self._proc.pid)
+        for fd in (req_r, resp_w, out_w):
+            os.close(fd)
+        self._buffer = b""
+        self._child_seen = 0
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def close(self) -> None:
+        """Kill the child and every process it started, wherever they moved to; remove the scratch."""
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        _live_children.discard(proc.pid)
+        _kill_tree(proc.pid)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        _sweep_orphans(self._preexisting)
+        for fd in (self._req_w, self._resp_r, self._out_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> "Sandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- exchanges
+
+    def load(self, members: dict) -> Exchange:
+        request = {"op": "load", "path": os.path.abspath(self.path), "members": members,
+                   "statement_seconds": self.limits.statement_seconds,
+                   "load_seconds": self.limits.load_seconds}
+        return self._exchange(request, [self.limits.load_seconds])
+
+    def run(self, steps: list[dict]) -> Exchange:
+        """Execute steps in order; each may carry its own "limit" in seconds (grader-side only)."""
+        limits = [float(s.get("limit", self.limits.call_seconds)) for s in steps]
+        sent = [{k: v for k, v in s.items() if k not in ("limit", "label")} for s in steps]
+        return self._exchange({"op": "run", "steps": sent}, limits)
+
+    def _exchange(self, request: dict, limits: list[float]) -> Exchange:
+        started = time.monotonic()
+        if not self.alive:
+            return Exchange(failure=self._death(None, None), seconds=0.0)
+        pending = memoryview(wire.dumps(request))
+        step, line = None, None
+        # before the first progress marker the child is reading the request: give it the first limit
+        deadline = started + (limits[0] if limits else self.limits.call_seconds) + 5.0
+        while True:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                self.close()
+                return Exchange(failure=Failure("timeout", step, self._limit_text(limits, step), line),
+                                seconds=time.monotonic() - started)
+            writers = [self._req_w] if pending else []
+            readable, writable, _ = select.select([self._resp_r, self._out_r], writers, [], wait)
+            if writable:
+                try:
+                    pending = pending[os.write(self._req_w, pending[: 65536]):]
+                except OSError:
+                    pending = memoryview(b"")
+            if self._out_r in readable:
+                self._drain_output()
+            if self._resp_r not in readable:
+                continue
+            chunk = os.read(self._resp_r, 1 << 20)
+            if not chunk:
+                failure = self._death(step, line)
+                return Exchange(failure=failure, seconds=time.monotonic() - started)
+            self._buffer += chunk
+            try:
+                for message in self._frames():
+                    if "progress" in message:
+                        marker = message["progress"]
+                        if "step" in marker:
+                            step = int(marker["step"])
+                            deadline = time.monotonic() + limits[min(step, len(limits) - 1)]
+                        if "line" in marker:
+                            line = int(marker["line"])
+                    elif "reply" in message:
+                        self._drain_output()
+                        dropped = message["reply"].get("dropped_output", 0)
+                        self.child_dropped, self._child_seen = (self.child_dropped + max(0, dropped - self._child_seen),
+                                                                max(dropped, self._child_seen))
+                        return Exchange(reply=message["reply"], seconds=time.monotonic() - started)
+            except (wire.WireError, KeyError, TypeError, ValueError) as exc:
+                self.close()
+                return Exchange(failure=Failure("protocol", step, f"the grader's channel was corrupted ({exc})", line),
+                                seconds=time.monotonic() - started)
+
+    def _frames(self):
+        while len(self._buffer) >= wire.HEADER.size:
+            length = wire.parse_header(self._buffer[: wire.HEADER.size])
+            end = wire.HEADER.size + length
+            if len(self._buffer) < end:
+                return
+            body, self._buffer = self._buffer[wire.HEADER.size:end], self._buffer[end:]
+            message = wire.loads(body)
+            if not isinstance(message, dict):
+                raise wire.WireError("frame is not an object")
+            yield message
+
+    def _drain_output(self) -> None:
+        cap = self.limits.output_kb * 1024
+        while True:
+            ready, _, _ = select.select([self._out_r], [], [], 0)
+            if not ready:
+                return
+            chunk = os.read(self._out_r, 1 << 20)
+            if not chunk:
+                return
+            self.printed_bytes += len(chunk)
+            room = cap - len(self.printed)
+            if room > 0:
+                self.printed += chunk[:room]
+            self.dropped_bytes += max(0, len(chunk) - max(room, 0))
+
+    def _death(self, step: int | None, line: int | None) -> Failure:
+        proc = self._proc
+        code = None
+        if proc is not None:
+            try:
+                code = proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+        self.close()
+        if code is not None and code < 0:
+            name = _signal_name(-code)
+            if -code == signal.SIGXCPU:
+                return Failure("timeout", step, "used up its CPU time", line)
+            return Failure("crash", step, f"crashed ({name})", line)
+        return Failure("exit", step, f"ended the process (exit status {code})", line)
+
+    def _limit_text(self, limits: list[float], step: int | None) -> str:
+        seconds = limits[min(step or 0, len(limits) - 1)] if limits else self.limits.call_seconds
+        return f"did not finish within {seconds:g} s"
+
+
+# -------------------------------------------------------------------- process clean-up
+
+def _become_subreaper() -> None:
+    """Orphans of a submission's processes (even ones that called setsid) reparent to us, not init."""
+    global _subreaper_set
+    if _subreaper_set or not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        _subreaper_set = True
+    except Exception:
+        pass
+
+
+def _parents() -> dict[int, int]:
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as fh:
+                    table[int(name)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return table
+
+
+def _descendants(roots: set[int], parents: dict[int, int]) -> set[int]:
+    found, frontier = set(), set(roots)
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def _kill(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kill_tree(root: int) -> None:
+    _kill(_descendants({root}, _parents()) | {root})
+    try:
+        os.killpg(root, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _our_children() -> set[int]:
+    me = os.getpid()
+    return {pid for pid, ppid in _parents().items() if ppid == me}
+
+
+def _sweep_orphans(preexisting: set[int], rounds: int = 50) -> None:
+    """Kill what a dead sandbox left behind: our children that appeared since it started (we are a
+    subreaper, so its orphans land here even after setsid) and all their descendants."""
+    for _ in range(rounds):
+        parents = _parents()
+        me = os.getpid()
+        ours = {pid for pid, ppid in parents.items() if ppid == me} - preexisting - _live_children
+        if not ours:
+            return
+        _kill(ours | _descendants(ours, parents))
+        for pid in ours:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _signal_name(number: int) -> str:
+    names = {signal.SIGSEGV: "segmentation fault", signal.SIGKILL: "killed, likely out of memory",
+             signal.SIGABRT: "aborted", signal.SIGBUS: "bus error", signal.SIGFPE: "floating-point exception",
+             signal.SIGXFSZ: "wrote a file larger than allowed"}
+    try:
+        default = signal.Signals(number).name
+    except ValueError:
+        default = f"signal {number}"
+    return names.get(number, default)

@@ -1,0 +1,128 @@
+"""Assignments as data: find a spec by id or path, validate it, and answer questions about it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+SPECS = PROJECT / "specs"
+REFERENCES = PROJECT / "reference"
+EXAMPLES = PROJECT / "submissions_example"
+DEFAULT_SPEC = "rnn-seq2one"
+
+
+class SpecError(Exception):
+    """A spec that cannot be found or does not follow specs/spec.schema.json; the text says which."""
+
+
+@dataclass
+class Spec:
+    data: dict
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.data["id"]
+
+    @property
+    def version(self) -> str:
+        return self.data["version"]
+
+    @property
+    def seed(self) -> int:
+        return self.data["seed"]
+
+    @property
+    def model(self) -> dict:
+        return self.data["model"]
+
+    @property
+    def checks(self) -> list[dict]:
+        return self.data["checks"]
+
+    @property
+    def configs(self) -> list[dict]:
+        return self.data["configs"]
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(c["points"] for c in self.checks))
+
+    @property
+    def parameters(self) -> list[str]:
+        return list(self.model["parameters"])
+
+    def gradient_key(self, name: str) -> str:
+        return self.model["gradient_key"].format(name=name)
+
+    def shape(self, dims: list[str], config: dict) -> tuple[int, ...]:
+        return tuple(int(config[d]) for d in dims)
+
+    def parameter_shapes(self, config: dict) -> dict[str, tuple[int, ...]]:
+        return {name: self.shape(dims, config) for name, dims in self.model["parameters"].items()}
+
+    def constructor_args(self, config: dict) -> list[int]:
+        return [int(config[s]) for s in self.model["sizes"]]
+
+    def members(self) -> dict[str, list[str]]:
+        """What the interface check asks the child to describe: the class and its methods, the functions."""
+        members = {self.model["class"]: ["__init__", *self.model["methods"]]}
+        members.update({name: [] for name in self.model.get("functions", {})})
+        return members
+
+    @cached_property
+    def reference(self):
+        """The reference module, loaded in the grader's process only (never in a submission's)."""
+        path = REFERENCES / self.data["reference"]
+        module_spec = importlib.util.spec_from_file_location(f"grader_reference_{self.id.replace('-', '_')}", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        return module
+
+    def limits(self):
+        from grader.sandbox import Limits
+        return Limits(**self.data.get("limits", {}))
+
+
+def available() -> list[Spec]:
+    return [load(p) for p in sorted(SPECS.glob("*.json")) if not p.name.endswith(".schema.json")]
+
+
+def load(name_or_path: str | Path = DEFAULT_SPEC) -> Spec:
+    """A spec by id (a file under specs/) or by path to a JSON file, validated against its schema."""
+    path = Path(name_or_path)
+    if not path.suffix == ".json" or not path.exists():
+        candidate = SPECS / f"{name_or_path}.json"
+        if not candidate.exists():
+            known = ", ".join(s.stem for s in SPECS.glob("*.json") if not s.name.endswith(".schema.json"))
+            raise SpecError(f"no spec named {str(name_or_path)!r}; known specs: {known}")
+        path = candidate
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"cannot read spec {path}: {exc}") from None
+    validate(data, where=str(path))
+    return Spec(data, path)
+
+
+def validate(data: dict, where: str = "spec") -> None:
+    import jsonschema
+
+    schema = json.loads((SPECS / "spec.schema.json").read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        at = "/".join(str(p) for p in first.path) or "(top level)"
+        raise SpecError(f"{where}: {at}: {first.message}")
+    names = [c["name"] for c in data["checks"]]
+    if len(set(names)) != len(names):
+        raise SpecError(f"{where}: check names must be unique")
+    if not (REFERENCES / data["reference"]).exists():
+        raise SpecError(f"{where}: reference {data['reference']} not found under {REFERENCES}")
+    for check in data["checks"]:
+        if any(i >= len(data["configs"]) for i in check.get("configs", [])):
+            raise SpecError(f"{where}: check {check['name']} names a config that does not exist")

@@ -1,0 +1,90 @@
+"""Reference for `rnn-seq2one`: the sequence-to-one tanh RNN of Assignment 1, and its known mistakes.
+
+Pure functions of (weights, x, d_loss) so the grader can evaluate them on any probe. `MISCONCEPTIONS`
+holds wrong-but-common variants; the grader names one when a submission matches it and the reference
+does not. Never imported by a submission's process.
+"""
+
+import numpy as np
+
+
+def forward(w, x, activation=np.tanh):
+    """Return y (O,) and the activations a[0..T] (a[0] = 0)."""
+    a = [np.zeros(w["R"].shape[0])]
+    for x_t in x:
+        a.append(activation(w["W"].T @ x_t + w["R"].T @ a[-1] + w["bs"]))
+    return w["V"].T @ a[-1] + w["by"], np.array(a)
+
+
+def backward(w, x, d_loss, steps=None, tanh_prime=lambda a: 1.0 - a ** 2, recurrence=lambda R, d: R @ d):
+    """Full BPTT gradients of d_loss . y; `steps` limits how far back it flows (None: all)."""
+    _, a = forward(w, x)
+    T = len(x)
+    g = {"d_V": np.outer(a[T], d_loss), "d_by": np.array(d_loss, dtype=float),
+         "d_W": np.zeros_like(w["W"]), "d_R": np.zeros_like(w["R"]), "d_bs": np.zeros_like(w["bs"])}
+    d_a = w["V"] @ d_loss
+    for t in range(T, 0 if steps is None else max(T - steps, 0), -1):
+        d_s = d_a * tanh_prime(a[t])
+        g["d_W"] += np.outer(x[t - 1], d_s)
+        g["d_R"] += np.outer(a[t - 1], d_s)
+        g["d_bs"] += d_s
+        d_a = recurrence(w["R"], d_s)
+    return g
+
+
+def _sigmoid(s):
+    return 1.0 / (1.0 + np.exp(-s))
+
+
+# Each variant maps (weights, x, d_loss) to what a submission with that mistake would return.
+MISCONCEPTIONS = {
+    "truncated_bptt": lambda w, x, d: backward(w, x, d, steps=1),
+    "tanh_prime_twice": lambda w, x, d: backward(w, x, d, tanh_prime=lambda a: 1.0 - np.tanh(a) ** 2),
+    "wrong_transpose_of_R": lambda w, x, d: backward(w, x, d, recurrence=lambda R, d_s: R.T @ d_s),
+    "ignores_d_loss": lambda w, x, d: backward(w, x, np.ones_like(d)),
+}
+
+FORWARD_MISCONCEPTIONS = {
+    "sigmoid_activation": lambda w, x: forward(w, x, activation=_sigmoid)[0],
+    "relu_activation": lambda w, x: forward(w, x, activation=lambda s: np.maximum(s, 0.0))[0],
+    "no_activation": lambda w, x: forward(w, x, activation=lambda s: s)[0],
+    "missing_output_bias": lambda w, x: forward(w, x)[0] - w["by"],
+    "missing_hidden_bias": lambda w, x: forward({**w, "bs": np.zeros_like(w["bs"])}, x)[0],
+    "last_step_only": lambda w, x: forward(w, x[-1:])[0],
+}
+
+
+# What each variant means to a student, and a hint that does not give the solution away.
+DIAGNOSES = {
+    "truncated_bptt": (
+        "The gradients only flow through the last time step.",
+        "Backpropagation through time must carry dL/da back through R to every earlier step and sum the "
+        "contributions of all steps."),
+    "tanh_prime_twice": (
+        "tanh' is computed from a value that has already been through tanh.",
+        "If a = tanh(s), then tanh'(s) = 1 - a**2: do not apply tanh to a again."),
+    "wrong_transpose_of_R": (
+        "The error is carried back through R with the wrong orientation.",
+        "Since s[t] = R^T a[t-1], dL/da[t-1] = R @ dL/ds[t], not R.T @ dL/ds[t]."),
+    "ignores_d_loss": (
+        "backward ignores the values of d_loss (as if it were all ones).",
+        "Start backpropagation from the d_loss that backward receives."),
+    "sigmoid_activation": (
+        "forward uses the sigmoid where the assignment uses tanh.",
+        "The hidden activation is a[t] = tanh(s[t])."),
+    "relu_activation": (
+        "forward uses ReLU where the assignment uses tanh.",
+        "The hidden activation is a[t] = tanh(s[t])."),
+    "no_activation": (
+        "forward applies no activation to the hidden state.",
+        "The hidden activation is a[t] = tanh(s[t])."),
+    "missing_output_bias": (
+        "forward leaves out the output bias by.",
+        "y = V^T a[T] + by."),
+    "missing_hidden_bias": (
+        "forward leaves out the hidden bias bs.",
+        "s[t] = W^T x[t] + R^T a[t-1] + bs at every step."),
+    "last_step_only": (
+        "forward only uses the last element of the sequence.",
+        "Run the recurrence over every time step from t = 1 to T."),
+}
