@@ -47,6 +47,9 @@ def config_indices(ctx: Context, check: dict) -> list[int]:
 
 def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
     load, model = ctx.load, ctx.spec.model
+    if "unreadable" in load:
+        ctx.fatal = load["unreadable"] + "."
+        return fail(ctx, result, f"Your file could not be read: {load['unreadable']}.", ERROR)
     if "failure" in load:
         failure = load["failure"]
         where = f" (line {failure.line} was running)" if failure.line else ""

@@ -115,7 +115,10 @@ class Context:
         for step, result in zip(steps, results):
             if "raised" in result and not step.get("continue"):
                 raised = result["raised"]
-                return Outcome(values, f"{describe_step(step)} raised {raised['text']}", raised=raised)
+                text = raised["text"]
+                if raised["type"] == "MemoryError":
+                    text += f"; submissions may use at most {self.spec.limits().memory_mb} MB"
+                return Outcome(values, f"{describe_step(step)} raised {text}", raised=raised)
         return Outcome([r["ok"] if "ok" in r else Raised(r["raised"]) for r in results])
 
     # ---------------------------------------------------------------- hidden data
@@ -156,8 +159,9 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     ctx = Context(spec=spec, path=path, seed=spec.seed if seed is None else seed,
                   display_name=display_name or path.name)
     results: list[CheckResult] = []
+    unreadable = why_unreadable(path, data)
     try:
-        ctx.load = ctx.open()
+        ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()
         for check in spec.checks:
             if ctx.fatal and check["kind"] != "interface":
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
@@ -169,7 +173,26 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,
                     sha256=hashlib.sha256(data).hexdigest(), grader_version=__version__, seed=ctx.seed,
                     tests=results, execution_time=time.monotonic() - started, printed_bytes=ctx.printed_bytes)
+    if unreadable or "syntax_error" in ctx.load:
+        report.status = "ungradable"
+        report.notes.insert(0, f"Ungradable: {ctx.fatal}")
     if ctx.dropped_bytes:
         report.notes.append(f"Your code printed {ctx.printed_bytes:,} bytes; output beyond "
                             f"{spec.limits().output_kb} KiB per run was dropped. This does not affect the score.")
     return report
+
+
+def why_unreadable(path: Path, data: bytes) -> str | None:
+    """Why a file cannot be read as Python source at all, in words for the student; None if it can."""
+    if path.suffix == ".ipynb":
+        return ("this grader version reads .py files only; export the notebook with "
+                "`jupyter nbconvert --to script` and hand in the .py")
+    if path.suffix != ".py":
+        return f"a submission must be a .py file, not {path.suffix or 'a file without extension'}"
+    if b"\x00" in data:
+        return "the file is binary, not Python source"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)"
+    return None

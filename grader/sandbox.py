@@ -32,7 +32,7 @@ _subreaper_set = False
 
 @dataclass(frozen=True)
 class Limits:
-    load_seconds: float = 20.0
+    load_seconds: float = 10.0
     statement_seconds: float = 3.0
     call_seconds: float = 5.0
     memory_mb: int = 1024
@@ -145,8 +145,8 @@ class Sandbox:
             return Exchange(failure=self._death(None, None), seconds=0.0)
         pending = memoryview(wire.dumps(request))
         step, line = None, None
-        # before the first progress marker the child is reading the request: give it the first limit
-        deadline = started + (limits[0] if limits else self.limits.call_seconds) + 5.0
+        # the first limit starts now; the child may still be importing numpy, so allow a little more
+        deadline = started + (limits[0] if limits else self.limits.call_seconds) + 1.0
         while True:
             wait = deadline - time.monotonic()
             if wait <= 0:
