@@ -13,7 +13,7 @@ import traceback
 import numpy as np
 
 from grader import diagnoses
-from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
+from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, same_values, shape_text
 from grader.engine import Context, Raised
 from grader.report import ERROR, FAILED, PASSED, CheckResult
 
@@ -488,14 +488,12 @@ def check_weights_io(ctx: Context, check: dict, result: CheckResult) -> None:
         return fail(ctx, result, f"{where}, get_weights() has no key(s) {', '.join(missing)}; expected all of "
                                  f"{', '.join(params)}.")
     for p in params:
-        value = as_array(got[p])[0]
-        if value is None or value.shape != first[p].shape or rel_error(value, first[p]) > 1e-12:
+        if not _holds(got[p], first[p]):
             return fail(ctx, result, f"{where}, get_weights()['{p}'] is not the model's current `{p}`.")
     if isinstance(set_result, Raised):
         return fail(ctx, result, f"{where}, set_weights() with all five weights raised {set_result.info['text']}.", ERROR)
     for p, value in zip(params, after):
-        arr = as_array(value)[0] if not isinstance(value, Raised) else None
-        if arr is None or arr.shape != second[p].shape or rel_error(arr, second[p]) > 1e-12:
+        if not _holds(value, second[p]):
             return fail(ctx, result, f"{where}, after set_weights() `{p}` does not hold the value that was passed in.")
     for p, outcome_value in zip(required, partial_results):
         if not isinstance(outcome_value, Raised):
@@ -505,6 +503,14 @@ def check_weights_io(ctx: Context, check: dict, result: CheckResult) -> None:
             return fail(ctx, result, f"{where}, set_weights() without '{p}' raised {outcome_value.type}; expected "
                                      f"ValueError.")
     result.output = "get_weights and set_weights round-trip every parameter; a missing weight raises ValueError."
+
+
+def _holds(value, want: np.ndarray) -> bool:
+    """Does a value the submission gave back hold exactly `want` (up to its own dtype's rounding)?"""
+    if isinstance(value, Raised):
+        return False
+    arr = as_array(value)[0]
+    return arr is not None and same_values(arr, want, getattr(value, "dtype", None))
 
 
 # ------------------------------------------------------------------ numerical gradient
@@ -529,9 +535,7 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
         if not isinstance(returned, dict):
             return fail(ctx, result, f"{where}, {function}() returned {describe_type(returned)}; expected a dict "
                                      f"with keys {', '.join(ctx.spec.gradient_key(p) for p in params)}.")
-        changed = [p for p, v in zip(params, after)
-                   if as_array(v)[0] is None or as_array(v)[0].shape != weights[p].shape
-                   or rel_error(as_array(v)[0], weights[p]) > 1e-9]
+        changed = [p for p, v in zip(params, after) if not _holds(v, weights[p])]
         if changed:
             return fail(ctx, result, f"{where}, {function}() left the model's `{', '.join(changed)}` changed; "
                                      f"every weight must be restored after it is nudged.", FAILED,

@@ -1,0 +1,79 @@
+"""The command line as course staff use it: exit codes, output formats, reports on disk."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from grader import cli, selftest
+from grader.report import validate
+from grader.spec import EXAMPLES
+
+CORRECT = str(EXAMPLES / "correct_vectorised.py")
+SEED = str(EXAMPLES / "seed_student.py")
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+
+
+def test_grade_prints_a_summary_and_exits_zero_whatever_the_score():
+    result = invoke(SEED)
+    assert result.exit_code == 0
+    assert "seed_student.py: 8.5 / 10" in result.output
+    assert "FAIL  gradient_d_bs" in result.output and "Hint:" in result.output
+
+
+def test_out_writes_a_valid_json_report(tmp_path):
+    out = tmp_path / "reports" / "r.json"
+    result = invoke(CORRECT, "--out", str(out))
+    assert result.exit_code == 0
+    report = json.loads(out.read_text())
+    validate(report)
+    assert report["score"] == 10 and report["submission"]["name"] == "correct_vectorised.py"
+    assert not list(out.parent.glob(".*tmp")), "no temporary file is left behind"
+
+
+def test_format_json_prints_only_the_report():
+    result = invoke(SEED, "--format", "json", "--seed", "5")
+    report = json.loads(result.output)
+    validate(report)
+    assert report["seed"] == 5 and report["score"] == 8.5
+
+
+def test_fail_under_exits_one_below_the_threshold():
+    assert invoke(SEED, "--fail-under", "90").exit_code == 1
+    assert invoke(SEED, "--fail-under", "80").exit_code == 0
+
+
+def test_usage_errors_exit_two_with_a_sentence():
+    missing = CliRunner().invoke(cli.main, ["no/such/file.py"])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    bad_spec = CliRunner().invoke(cli.main, [CORRECT, "--spec", "nope"])
+    assert bad_spec.exit_code == 2 and "known specs: rnn-seq2one" in bad_spec.output
+    bad_format = CliRunner().invoke(cli.main, [CORRECT, "--format", "yaml"])
+    assert bad_format.exit_code == 2
+
+
+def test_selftest_reports_a_diff_and_exits_one_when_an_example_disagrees(tmp_path, monkeypatch):
+    shutil.copy(EXAMPLES / "correct_vectorised.py", tmp_path / "good.py")
+    shutil.copy(EXAMPLES / "mutant_update_sign.py", tmp_path / "wrong.py")
+    (tmp_path / "expectations.json").write_text(json.dumps({
+        "good.py": {"fails": []}, "wrong.py": {"fails": ["gradient_d_W"]}}))
+    monkeypatch.setattr(selftest, "EXAMPLES", tmp_path)
+    result = CliRunner().invoke(cli.main, ["selftest"])
+    assert result.exit_code == 1
+    assert "ok    good.py" in result.output
+    assert "FAIL  wrong.py: unexpected failures ['update']; expected but passed ['gradient_d_W']" in result.output
+    assert "selftest FAILED" in result.output
+
+
+def test_installed_console_script_grades_a_file():
+    script = shutil.which("grade", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script, "the `grade` console script is installed next to this interpreter"
+    done = subprocess.run([script, CORRECT, "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and json.loads(done.stdout)["score"] == 10

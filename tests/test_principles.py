@@ -1,0 +1,94 @@
+"""The contract's principles for every check: honest variation passes, NaN never does, a constant
+model earns nothing, reports are reproducible, and feedback never shows hidden expected values."""
+
+from __future__ import annotations
+
+import re
+
+from grader.engine import grade_submission
+from grader.report import validate
+from grader.spec import EXAMPLES
+
+GRADIENTS = ["gradient_d_W", "gradient_d_R", "gradient_d_V", "gradient_d_bs", "gradient_d_by"]
+
+
+def test_float32_arithmetic_passes(make_submission, spec):
+    """A student who computes in float32 throughout is not penalised for rounding."""
+    f32 = "np.float32"
+    path = make_submission(
+        ("x = np.asarray(x, dtype=np.float64)", f"x = np.asarray(x, dtype={f32})"),
+        ("a = np.zeros((T + 1, self.hidden_size))", f"a = np.zeros((T + 1, self.hidden_size), dtype={f32})"),
+        ("u = x @ self.W + self.bs", f"u = x @ self.W.astype({f32}) + self.bs.astype({f32})"),
+        ("a[t] @ self.R)", f"a[t] @ self.R.astype({f32}))"),
+        ("return a[T] @ self.V + self.by", f"return a[T] @ self.V.astype({f32}) + self.by.astype({f32})"),
+        ("d_loss = np.asarray(d_loss, dtype=np.float64)", f"d_loss = np.asarray(d_loss, dtype={f32})"),
+        ("d_s = np.zeros((T, self.hidden_size))", f"d_s = np.zeros((T, self.hidden_size), dtype={f32})"),
+        ("d_a = self.V @ d_loss", f"d_a = self.V.astype({f32}) @ d_loss"),
+        ("d_a = self.R @ d_s[t]", f"d_a = self.R.astype({f32}) @ d_s[t]"))
+    report = grade_submission(path, spec)
+    assert report.failed == [], [(t.name, t.output) for t in report.tests if t.status != "passed"]
+
+
+def test_nan_never_passes(make_submission, spec):
+    path = make_submission(("return a[T] @ self.V + self.by", "return (a[T] @ self.V + self.by) * np.nan"))
+    report = grade_submission(path, spec)
+    assert "forward_values" in report.failed
+    assert "NaN" in {t.name: t.output for t in report.tests}["forward_values"]
+
+
+def test_constant_model_with_zero_gradients_earns_no_gradient_or_update_points(make_submission, spec):
+    source = make_submission().read_text()
+    constant = source + '''
+
+def _forward(self, x):
+    self._x = x
+    return np.zeros(self.V.shape[1])
+
+def _backward(self, d_loss):
+    self.grads = {k: np.zeros_like(getattr(self, k[2:])) for k in ("d_W", "d_R", "d_V", "d_bs", "d_by")}
+    return self.grads
+
+RNN.forward, RNN.backward = _forward, _backward
+'''
+    report = grade_submission(make_submission(source=constant, name="constant.py"), spec)
+    for name in GRADIENTS + ["update", "forward_values"]:
+        assert name in report.failed, name
+    assert "all-zero" in {t.name: t.output for t in report.tests}["update"]
+
+
+def test_same_submission_spec_and_seed_give_the_same_report(spec):
+    first = grade_submission(EXAMPLES / "mutant_truncated_bptt.py", spec).to_dict()
+    second = grade_submission(EXAMPLES / "mutant_truncated_bptt.py", spec).to_dict()
+    for report in (first, second):
+        validate(report)
+        report.pop("execution_time")
+    assert first == second
+
+
+def test_the_seed_changes_the_hidden_probes(spec):
+    one = grade_submission(EXAMPLES / "mutant_truncated_bptt.py", spec, seed=1)
+    two = grade_submission(EXAMPLES / "mutant_truncated_bptt.py", spec, seed=2)
+    assert one.failed == two.failed and one.seed == 1
+    assert [t.output for t in one.tests] != [t.output for t in two.tests]
+
+
+def test_feedback_never_prints_arrays_of_values():
+    """Hidden expected values must not leak: no array of numbers appears in any feedback."""
+    number_list = re.compile(r"\[\s*-?\d+\.\d+[\s,]+-?\d+\.\d+")
+    for name in ("mutant_truncated_bptt.py", "mutant_wrong_activation.py", "mutant_numgrad_one_sided.py",
+                 "mutant_update_sign.py", "seed_student.py"):
+        from grader.spec import load
+        for test in grade_submission(EXAMPLES / name, load()).tests:
+            assert not number_list.search(test.output), (name, test.name, test.output)
+
+
+def test_list_caches_and_copying_get_weights_pass():
+    """correct_loops.py keeps caches in lists and returns copies: an honest style that must pass."""
+    from grader.spec import load
+    assert grade_submission(EXAMPLES / "correct_loops.py", load()).score == 10
+
+
+def test_gradient_of_own_forward_is_accepted_when_forward_differs(make_submission, spec):
+    """One bug, one blame: a sigmoid network with its exact gradients loses forward_values only."""
+    report = grade_submission(EXAMPLES / "mutant_wrong_activation.py", spec)
+    assert report.failed == ["forward_values"]
