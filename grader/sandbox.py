@@ -92,6 +92,8 @@ class Sandbox:
         _live_children.add(self._proc.pid)
         for fd in (req_r, resp_w, out_w):
             os.close(fd)
+        # the pipes stay open while any descendant holds them; a pidfd says when the child itself dies
+        self._pidfd = os.pidfd_open(self._proc.pid) if hasattr(os, "pidfd_open") else None
         self._buffer = b""
         self._child_seen = 0
 
@@ -111,7 +113,9 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             pass
         _sweep_orphans(self._preexisting)
-        for fd in (self._req_w, self._resp_r, self._out_r):
+        for fd in (self._req_w, self._resp_r, self._out_r, self._pidfd):
+            if fd is None:
+                continue
             try:
                 os.close(fd)
             except OSError:
@@ -154,7 +158,10 @@ class Sandbox:
                 return Exchange(failure=Failure("timeout", step, self._limit_text(limits, step), line),
                                 seconds=time.monotonic() - started)
             writers = [self._req_w] if pending else []
-            readable, writable, _ = select.select([self._resp_r, self._out_r], writers, [], wait)
+            watched = [self._resp_r, self._out_r] + ([self._pidfd] if self._pidfd is not None else [])
+            readable, writable, _ = select.select(watched, writers, [], wait)
+            if self._pidfd in readable and not select.select([self._resp_r], [], [], 0)[0]:
+                return Exchange(failure=self._death(step, line), seconds=time.monotonic() - started)
             if writable:
                 try:
                     pending = pending[os.write(self._req_w, pending[: 65536]):]

@@ -1,0 +1,69 @@
+"""The sandbox on its own: how each way a call can end is told apart, quickly, with nothing left over."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from grader.sandbox import Limits, Sandbox
+
+SOURCE = '''
+import os, sys, time
+class M:
+    def __init__(self): pass
+    def value(self): return {"y": [1.0, 2.0], "a": __import__("numpy").arange(3.0)}
+    def hang(self):
+        while True: pass
+    def fork_then_exit(self):
+        if os.fork() == 0:
+            time.sleep(30); os._exit(0)
+        os._exit(0)
+    def talk(self):
+        print("x" * 300000)
+        os.write(1, b"y" * 300000)
+        return 1
+'''
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(SOURCE)
+    box = Sandbox(str(path), Limits(call_seconds=1, output_kb=4), "m.py")
+    box.start()
+    assert box.load({}).reply is not None
+    assert box.run([{"do": "new", "cls": "M", "as": "m", "seed": 0}]).failure is None
+    yield box
+    box.close()
+
+
+def call(box, method):
+    return box.run([{"do": "call", "obj": "m", "method": method}])
+
+
+def test_values_come_back_as_plain_data(sandbox):
+    reply = call(sandbox, "value").reply
+    value = reply["results"][0]["ok"]
+    assert value["y"] == [1.0, 2.0] and np.array_equal(value["a"], np.arange(3.0))
+
+
+def test_a_hang_costs_the_call_limit_and_kills_the_child(sandbox):
+    exchange = call(sandbox, "hang")
+    assert exchange.failure.kind == "timeout" and exchange.failure.step == 0
+    assert 1.0 <= exchange.seconds < 2.5
+    assert not sandbox.alive
+
+
+def test_an_exit_is_seen_at_once_even_when_a_forked_child_keeps_the_pipes_open(sandbox):
+    started = time.monotonic()
+    exchange = call(sandbox, "fork_then_exit")
+    assert exchange.failure.kind == "exit" and "exit status 0" in exchange.failure.detail
+    assert time.monotonic() - started < 0.9
+
+
+def test_printed_output_is_capped_and_counted(sandbox):
+    assert call(sandbox, "talk").reply["results"][0]["ok"] == 1
+    assert len(sandbox.printed) == 4 * 1024
+    assert sandbox.printed_bytes + sandbox.child_dropped >= 600000
