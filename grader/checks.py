@@ -79,7 +79,7 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
         if info["kind"] != "function":
             problems.append(f"there is no function `{function}({', '.join(args)})`")
         else:
-            problem = _signature_problem(info["signature"], args, optional_tail=1)
+            problem = _signature_problem(info["signature"], args)
             if problem:
                 problems.append(f"`{function}` {problem}")
     skipped = _skipped_text(load.get("skipped", []))
@@ -89,7 +89,7 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
         result.output = "Your file loads and has the documented interface." + skipped
 
 
-def _signature_problem(signature: dict | None, args: list[str], optional_tail: int = 0) -> str | None:
+def _signature_problem(signature: dict | None, args: list[str]) -> str | None:
     """Can the documented arguments be passed positionally? (names may differ; *args is fine)"""
     if signature is None:
         return "is missing"
@@ -100,8 +100,7 @@ def _signature_problem(signature: dict | None, args: list[str], optional_tail: i
     if any(p["kind"] == "VAR_POSITIONAL" for p in params):
         return None
     required = [p for p in positional if not p["default"]]
-    least = len(args) - optional_tail
-    if len(required) > len(args) or len(positional) < least:
+    if len(required) > len(args) or len(positional) < len(args):
         return f"takes {len(positional)} argument(s) ({', '.join(p['name'] for p in positional) or 'none'}); " \
                f"expected {len(args)} ({', '.join(args) or 'none'})"
     return None
@@ -526,7 +525,8 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
         where = f"For {ctx.describe(config)} and eps={eps:g}"
         steps = ctx.new_model(config, weights, seed=index)
         steps.append({"do": "isolate_forward", "obj": "m", "method": "forward", "keep": params})
-        steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x], "kwargs": {"eps": eps}})
+        # eps goes positionally: a student may name it epsilon, h or delta
+        steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x, eps]})
         steps += [{"do": "get", "obj": "m", "attr": p} for p in params]
         outcome = ctx.run(steps)
         if not outcome.ok:

@@ -20,7 +20,8 @@ from grader.report import ERROR, CheckResult, Report
 from grader.sandbox import Sandbox
 from grader.spec import Spec
 
-ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute"}
+ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute",
+           "isolate_forward": "preparing the model"}
 
 
 @dataclass
@@ -108,6 +109,9 @@ class Context:
             failure = exchange.failure
             self._collect_output()
             self._sandbox.close()
+            if failure.kind == "internal":
+                return Outcome([], "the grader's child process failed outside your code "
+                                   f"({failure.detail}); this is not your fault, please tell course staff", died=True)
             what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
             return Outcome([], f"{what} {failure.detail}", died=True)
         results = exchange.reply["results"]

@@ -45,7 +45,7 @@ class Limits:
 class Failure:
     """Why an exchange produced no reply: the child hung, died, or broke the protocol."""
 
-    kind: str  # "timeout" | "crash" | "exit" | "protocol"
+    kind: str  # "timeout" | "crash" | "exit" | "protocol" | "internal" (the child's own code failed)
     step: int | None
     detail: str
     line: int | None = None
@@ -185,6 +185,10 @@ class Sandbox:
                             deadline = time.monotonic() + limits[min(step, len(limits) - 1)]
                         if "line" in marker:
                             line = int(marker["line"])
+                    elif "reply" in message and "internal_error" in message["reply"]:
+                        self.close()
+                        return Exchange(failure=Failure("internal", step, message["reply"]["internal_error"], line),
+                                        seconds=time.monotonic() - started)
                     elif "reply" in message:
                         self._drain_output()
                         dropped = message["reply"].get("dropped_output", 0)

@@ -95,3 +95,17 @@ def test_notebook_and_binary_files_get_an_ungradable_report(tmp_path, spec):
         report = grade_submission(path, spec)
         assert report.status == "ungradable" and report.score == 0
         assert words in report.tests[0].output
+
+
+def test_numerical_gradient_eps_may_have_another_name(make_submission, spec):
+    path = make_submission(("eps", "h"))  # every use of eps in the file is in get_numerical_gradient
+    assert grade_submission(path, spec).failed == []
+
+
+def test_numerical_gradient_without_eps_is_an_interface_problem(make_submission, spec):
+    path = make_submission(("def get_numerical_gradient(model: RNN, x: np.ndarray, eps: float = 1e-7)",
+                            "def get_numerical_gradient(model: RNN, x: np.ndarray)"), ("eps", "1e-7"))
+    report = grade_submission(path, spec)
+    assert sorted(report.failed) == ["interface", "numerical_gradient"]
+    assert "expected 3 (model, x, eps)" in outputs(report)["interface"].output
+    assert "TypeError" in outputs(report)["numerical_gradient"].output

@@ -92,3 +92,10 @@ def test_gradient_of_own_forward_is_accepted_when_forward_differs(make_submissio
     """One bug, one blame: a sigmoid network with its exact gradients loses forward_values only."""
     report = grade_submission(EXAMPLES / "mutant_wrong_activation.py", spec)
     assert report.failed == ["forward_values"]
+
+
+def test_uncopyable_model_state_does_not_cost_the_numerical_gradient(make_submission, spec):
+    """isolate_forward resets instance state by copying it; what cannot be copied is shared instead."""
+    path = make_submission(("        self.grads = {}\n", "        self.grads = {}\n        self.log = (i for i in range(3))\n"))
+    assert "self.log = (i for i" in path.read_text()
+    assert grade_submission(path, spec).failed == []
