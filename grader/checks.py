@@ -22,6 +22,8 @@ def run_check(ctx: Context, check: dict) -> CheckResult:
     result = CheckResult(check["name"], float(check["points"]), tags=[check["kind"]])
     try:
         KINDS[check["kind"]](ctx, check, result)
+        if result.status == FAILED and not result.diagnoses and check.get("hint"):
+            result.output += f" {check['hint']}"
     except Exception as exc:  # the grader's own failure is never the student's
         result.status = ERROR
         result.output = (f"The grader itself failed while running this check ({type(exc).__name__}: {exc}). "

@@ -24,6 +24,14 @@ ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get"
            "isolate_forward": "preparing the model"}
 
 
+LOOK_AT = {
+    "timeout": "look for a loop that never ends or work that grows too fast with the sequence length",
+    "exit": "look for exit(), sys.exit() or os._exit() in it or in what it calls",
+    "crash": "this comes from ctypes or a C extension misused, not from plain numpy code",
+    "protocol": "your code wrote into file descriptors it did not open",
+}
+
+
 @dataclass
 class Raised:
     """A step (run with "continue") whose call raised: type, message, and where in the student's file."""
@@ -113,7 +121,7 @@ class Context:
                 return Outcome([], "the grader's child process failed outside your code "
                                    f"({failure.detail}); this is not your fault, please tell course staff", died=True)
             what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
-            return Outcome([], f"{what} {failure.detail}", died=True)
+            return Outcome([], f"{what} {failure.detail}; {LOOK_AT.get(failure.kind, '')}".rstrip("; "), died=True)
         results = exchange.reply["results"]
         values = [r["ok"] for r in results if "ok" in r]
         for step, result in zip(steps, results):

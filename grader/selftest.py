@@ -1,11 +1,11 @@
-"""Course-staff CI: the reference scores full marks and every example scores what its expectation says."""
+"""Course-staff CI: the reference scores full marks and every example fails exactly what its expectation says."""
 
 from __future__ import annotations
 
 import json
 from typing import Callable
 
-from grader.spec import EXAMPLES, Spec
+from grader.spec import EXAMPLES, REFERENCES, Spec
 
 
 def expectations(spec: Spec) -> dict[str, dict]:
@@ -19,7 +19,13 @@ def run_selftest(spec: Spec, echo: Callable[[str], None] = print) -> bool:
     from grader.engine import grade_submission
     from grader.report import validate
 
-    ok = True
+    reference = grade_submission(REFERENCES / spec.data["reference"], spec)
+    validate(reference.to_dict())
+    ok = reference.score == reference.max_score
+    echo(f"{'ok  ' if ok else 'FAIL'}  reference {spec.data['reference']}  {reference.score:g}/{reference.max_score:g}")
+    for test in reference.tests:
+        if test.status != "passed":
+            echo(f"        {test.name}: {test.output}")
     for name, entry in sorted(expectations(spec).items()):
         report = grade_submission(EXAMPLES / name, spec)
         validate(report.to_dict())

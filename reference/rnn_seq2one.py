@@ -2,7 +2,8 @@
 
 Pure functions of (weights, x, d_loss) so the grader can evaluate them on any probe. `MISCONCEPTIONS`
 holds wrong-but-common variants; the grader names one when a submission matches it and the reference
-does not. Never imported by a submission's process.
+does not. `RNN` and `get_numerical_gradient` at the end are the same solution in the form students
+hand in: `grade selftest` grades this file and expects full marks. Never given to a submission.
 """
 
 import numpy as np
@@ -88,3 +89,52 @@ DIAGNOSES = {
         "forward only uses the last element of the sequence.",
         "Run the recurrence over every time step from t = 1 to T."),
 }
+
+
+class RNN:
+    """The model solution, in the interface of the assignment, built on the functions above."""
+
+    def __init__(self, input_size, hidden_size, output_size):
+        self.W = np.random.uniform(-0.2, 0.2, (input_size, hidden_size))
+        self.R = np.random.uniform(-0.2, 0.2, (hidden_size, hidden_size))
+        self.V = np.random.uniform(-0.2, 0.2, (hidden_size, output_size))
+        self.bs, self.by = np.zeros(hidden_size), np.zeros(output_size)
+        self.x, self.grads = None, {}
+
+    def forward(self, x):
+        self.x = np.asarray(x, dtype=float)
+        return forward(self.get_weights(), self.x)[0]
+
+    def backward(self, d_loss):
+        self.grads = backward(self.get_weights(), self.x, np.asarray(d_loss, dtype=float))
+        return self.grads
+
+    def update(self, lr):
+        for name in ("W", "R", "V", "bs", "by"):
+            setattr(self, name, getattr(self, name) - lr * self.grads["d_" + name])
+
+    def get_weights(self):
+        return {"W": self.W, "R": self.R, "V": self.V, "bs": self.bs, "by": self.by}
+
+    def set_weights(self, weights):
+        if not all(name in weights for name in ("W", "R", "V")):
+            raise ValueError("set_weights needs W, R and V")
+        for name, value in weights.items():
+            setattr(self, name, value)
+
+
+def get_numerical_gradient(model, x, eps=1e-7):
+    """Two-sided differences of sum(model.forward(x)) for every weight (the cs231n way)."""
+    grads = {}
+    for name, p in model.get_weights().items():
+        g = np.zeros_like(p, dtype=float)
+        for i in np.ndindex(p.shape):
+            old = p[i]
+            p[i] = old + eps
+            plus = np.sum(model.forward(x))
+            p[i] = old - eps
+            minus = np.sum(model.forward(x))
+            p[i] = old
+            g[i] = (plus - minus) / (2 * eps)
+        grads["d_" + name] = g
+    return grads
