@@ -99,3 +99,21 @@ def test_uncopyable_model_state_does_not_cost_the_numerical_gradient(make_submis
     path = make_submission(("        self.grads = {}\n", "        self.grads = {}\n        self.log = (i for i in range(3))\n"))
     assert "self.log = (i for i" in path.read_text()
     assert grade_submission(path, spec).failed == []
+
+
+def test_a_grader_failure_is_never_blamed_on_the_student(monkeypatch, spec):
+    from grader import checks
+
+    def broken(ctx, check, result):
+        raise KeyError("a bug in the grader")
+
+    monkeypatch.setitem(checks.KINDS, "weights_io", broken)
+    report = grade_submission(EXAMPLES / "correct_vectorised.py", spec)
+    assert report.failed == ["weights_io"]
+    output = {t.name: t.output for t in report.tests}["weights_io"]
+    assert "not a problem with your code" in output and "Traceback" not in output
+
+
+def test_failures_without_a_named_misconception_say_where_to_look(spec):
+    report = grade_submission(EXAMPLES / "mutant_forward_shape.py", spec)
+    assert "check what np.dot or @ return" in {t.name: t.output for t in report.tests}["forward_shape"]
