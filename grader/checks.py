@@ -24,6 +24,8 @@ def run_check(ctx: Context, check: dict) -> CheckResult:
         KINDS[check["kind"]](ctx, check, result)
         if result.status == FAILED and not result.diagnoses and check.get("hint"):
             result.output += f" {check['hint']}"
+        if len(result.output) > MAX_OUTPUT:
+            result.output = result.output[: MAX_OUTPUT - 3] + "..."
     except Exception as exc:  # the grader's own failure is never the student's
         result.status = ERROR
         result.output = (f"The grader itself failed while running this check ({type(exc).__name__}: {exc}). "
@@ -31,6 +33,15 @@ def run_check(ctx: Context, check: dict) -> CheckResult:
         if __debug__ and ctx.cache.get("debug"):
             traceback.print_exc()
     return result
+
+
+MAX_OUTPUT = 1500  # characters of feedback per check: a student reads it, a submission cannot flood it
+
+
+def keys_text(returned: dict, most: int = 8) -> str:
+    keys = [repr(str(k))[:40] for k in list(returned)[:most]]
+    more = f" and {len(returned) - most} more" if len(returned) > most else ""
+    return (", ".join(keys) or "none") + more
 
 
 def fail(ctx: Context, result: CheckResult, message: str, status: str = FAILED, *found: str) -> None:
@@ -306,8 +317,7 @@ def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
                                 f"keys {', '.join(ctx.spec.gradient_key(p) for p in ctx.spec.parameters)}.")
         value, found_key = find_key(returned, key, name)
         if found_key is None:
-            keys = ", ".join(map(str, returned)) or "none"
-            return fail(ctx, result, f"{where}, backward's dict has no key '{key}' (its keys: {keys}).")
+            return fail(ctx, result, f"{where}, backward's dict has no key '{key}' (its keys: {keys_text(returned)}).")
         want = probe["grads_ref"][key]
         got, why = as_array(value)
         if got is None:
@@ -363,7 +373,37 @@ def _matches_own_forward(ctx: Context, probe: dict, name: str, grad: np.ndarray,
     slopes = np.array([(losses[2 * i] - losses[2 * i + 1]) / (2 * h) for i in range(len(directions))])
     projections = np.array([float(np.sum(grad * u)) for u in directions])
     depends = np.max(np.abs(slopes)) > 1e-8
-    return bool(depends and rel_error(projections, slopes) <= max(tol, 1e-4))
+    if not (depends and rel_error(projections, slopes) <= max(tol, 1e-4)):
+        return False
+    return forward_is_affine(ctx, probe["config"], probe["index"], probe["x"]) is False
+
+
+def forward_is_affine(ctx: Context, config: dict, index: int, x: np.ndarray) -> bool | None:
+    """Is the submission's forward affine in its weights (so its gradient is the same everywhere)?
+
+    The own-forward routes credit a gradient because it follows the submission's forward; a forward
+    that is affine in every weight has a gradient anyone can write down without computing it (a
+    constant forward is the simplest case), so it earns nothing that way. Compares central
+    differences along one random direction at two unrelated weight points. None when forward fails."""
+    key = ("affine", index)
+    if key not in ctx.cache:
+        rng, h = ctx.rng("affine", index), 1e-3
+        points = [ctx.hidden_weights(rng, config), ctx.hidden_weights(rng, config)]
+        direction = {p: rng.normal(size=w.shape) for p, w in points[0].items()}
+        steps = []
+        for weights in points:
+            for sign in (1.0, -1.0):
+                nudged = {p: w + sign * h * direction[p] for p, w in weights.items()}
+                steps += ctx.new_model(config, nudged, name="a")
+                steps.append({"do": "call", "obj": "a", "method": "forward", "args": [x]})
+        outcome = ctx.run(steps)
+        sums = [as_array(v)[0] for s, v in zip(steps, outcome.values) if s["do"] == "call"] if outcome.ok else []
+        if len(sums) != 4 or any(v is None for v in sums):
+            ctx.cache[key] = None
+        else:
+            slopes = [float(np.sum(sums[0]) - np.sum(sums[1])), float(np.sum(sums[2]) - np.sum(sums[3]))]
+            ctx.cache[key] = rel_error(slopes[0], slopes[1]) <= 1e-7
+    return ctx.cache[key]
 
 
 def _gradient_misconceptions(ctx: Context, probe: dict, key: str, got: np.ndarray, tol: float) -> list[str]:
@@ -517,15 +557,19 @@ def _holds(value, want: np.ndarray) -> bool:
 # ------------------------------------------------------------------ numerical gradient
 
 def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
-    """The student's differences against differences of the student's own forward, computed here."""
+    """The student's differences against two-sided differences of sum(forward(x)), computed here: of the
+    reference's forward where the submission's forward agrees with it (nothing to trust), else of the
+    submission's own forward, evaluated by the grader, deterministic and not constant."""
     eps, tol, model = check.get("eps", 1e-2), check.get("tolerance", 1e-4), ctx.spec.model
     function = next(iter(model["functions"]))
-    params = ctx.spec.parameters
+    params, ref = ctx.spec.parameters, ctx.spec.reference
     for index in config_indices(ctx, check):
         config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
         where = f"For {ctx.describe(config)} and eps={eps:g}"
-        steps = ctx.new_model(config, weights, seed=index)
+        steps = ctx.new_model(config, weights, name="f", seed=index)
+        steps.append({"do": "call", "obj": "f", "method": "forward", "args": [x]})
+        steps += ctx.new_model(config, weights, seed=index)
         steps.append({"do": "isolate_forward", "obj": "m", "method": "forward", "keep": params})
         # eps goes positionally: a student may name it epsilon, h or delta
         steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x, eps]})
@@ -533,6 +577,7 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
         outcome = ctx.run(steps)
         if not outcome.ok:
             return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+        y = as_array(outcome.values[len(params) + 1])[0]
         returned, after = outcome.values[-len(params) - 1], outcome.values[-len(params):]
         if not isinstance(returned, dict):
             return fail(ctx, result, f"{where}, {function}() returned {describe_type(returned)}; expected a dict "
@@ -542,16 +587,25 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
             return fail(ctx, result, f"{where}, {function}() left the model's `{', '.join(changed)}` changed; "
                                      f"every weight must be restored after it is nudged.", FAILED,
                         "numgrad_changes_weights")
-        differences = _own_differences(ctx, config, weights, x, eps)
-        if isinstance(differences, str):
-            return fail(ctx, result, f"{where}: {differences}.", ERROR)
+        agrees = y is not None and y.size == ref.forward(weights, x)[0].size and \
+            rel_error(y.ravel(), ref.forward(weights, x)[0]) <= 1e-6
+        if agrees:
+            differences = differences_of(lambda w: float(np.sum(ref.forward(w, x)[0])), weights, eps)
+        else:
+            differences = _own_differences(ctx, config, weights, x, eps)
+            if isinstance(differences, str):
+                return fail(ctx, result, f"{where}: {differences}.", ERROR)
+            if forward_is_affine(ctx, config, index, x):
+                return fail(ctx, result, f"{where}: your forward is affine in its weights, so its differences are "
+                                         f"the same everywhere and cannot show that {function} computes them; "
+                                         f"fix forward first.")
         two_sided, one_sided = differences
         for p in params:
             key = ctx.spec.gradient_key(p)
             value, found_key = find_key(returned, key, p)
             if found_key is None:
-                keys = ", ".join(map(str, returned)) or "none"
-                return fail(ctx, result, f"{where}, {function}()'s dict has no key '{key}' (its keys: {keys}).")
+                return fail(ctx, result, f"{where}, {function}()'s dict has no key '{key}' (its keys: "
+                                         f"{keys_text(returned)}).")
             if found_key != key:
                 return fail(ctx, result, f"{where}, {function}() returned this gradient under '{found_key}'; the "
                                          f"key must be '{key}'.", FAILED, "numgrad_keys_renamed")
@@ -563,25 +617,46 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
                 found = ["numgrad_one_sided"] if rel_error(got, one_sided[p]) <= tol else []
                 return fail(ctx, result, f"{where}, '{key}' is not the two-sided difference of sum(forward(x)) "
                                          f"({mismatch(got, two_sided[p])}).", FAILED, *found)
-    result.output = f"{function} returns the two-sided differences of your forward and restores the weights."
+    result.output = f"{function} returns the two-sided differences of sum(forward(x)) and restores the weights."
+
+
+def differences_of(f, weights: dict, eps: float):
+    """Two- and one-sided differences of the scalar f(weights), entry by entry (the cs231n loop)."""
+    base = f(weights)
+    two = {p: np.zeros_like(w) for p, w in weights.items()}
+    one = {p: np.zeros_like(w) for p, w in weights.items()}
+    for p, w in weights.items():
+        for i in np.ndindex(w.shape):
+            old = w[i]
+            w[i] = old + eps
+            plus = f(weights)
+            w[i] = old - eps
+            minus = f(weights)
+            w[i] = old
+            two[p][i], one[p][i] = (plus - minus) / (2 * eps), (plus - base) / eps
+    return two, one
 
 
 def _own_differences(ctx: Context, config: dict, weights: dict, x: np.ndarray, eps: float):
-    """Two- and one-sided differences of sum(forward(x)) of the submission's own model, per entry."""
+    """differences_of the submission's forward, every evaluation made by the grader in one run.
+
+    Returns a sentence instead when that forward cannot be used: it fails, is not deterministic (the
+    first evaluation is repeated at the end), or does not change with any weight."""
     params = ctx.spec.parameters
     steps = ctx.new_model(config, weights, name="e")
     steps.append({"do": "isolate_forward", "obj": "e", "method": "forward", "keep": params})
-    steps.append({"do": "call", "obj": "e", "method": "forward", "args": [x]})
-    entries = []
-    for p in params:
-        for i in np.ndindex(weights[p].shape):
-            for sign in (1.0, -1.0):
-                nudged = weights[p].copy()
-                nudged[i] += sign * eps
-                steps.append({"do": "set", "obj": "e", "attr": p, "value": nudged})
-                steps.append({"do": "call", "obj": "e", "method": "forward", "args": [x]})
-            entries.append((p, i))
-        steps.append({"do": "set", "obj": "e", "attr": p, "value": weights[p]})
+    current = {p: w.copy() for p, w in weights.items()}
+
+    def record(nudged: dict) -> float:
+        for p in params:
+            if nudged[p] is not current[p] and not np.array_equal(nudged[p], current[p]):
+                current[p] = nudged[p].copy()
+                steps.append({"do": "set", "obj": "e", "attr": p, "value": current[p]})
+        steps.append({"do": "call", "obj": "e", "method": "forward", "args": [x]})
+        return 0.0
+
+    differences_of(record, {p: w.copy() for p, w in weights.items()}, eps)
+    record(weights)
     outcome = ctx.run(steps)
     if not outcome.ok:
         return f"evaluating your forward to check the differences failed: {outcome.problem}"
@@ -592,13 +667,12 @@ def _own_differences(ctx: Context, config: dict, weights: dict, x: np.ndarray, e
             if arr is None:
                 return f"your forward returned {describe_type(value)}"
             sums.append(float(np.sum(arr)))
-    base, nudged = sums[0], sums[1:]
-    two = {p: np.zeros_like(w) for p, w in weights.items()}
-    one = {p: np.zeros_like(w) for p, w in weights.items()}
-    for n, (p, i) in enumerate(entries):
-        plus, minus = nudged[2 * n], nudged[2 * n + 1]
-        two[p][i] = (plus - minus) / (2 * eps)
-        one[p][i] = (plus - base) / eps
+    if not np.isclose(sums[0], sums[-1], rtol=1e-12, atol=0):
+        return "your forward gave two different results for the same weights and input"
+    replay = iter(sums)
+    two, one = differences_of(lambda w: next(replay), {p: w.copy() for p, w in weights.items()}, eps)
+    if not any(np.any(d) for d in two.values()):
+        return "your forward does not change when any weight is nudged, so its differences cannot be judged"
     return two, one
 
 

@@ -262,20 +262,22 @@ def _describe_exception(exc: BaseException, filename: str) -> dict:
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == filename:
             where = {"line": frame.lineno, "code": (frame.line or "").strip()[:120], "function": frame.name}
-    text = f"{type(exc).__name__}: {message}"[:300]
+    name = type(exc).__name__[:100]
+    text = f"{name}: {message}"[:300]
     if where:
         text += f" (line {where['line']}, in {where['function']}: {where['code']})"
-    return {"type": type(exc).__name__, "message": message[:300], "where": where, "text": text}
+    return {"type": name, "message": message[:300], "where": where, "text": text}
 
 
 # ------------------------------------------------------------------ the loop
 
 _out_fd = -1
+_seq = 0  # the grader's number for the request being served; every frame echoes it
 
 
 def write_progress(marker: dict) -> None:
     from grader import wire
-    wire.write_frame(_out_fd, {"progress": marker})
+    wire.write_frame(_out_fd, {"seq": _seq, "progress": marker})
 
 
 def read_exact(fd: int, n: int) -> bytes:
@@ -290,8 +292,9 @@ def read_exact(fd: int, n: int) -> bytes:
 
 
 def main() -> None:
-    global _out_fd
+    global _out_fd, _seq
     config = json.loads(sys.argv[1])
+    del sys.argv[1:]
     apply_limits(config)
     request_fd, _out_fd = config["request_fd"], config["response_fd"]
     import numpy  # noqa: F401  (loaded before student code, under the limits)
@@ -305,14 +308,15 @@ def main() -> None:
             header = read_exact(request_fd, wire.HEADER.size)
         except EOFError:
             os._exit(0)
-        request = wire.loads(read_exact(request_fd, wire.parse_header(header)))
-        handler = session.load if request["op"] == "load" else session.run
         try:
+            request = wire.loads(read_exact(request_fd, wire.parse_header(header)))
+            _seq = request["seq"]
+            handler = session.load if request["op"] == "load" else session.run
             reply = handler(request)
         except Exception as exc:  # outside any student call: the grader's fault, or sabotage of it
             reply = {"internal_error": f"{type(exc).__name__}: {exc}"[:300]}
         reply["dropped_output"] = stdout.dropped
-        wire.write_frame(_out_fd, {"reply": reply})
+        wire.write_frame(_out_fd, {"seq": _seq, "reply": reply})
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 
 from grader import __version__
 from grader.report import ERROR, CheckResult, Report
-from grader.sandbox import Sandbox
+from grader.sandbox import Failure, Sandbox
 from grader.spec import Spec
 
 ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute",
@@ -28,7 +28,7 @@ LOOK_AT = {
     "timeout": "look for a loop that never ends or work that grows too fast with the sequence length",
     "exit": "look for exit(), sys.exit() or os._exit() in it or in what it calls",
     "crash": "this comes from ctypes or a C extension misused, not from plain numpy code",
-    "protocol": "your code wrote into file descriptors it did not open",
+    "protocol": "wrote into the grader's channel (file descriptors it did not open); its results were discarded",
 }
 
 
@@ -92,6 +92,9 @@ class Context:
         if exchange.failure:
             self._collect_output()
             return {"failure": exchange.failure}
+        if not well_formed_load(exchange.reply):
+            self._sandbox.close()
+            return {"failure": Failure("protocol", None, "wrote into the grader's channel while loading")}
         return exchange.reply
 
     def close(self) -> None:
@@ -121,8 +124,14 @@ class Context:
                 return Outcome([], "the grader's child process failed outside your code "
                                    f"({failure.detail}); this is not your fault, please tell course staff", died=True)
             what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
+            if failure.kind == "protocol":
+                return Outcome([], f"{what} {LOOK_AT['protocol']}", died=True)
             return Outcome([], f"{what} {failure.detail}; {LOOK_AT.get(failure.kind, '')}".rstrip("; "), died=True)
-        results = exchange.reply["results"]
+        results = exchange.reply.get("results")
+        if not well_formed_results(results, steps):
+            self._collect_output()
+            self._sandbox.close()
+            return Outcome([], f"your code {LOOK_AT['protocol']}", died=True)
         values = [r["ok"] for r in results if "ok" in r]
         for step, result in zip(steps, results):
             if "raised" in result and not step.get("continue"):
@@ -158,6 +167,57 @@ class Context:
     def describe(self, config: dict) -> str:
         """A configuration as the student reads it: sizes by name, T for the sequence length."""
         return ", ".join(f"{'T' if k == 'steps' else k}={v}" for k, v in config.items())
+
+
+def well_formed_results(results, steps: list[dict]) -> bool:
+    """One result per step, each {"ok": value} or {"raised": description}; a run may stop early only at
+    a step that raised without "continue". Anything else was not written by the child's own loop."""
+    if not isinstance(results, list) or not results and steps or len(results) > len(steps):
+        return False
+    for index, result in enumerate(results):
+        if not isinstance(result, dict) or len(result) != 1:
+            return False
+        if "raised" in result:
+            if index < len(results) - 1 and not steps[index].get("continue"):
+                return False
+            info = result["raised"]
+            if not (isinstance(info, dict) and all(isinstance(info.get(k), str) for k in ("type", "message", "text"))):
+                return False
+        elif "ok" not in result:
+            return False
+    if len(results) < len(steps):
+        return "raised" in results[-1] and not steps[len(results) - 1].get("continue")
+    return True
+
+
+def well_formed_load(reply) -> bool:
+    """A load reply is a syntax error, or the skipped statements and a description of the members."""
+    if not isinstance(reply, dict):
+        return False
+    if "syntax_error" in reply:
+        err = reply["syntax_error"]
+        return isinstance(err, dict) and isinstance(err.get("message"), str) and isinstance(err.get("text"), str)
+    skipped, members = reply.get("skipped"), reply.get("members")
+    if not isinstance(skipped, list) or not isinstance(members, dict):
+        return False
+    if not all(isinstance(s, dict) and isinstance(s.get("line"), int) and isinstance(s.get("code"), str)
+               and isinstance(s.get("why"), str) for s in skipped):
+        return False
+    for member in members.values():
+        if not isinstance(member, dict) or not isinstance(member.get("kind"), str):
+            return False
+        methods = member.get("methods", {})
+        if not isinstance(methods, dict) or not all(m is None or _signature_ok(m) for m in methods.values()):
+            return False
+        if "signature" in member and not _signature_ok(member["signature"]):
+            return False
+    return True
+
+
+def _signature_ok(signature) -> bool:
+    params = signature.get("params") if isinstance(signature, dict) else ()
+    return params is None or isinstance(params, list) and all(
+        isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("kind"), str) for p in params)
 
 
 def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,

@@ -96,6 +96,7 @@ class Sandbox:
         self._pidfd = os.pidfd_open(self._proc.pid) if hasattr(os, "pidfd_open") else None
         self._buffer = b""
         self._child_seen = 0
+        self._seq = 0
 
     @property
     def alive(self) -> bool:
@@ -147,6 +148,12 @@ class Sandbox:
         started = time.monotonic()
         if not self.alive:
             return Exchange(failure=self._death(None, None), seconds=0.0)
+        if self._buffer or select.select([self._resp_r], [], [], 0)[0]:
+            # frames nobody asked for: student code wrote into the channel after the last reply
+            self.close()
+            return Exchange(failure=Failure("protocol", None, "wrote into the grader's channel"), seconds=0.0)
+        self._seq += 1
+        request = dict(request, seq=self._seq)
         pending = memoryview(wire.dumps(request))
         step, line = None, None
         # the first limit starts now; the child may still be importing numpy, so allow a little more
@@ -178,6 +185,8 @@ class Sandbox:
             self._buffer += chunk
             try:
                 for message in self._frames():
+                    if message.get("seq") != self._seq:
+                        raise wire.WireError("a frame that answers no request of the grader's")
                     if "progress" in message:
                         marker = message["progress"]
                         if "step" in marker:
@@ -197,7 +206,7 @@ class Sandbox:
                         return Exchange(reply=message["reply"], seconds=time.monotonic() - started)
             except (wire.WireError, KeyError, TypeError, ValueError) as exc:
                 self.close()
-                return Exchange(failure=Failure("protocol", step, f"the grader's channel was corrupted ({exc})", line),
+                return Exchange(failure=Failure("protocol", step, "wrote into the grader's channel", line),
                                 seconds=time.monotonic() - started)
 
     def _frames(self):

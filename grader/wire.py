@@ -15,10 +15,15 @@ import struct
 
 import numpy as np
 
+# Bound before any student code runs, so a submission that patches numpy cannot break the channel.
+_np_array, _np_frombuffer, _np_contiguous, _np_dtype = np.array, np.frombuffer, np.ascontiguousarray, np.dtype
+_ndarray, _generic = np.ndarray, np.generic
+
 MAGIC = b"GRD1"
 HEADER = struct.Struct(">4sQ")
 MAX_FRAME = 64 * 1024 * 1024
 MAX_DEPTH = 16
+MAX_TEXT = 2000  # the grader never needs a longer string from a submission; feedback stays bounded
 ARRAY_KEY = "__ndarray__"
 OBJECT_KEY = "__object__"
 NUMERIC_KINDS = "biuf"
@@ -38,11 +43,11 @@ def to_plain(value, depth: int = 0):
         return value
     if isinstance(value, (int, float)) and type(value) in (int, float, bool):
         return value
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        arr = np.array(value, copy=True)  # drops subclasses and their overridden operators
+    if isinstance(value, (_ndarray, _generic)):
+        arr = _np_array(value, copy=True)  # drops subclasses and their overridden operators
         if arr.dtype.kind not in NUMERIC_KINDS:
             return {OBJECT_KEY: f"numpy array of dtype {arr.dtype}", "repr": _short_repr(value)}
-        arr = np.ascontiguousarray(arr)
+        arr = _np_contiguous(arr)
         return {ARRAY_KEY: {"dtype": arr.dtype.str, "shape": list(arr.shape),
                             "data": base64.b64encode(arr.tobytes()).decode("ascii"),
                             "scalar": isinstance(value, np.generic)}}
@@ -98,9 +103,9 @@ def from_plain(value, depth: int = 0):
     """Validate decoded JSON and rebuild numeric arrays; anything unexpected raises WireError."""
     if depth > MAX_DEPTH + 2:
         raise WireError("value nested too deeply")
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 3] + "..."
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, list):
         return [from_plain(v, depth + 1) for v in value]
@@ -108,8 +113,8 @@ def from_plain(value, depth: int = 0):
         if ARRAY_KEY in value and len(value) == 1:
             return _decode_array(value[ARRAY_KEY])
         if OBJECT_KEY in value and set(value) <= {OBJECT_KEY, "repr"}:
-            return Opaque(str(value[OBJECT_KEY]), str(value.get("repr", "")))
-        return {str(k): from_plain(v, depth + 1) for k, v in value.items()}
+            return Opaque(str(value[OBJECT_KEY])[:100], str(value.get("repr", ""))[:200])
+        return {from_plain(str(k)): from_plain(v, depth + 1) for k, v in value.items()}
     raise WireError(f"unexpected JSON value of type {type(value).__name__}")
 
 
@@ -117,7 +122,7 @@ def _decode_array(spec) -> np.ndarray:
     if not isinstance(spec, dict):
         raise WireError("array descriptor is not an object")
     try:
-        dtype = np.dtype(str(spec["dtype"]))
+        dtype = _np_dtype(str(spec["dtype"]))
         shape = tuple(int(n) for n in spec["shape"])
         data = base64.b64decode(spec["data"], validate=True)
     except (KeyError, TypeError, ValueError) as exc:
@@ -128,7 +133,7 @@ def _decode_array(spec) -> np.ndarray:
         raise WireError("bad array shape")
     if math.prod(shape) * dtype.itemsize != len(data):
         raise WireError("array byte count does not match its shape")
-    arr = np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    arr = _np_frombuffer(data, dtype=dtype).reshape(shape).copy()
     return arr[()] if spec.get("scalar") and arr.shape == () else arr
 
 
