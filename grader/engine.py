@@ -81,6 +81,7 @@ class Context:
     _sandbox: Sandbox | None = None
     printed_bytes: int = 0
     dropped_bytes: int = 0
+    timed_out: dict = field(default_factory=dict)  # call -> why: a hang costs its limit once, not per check
 
     # ---------------------------------------------------------------- the child
 
@@ -110,6 +111,10 @@ class Context:
         box.printed_bytes = box.dropped_bytes = box.child_dropped = 0
 
     def run(self, steps: list[dict]) -> Outcome:
+        for step in steps:
+            if describe_step(step) in self.timed_out:
+                what = describe_step(step)
+                return Outcome([], f"{what} {self.timed_out[what]} earlier, so it was not called again", died=True)
         if self._sandbox is None or not self._sandbox.alive:
             self.close()
             reply = self.open()
@@ -126,6 +131,8 @@ class Context:
             what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
             if failure.kind == "protocol":
                 return Outcome([], f"{what} {LOOK_AT['protocol']}", died=True)
+            if failure.kind == "timeout" and failure.step is not None:
+                self.timed_out[what] = failure.detail
             return Outcome([], f"{what} {failure.detail}; {LOOK_AT.get(failure.kind, '')}".rstrip("; "), died=True)
         results = exchange.reply.get("results")
         if not well_formed_results(results, steps):

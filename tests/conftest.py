@@ -6,9 +6,27 @@ from pathlib import Path
 
 import pytest
 
+import grader.engine
+from grader.report import validate
 from grader.spec import EXAMPLES, load
 
 CORRECT = EXAMPLES / "correct_vectorised.py"
+
+
+def _validating(grade):
+    """Every report any test produces must follow specs/report.schema.json (the contract's §3)."""
+
+    def grade_and_validate(*args, **kwargs):
+        report = grade(*args, **kwargs)
+        validate(report.to_dict())
+        return report
+
+    return grade_and_validate
+
+
+# Wrapped before the test modules import it, so `from grader.engine import grade_submission` and the
+# CLI both get the validating version.
+grader.engine.grade_submission = _validating(grader.engine.grade_submission)
 
 
 @pytest.fixture

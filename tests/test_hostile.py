@@ -704,3 +704,16 @@ def test_an_affine_stand_in_model_earns_no_gradient_points(tmp_path):
     for name in GRADIENTS:
         assert name in report.failed, name
     assert_sane(report)
+
+
+def test_a_hang_in_the_constructor_costs_one_limit_not_one_per_check(tmp_path):
+    spec = fast_spec(call_seconds=1.0)
+    init = "    def __init__(self, input_size: int, hidden_size: int, output_size: int):\n"
+    path = write_submission(tmp_path, (init, init + "        while True: pass\n"))
+    started = time.monotonic()
+    report = grade_submission(path, spec)
+    assert report.failed == ALL_CHECKS[1:]
+    assert time.monotonic() - started < 1.0 * 2 + 4
+    outputs = [t.output for t in report.tests[1:]]
+    assert "did not finish within 1 s" in outputs[0]
+    assert all("not called again" in o for o in outputs[1:])
