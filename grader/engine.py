@@ -165,8 +165,9 @@ class Context:
 
     def new_model(self, config: dict, weights: dict | None, name: str = "m", seed: int = 0) -> list[dict]:
         """Steps that build a model and set its weights as attributes (never through set_weights)."""
+        # the student's own draws (np.random in __init__) follow the report's seed too
         steps = [{"do": "new", "cls": self.spec.model["class"], "args": self.spec.constructor_args(config),
-                  "as": name, "seed": seed}]
+                  "as": name, "seed": zlib.crc32(f"{self.seed}/{seed}".encode())}]
         for attr, value in (weights or {}).items():
             steps.append({"do": "set", "obj": name, "attr": attr, "value": value})
         return steps
