@@ -8,6 +8,7 @@ values.
 
 from __future__ import annotations
 
+import os
 import traceback
 
 import numpy as np
@@ -16,6 +17,9 @@ from grader import diagnoses
 from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, same_values, shape_text
 from grader.engine import Context, Raised
 from grader.report import ERROR, FAILED, PASSED, CheckResult
+
+
+MAX_OUTPUT = 1500  # characters of feedback per check: a student reads it, a submission cannot flood it
 
 
 def run_check(ctx: Context, check: dict) -> CheckResult:
@@ -30,12 +34,9 @@ def run_check(ctx: Context, check: dict) -> CheckResult:
         result.status = ERROR
         result.output = (f"The grader itself failed while running this check ({type(exc).__name__}: {exc}). "
                          "This is not a problem with your code; please tell course staff.")
-        if __debug__ and ctx.cache.get("debug"):
+        if os.environ.get("GRADER_DEBUG"):  # course staff chasing a grader bug get the traceback on stderr
             traceback.print_exc()
     return result
-
-
-MAX_OUTPUT = 1500  # characters of feedback per check: a student reads it, a submission cannot flood it
 
 
 def keys_text(returned: dict, most: int = 8) -> str:
@@ -254,12 +255,17 @@ def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None
 
 
 def _forward_misconception(ctx, weights, xs, ys, call, config, tol) -> list[str]:
+    """Which known mistake explains every output of this model (only calls up to `call` are checked)."""
     ref = ctx.spec.reference
-    first = as_array(ys[0])[0].ravel()
-    if call > 1 and rel_error(first, ref.forward(weights, xs[0])[0]) <= tol:
+    outputs = [as_array(y)[0] for y in ys]
+    if any(o is None for o in outputs):
+        return []
+    outputs = [o.ravel() for o in outputs]
+    if call > 1 and rel_error(outputs[0], ref.forward(weights, xs[0])[0]) <= tol:
         return ["forward_keeps_state"]
     for name, variant in getattr(ref, "FORWARD_MISCONCEPTIONS", {}).items():
-        if all(rel_error(as_array(y)[0].ravel(), variant(weights, x)) <= tol for x, y in zip(xs, ys)):
+        expected = [variant(weights, x) for x in xs]
+        if all(o.size == e.size and rel_error(o, e) <= tol for o, e in zip(outputs, expected)):
             return [name]
     return []
 
@@ -420,8 +426,14 @@ def _gradient_misconceptions(ctx: Context, probe: dict, key: str, got: np.ndarra
 # ------------------------------------------------------------------ update
 
 def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
-    tol, rates = check.get("tolerance", 1e-4), check.get("learning_rates", [0.1])
-    params, judged, unusable = ctx.spec.parameters, 0, []
+    """Each parameter must move by exactly -lr times the gradient the submission's backward returned.
+
+    Probes whose gradients have the documented shapes decide; probes with only the sizes right (an
+    (H, 1) bias gradient) are used, reshaped, only when there is nothing else, so a shape bug costs its
+    gradient check and not update as well. Probes with unusable or all-zero gradients are skipped."""
+    tol, rates, params = check.get("tolerance", 1e-4), check.get("learning_rates", [0.1]), ctx.spec.parameters
+    verdicts = {True: [], False: []}  # exact shapes? -> [(failure message or None, misconceptions, status)]
+    unusable = []
     for n, index in enumerate(config_indices(ctx, check)):
         config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
@@ -436,51 +448,63 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
         outcome = ctx.run(steps)
         if outcome.died:  # a hang or crash costs one call's limit, not one per probe
             return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
-        grads, why = _usable_gradients(ctx, outcome, config)
+        grads, exact, why = _usable_gradients(ctx, outcome, config)
         if grads is None:  # backward's own faults belong to the gradient checks
             unusable.append(f"{where}, {why}")
             continue
         if not outcome.ok:
-            return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+            verdicts[exact].append((f"{where}: {outcome.problem}.", [], ERROR))
+            continue
         before = outcome.values[-2 * len(params) - 1: -len(params) - 1]
         after = outcome.values[-len(params):]
-        judged += 1
-        for p, b, a in zip(params, before, after):
-            b_arr, a_arr = as_array(b)[0], as_array(a)[0]
-            if b_arr is None or a_arr is None or a_arr.shape != b_arr.shape:
-                shape = shape_text(a_arr.shape) if a_arr is not None else describe_type(a)
-                return fail(ctx, result, f"{where}, after update `{p}` is {shape}; expected shape "
-                                    f"{shape_text(b_arr.shape) if b_arr is not None else '?'} as before.")
-            step, expected = a_arr - b_arr, -lr * grads[p]
-            if rel_error(step, expected) > tol:
-                return fail(ctx, result, f"{where}, update changed `{p}` by the wrong amount: expected exactly "
-                                    f"-lr times the '{ctx.spec.gradient_key(p)}' that your backward returned "
-                                    f"({mismatch(step, expected)}).", FAILED, *_update_misconceptions(step, expected, tol))
-    if judged == 0:
+        verdicts[exact].append(_judge_update(ctx, where, lr, grads, before, after, tol))
+    decisive = verdicts[True] or verdicts[False]
+    if not decisive:
         reason = unusable[0] if unusable else "no probe could be run"
         return fail(ctx, result, f"update could not be judged because backward gave nothing to apply: {reason}.", ERROR)
+    for message, found, status in decisive:
+        if message:
+            return fail(ctx, result, message, status, *found)
     result.output = "update moves every parameter by exactly -lr times the gradient backward returned."
 
 
-def _usable_gradients(ctx: Context, outcome, config) -> tuple[dict | None, str]:
-    """The gradients backward returned, keyed by parameter, if update can be judged against them."""
+def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list, after: list, tol: float):
+    """(failure message or None, misconceptions, status) for one probe."""
+    for p, b, a in zip(ctx.spec.parameters, before, after):
+        b_arr, a_arr = as_array(b)[0], as_array(a)[0]
+        if b_arr is None or a_arr is None or a_arr.shape != grads[p].shape:
+            got = shape_text(a_arr.shape) if a_arr is not None else describe_type(a)
+            return (f"{where}, after update `{p}` is {got}; expected it to keep the shape "
+                    f"{shape_text(grads[p].shape)}.", [], FAILED)
+        step, expected = a_arr - b_arr, -lr * grads[p]
+        if rel_error(step, expected) > tol:
+            return (f"{where}, update changed `{p}` by the wrong amount: expected exactly -lr times the "
+                    f"'{ctx.spec.gradient_key(p)}' that your backward returned ({mismatch(step, expected)}).",
+                    _update_misconceptions(step, expected, tol), FAILED)
+    return None, [], PASSED
+
+
+def _usable_gradients(ctx: Context, outcome, config) -> tuple[dict | None, bool, str]:
+    """The gradients backward returned, keyed by parameter and shaped like it, if update can be judged
+    against them; whether they had the documented shapes; else why not."""
     values = outcome.values
     backward_at = 1 + len(ctx.spec.parameters) + 1
     if len(values) <= backward_at:
-        return None, outcome.problem or "backward did not return"
+        return None, False, outcome.problem or "backward did not return"
     returned = values[backward_at]
     if not isinstance(returned, dict):
-        return None, f"backward returned {describe_type(returned)}, not a dict of gradients"
-    shapes, grads = ctx.spec.parameter_shapes(config), {}
-    for p, shape in shapes.items():
+        return None, False, f"backward returned {describe_type(returned)}, not a dict of gradients"
+    grads, exact = {}, True
+    for p, shape in ctx.spec.parameter_shapes(config).items():
         value, _ = find_key(returned, ctx.spec.gradient_key(p), p)
         arr = as_array(value)[0] if value is not None else None
         if arr is None or arr.size != int(np.prod(shape)) or nonfinite(arr):
-            return None, f"backward returned no usable '{ctx.spec.gradient_key(p)}'"
+            return None, False, f"backward returned no usable '{ctx.spec.gradient_key(p)}'"
+        exact = exact and arr.shape == shape
         grads[p] = arr.reshape(shape)
     if all(not np.any(g) for g in grads.values()):
-        return None, "backward returned all-zero gradients"
-    return grads, ""
+        return None, False, "backward returned all-zero gradients"
+    return grads, exact, ""
 
 
 def _update_misconceptions(step: np.ndarray, expected: np.ndarray, tol: float) -> list[str]:

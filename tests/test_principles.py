@@ -117,3 +117,23 @@ def test_a_grader_failure_is_never_blamed_on_the_student(monkeypatch, spec):
 def test_failures_without_a_named_misconception_say_where_to_look(spec):
     report = grade_submission(EXAMPLES / "mutant_forward_shape.py", spec)
     assert "check what np.dot or @ return" in {t.name: t.output for t in report.tests}["forward_shape"]
+
+
+def test_a_forward_that_goes_wrong_then_returns_nothing_is_judged_not_crashed_on(make_submission, spec):
+    """Call 1 wrong, later calls None: the check fails on call 1 and the grader does not trip over call 2."""
+    path = make_submission(("return a[T] @ self.V + self.by",
+                            "self.calls = getattr(self, 'calls', 0) + 1\n"
+                            "        return (a[T] @ self.V + self.by + 1.0) if self.calls == 1 else None"))
+    report = grade_submission(path, spec)
+    output = {t.name: t for t in report.tests}["forward_values"]
+    assert output.status == "failed" and "call 1 of 3" in output.output
+
+
+def test_a_misshaped_gradient_that_update_cannot_apply_costs_only_its_gradient_check(spec, tmp_path):
+    """(H, 1) d_bs when output_size is 1, and an update that applies it as returned (so it raises
+    there): the update is right for every gradient of the documented shape, so it keeps its point."""
+    source = (EXAMPLES / "mutant_bias_grad_column.py").read_text()
+    source = source.replace("self.bs -= lr * self.grads['d_bs'].ravel()", "self.bs -= lr * self.grads['d_bs']")
+    path = tmp_path / "no_ravel.py"
+    path.write_text(source)
+    assert grade_submission(path, spec).failed == ["gradient_d_bs"]
