@@ -204,7 +204,7 @@ class Sandbox:
                         self.child_dropped, self._child_seen = (self.child_dropped + max(0, dropped - self._child_seen),
                                                                 max(dropped, self._child_seen))
                         return Exchange(reply=message["reply"], seconds=time.monotonic() - started)
-            except (wire.WireError, KeyError, TypeError, ValueError) as exc:
+            except (wire.WireError, KeyError, TypeError, ValueError):
                 self.close()
                 return Exchange(failure=Failure("protocol", step, "wrote into the grader's channel", line),
                                 seconds=time.monotonic() - started)
