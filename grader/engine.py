@@ -49,7 +49,6 @@ class Outcome:
 
     values: list
     problem: str | None = None
-    raised: dict | None = None  # the student's exception, when the problem is one
     died: bool = False  # the child hung, crashed or exited: the check should stop probing
 
     @property
@@ -91,40 +90,35 @@ class Context:
         self._sandbox.start()
         exchange = self._sandbox.load(self.spec.members())
         if exchange.failure:
-            self._collect_output()
+            self.close()
             return {"failure": exchange.failure}
         if not well_formed_load(exchange.reply):
-            self._sandbox.close()
+            self.close()
             return {"failure": Failure("protocol", None, "wrote into the grader's channel while loading")}
         return exchange.reply
 
     def close(self) -> None:
+        """End the current child (if any) and count what it printed: once per child, here only."""
         if self._sandbox is not None:
-            self._collect_output()
-            self._sandbox.close()
-            self._sandbox = None
-
-    def _collect_output(self) -> None:
-        box = self._sandbox
-        self.printed_bytes += box.printed_bytes + box.child_dropped
-        self.dropped_bytes += box.dropped_bytes + box.child_dropped
-        box.printed_bytes = box.dropped_bytes = box.child_dropped = 0
+            box, self._sandbox = self._sandbox, None
+            box.close()
+            self.printed_bytes += box.printed_bytes + box.child_dropped
+            self.dropped_bytes += box.dropped_bytes + box.child_dropped
 
     def run(self, steps: list[dict]) -> Outcome:
-        for step in steps:
-            if describe_step(step) in self.timed_out:
-                what = describe_step(step)
+        for what in map(describe_step, steps):
+            if what in self.timed_out:
                 return Outcome([], f"{what} {self.timed_out[what]} earlier, so it was not called again", died=True)
-        if self._sandbox is None or not self._sandbox.alive:
-            self.close()
+        if self._sandbox is not None and not self._sandbox.alive:
+            self.close()  # it died between calls (a thread of the student's, say): start afresh
+        if self._sandbox is None:
             reply = self.open()
             if "failure" in reply:
                 return Outcome([], "your file could not be loaded again after an earlier failure", died=True)
         exchange = self._sandbox.run(steps)
         if exchange.failure:
             failure = exchange.failure
-            self._collect_output()
-            self._sandbox.close()
+            self.close()
             if failure.kind == "internal":
                 return Outcome([], "the grader's child process failed outside your code "
                                    f"({failure.detail}); this is not your fault, please tell course staff", died=True)
@@ -136,8 +130,7 @@ class Context:
             return Outcome([], f"{what} {failure.detail}; {LOOK_AT.get(failure.kind, '')}".rstrip("; "), died=True)
         results = exchange.reply.get("results")
         if not well_formed_results(results, steps):
-            self._collect_output()
-            self._sandbox.close()
+            self.close()
             return Outcome([], f"your code {LOOK_AT['protocol']}", died=True)
         values = [r["ok"] for r in results if "ok" in r]
         for step, result in zip(steps, results):
@@ -146,7 +139,7 @@ class Context:
                 text = raised["text"]
                 if raised["type"] == "MemoryError":
                     text += f"; submissions may use at most {self.spec.limits().memory_mb} MB"
-                return Outcome(values, f"{describe_step(step)} raised {text}", raised=raised)
+                return Outcome(values, f"{describe_step(step)} raised {text}")
         return Outcome([r["ok"] if "ok" in r else Raised(r["raised"]) for r in results])
 
     # ---------------------------------------------------------------- hidden data

@@ -65,7 +65,7 @@ class Sandbox:
     display_name: str = "submission.py"
     printed_bytes: int = 0
     dropped_bytes: int = 0
-    child_dropped: int = 0  # what the child's capped sys.stdout dropped before it reached the pipe
+    child_dropped: int = 0  # what the child's capped sys.stdout dropped (its own running total)
     printed: bytearray = field(default_factory=bytearray)
     _proc: subprocess.Popen | None = None
 
@@ -95,7 +95,6 @@ class Sandbox:
         # the pipes stay open while any descendant holds them; a pidfd says when the child itself dies
         self._pidfd = os.pidfd_open(self._proc.pid) if hasattr(os, "pidfd_open") else None
         self._buffer = b""
-        self._child_seen = 0
         self._seq = 0
 
     @property
@@ -200,9 +199,7 @@ class Sandbox:
                                         seconds=time.monotonic() - started)
                     elif "reply" in message:
                         self._drain_output()
-                        dropped = message["reply"].get("dropped_output", 0)
-                        self.child_dropped, self._child_seen = (self.child_dropped + max(0, dropped - self._child_seen),
-                                                                max(dropped, self._child_seen))
+                        self.child_dropped = int(message["reply"].get("dropped_output", 0))
                         return Exchange(reply=message["reply"], seconds=time.monotonic() - started)
             except (wire.WireError, KeyError, TypeError, ValueError):
                 self.close()

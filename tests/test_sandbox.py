@@ -67,3 +67,17 @@ def test_printed_output_is_capped_and_counted(sandbox):
     assert call(sandbox, "talk").reply["results"][0]["ok"] == 1
     assert len(sandbox.printed) == 4 * 1024
     assert sandbox.printed_bytes + sandbox.child_dropped >= 600000
+
+
+def test_output_of_a_load_that_fails_is_counted_once(tmp_path):
+    from grader.engine import grade_submission
+    from grader.spec import load
+
+    spec = load()
+    spec.data["limits"]["load_seconds"] = 2
+    path = tmp_path / "loud.py"
+    path.write_text("import os, signal\nos.write(1, b'z' * 200000)\n"
+                    "signal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n")
+    report = grade_submission(path, spec)
+    assert report.failed[0] == "interface"
+    assert report.printed_bytes == 200000
