@@ -15,7 +15,7 @@ import numpy as np
 
 from grader import diagnoses
 from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, same_values, shape_text
-from grader.engine import Context, Raised
+from grader.engine import Context, Raised, call_step, get_step
 from grader.report import ERROR, FAILED, PASSED, CheckResult
 
 
@@ -140,7 +140,7 @@ def check_init_shapes(ctx: Context, check: dict, result: CheckResult) -> None:
         seen.add(tuple(config.values()))
         shapes = ctx.spec.parameter_shapes(config)
         steps = ctx.new_model(config, None, seed=index)
-        steps += [{"do": "get", "obj": "m", "attr": name, "continue": True} for name in shapes]
+        steps += [get_step("m", name, keep_going=True) for name in shapes]
         outcome = ctx.run(steps)
         if not outcome.ok:
             return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
@@ -170,7 +170,7 @@ def check_init_values(ctx: Context, check: dict, result: CheckResult) -> None:
     config, uniform = check["config"], check["uniform"]
     names = uniform["parameters"] + check.get("zero", [])
     steps = ctx.new_model(config, None, seed=7)
-    steps += [{"do": "get", "obj": "m", "attr": name, "continue": True} for name in names]
+    steps += [get_step("m", name, keep_going=True) for name in names]
     outcome = ctx.run(steps)
     if not outcome.ok:
         return fail(ctx, result, f"For `{_call(ctx, config)}`: {outcome.problem}.", ERROR)
@@ -209,7 +209,7 @@ def check_forward_shape(ctx: Context, check: dict, result: CheckResult) -> None:
     for index in config_indices(ctx, check):
         config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
         steps = ctx.new_model(config, ctx.hidden_weights(rng, config), seed=index)
-        steps.append({"do": "call", "obj": "m", "method": "forward", "args": [ctx.hidden_input(rng, config)]})
+        steps.append(call_step("m", "forward", ctx.hidden_input(rng, config)))
         outcome = ctx.run(steps)
         if not outcome.ok:
             return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
@@ -232,7 +232,7 @@ def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None
         weights = ctx.hidden_weights(rng, config)
         xs = [ctx.hidden_input(rng, config) for _ in range(calls)]
         steps = ctx.new_model(config, weights, seed=index)
-        steps += [{"do": "call", "obj": "m", "method": "forward", "args": [x]} for x in xs]
+        steps += [call_step("m", "forward", x) for x in xs]
         outcome = ctx.run(steps)
         if not outcome.ok:
             return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
@@ -280,8 +280,7 @@ def gradient_probe(ctx: Context, index: int) -> dict:
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
         d_loss = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config))
         steps = ctx.new_model(config, weights, seed=index)
-        steps += [{"do": "call", "obj": "m", "method": "forward", "args": [x]},
-                  {"do": "call", "obj": "m", "method": "backward", "args": [d_loss]}]
+        steps += [call_step("m", "forward", x), call_step("m", "backward", d_loss)]
         outcome = ctx.run(steps)
         ref = ctx.spec.reference
         ctx.cache[key] = {"index": index, "config": config, "weights": weights, "x": x, "d_loss": d_loss,
@@ -368,7 +367,7 @@ def _matches_own_forward(ctx: Context, probe: dict, name: str, grad: np.ndarray,
         for sign in (1.0, -1.0):
             weights = dict(probe["weights"], **{name: probe["weights"][name] + sign * h * u})
             steps += ctx.new_model(probe["config"], weights, name="e")
-            steps.append({"do": "call", "obj": "e", "method": "forward", "args": [probe["x"]]})
+            steps.append(call_step("e", "forward", probe["x"]))
     outcome = ctx.run(steps)
     if not outcome.ok:
         return False
@@ -401,7 +400,7 @@ def forward_is_affine(ctx: Context, config: dict, index: int, x: np.ndarray) -> 
             for sign in (1.0, -1.0):
                 nudged = {p: w + sign * h * direction[p] for p, w in weights.items()}
                 steps += ctx.new_model(config, nudged, name="a")
-                steps.append({"do": "call", "obj": "a", "method": "forward", "args": [x]})
+                steps.append(call_step("a", "forward", x))
         outcome = ctx.run(steps)
         sums = [as_array(v)[0] for s, v in zip(steps, outcome.values) if s["do"] == "call"] if outcome.ok else []
         if len(sums) != 4 or any(v is None for v in sums):
@@ -439,11 +438,10 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
         d_loss, lr = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config)), rates[n % len(rates)]
         steps = ctx.new_model(config, weights, seed=index)
-        steps += [{"do": "call", "obj": "m", "method": "forward", "args": [x]},
-                  {"do": "call", "obj": "m", "method": "backward", "args": [d_loss]}]
-        steps += [{"do": "get", "obj": "m", "attr": p} for p in params]
-        steps.append({"do": "call", "obj": "m", "method": "update", "args": [lr]})
-        steps += [{"do": "get", "obj": "m", "attr": p} for p in params]
+        steps += [call_step("m", "forward", x), call_step("m", "backward", d_loss)]
+        steps += [get_step("m", p) for p in params]
+        steps.append(call_step("m", "update", lr))
+        steps += [get_step("m", p) for p in params]
         where = f"For {ctx.describe(config)} and lr={lr:g}"
         outcome = ctx.run(steps)
         if outcome.died:  # a hang or crash costs one call's limit, not one per probe
@@ -530,12 +528,12 @@ def check_weights_io(ctx: Context, check: dict, result: CheckResult) -> None:
     required = model.get("required_weights", params)
     where = f"For {ctx.describe({k: config[k] for k in model['sizes']})}"
     steps = ctx.new_model(config, first, seed=index)
-    steps.append({"do": "call", "obj": "m", "method": "get_weights", "continue": True})
-    steps.append({"do": "call", "obj": "m", "method": "set_weights", "args": [second], "continue": True})
-    steps += [{"do": "get", "obj": "m", "attr": p, "continue": True} for p in params]
+    steps.append(call_step("m", "get_weights", keep_going=True))
+    steps.append(call_step("m", "set_weights", second, keep_going=True))
+    steps += [get_step("m", p, keep_going=True) for p in params]
     for missing in required:
         partial = {p: v for p, v in second.items() if p != missing}
-        steps.append({"do": "call", "obj": "m", "method": "set_weights", "args": [partial], "continue": True})
+        steps.append(call_step("m", "set_weights", partial, keep_going=True))
     outcome = ctx.run(steps)
     if not outcome.ok:
         return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
@@ -592,12 +590,12 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
         where = f"For {ctx.describe(config)} and eps={eps:g}"
         steps = ctx.new_model(config, weights, name="f", seed=index)
-        steps.append({"do": "call", "obj": "f", "method": "forward", "args": [x]})
+        steps.append(call_step("f", "forward", x))
         steps += ctx.new_model(config, weights, seed=index)
         steps.append({"do": "isolate_forward", "obj": "m", "method": "forward", "keep": params})
         # eps goes positionally: a student may name it epsilon, h or delta
         steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x, eps]})
-        steps += [{"do": "get", "obj": "m", "attr": p} for p in params]
+        steps += [get_step("m", p) for p in params]
         outcome = ctx.run(steps)
         if not outcome.ok:
             return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
@@ -676,7 +674,7 @@ def _own_differences(ctx: Context, config: dict, weights: dict, x: np.ndarray, e
             if nudged[p] is not current[p] and not np.array_equal(nudged[p], current[p]):
                 current[p] = nudged[p].copy()
                 steps.append({"do": "set", "obj": "e", "attr": p, "value": current[p]})
-        steps.append({"do": "call", "obj": "e", "method": "forward", "args": [x]})
+        steps.append(call_step("e", "forward", x))
         return 0.0
 
     differences_of(record, {p: w.copy() for p, w in weights.items()}, eps)

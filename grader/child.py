@@ -85,7 +85,6 @@ class Session:
     """One loaded submission and the objects the grader's steps created from it."""
 
     def __init__(self, config: dict):
-        self.config = config
         self.module: types.ModuleType | None = None
         self.objects: dict[str, object] = {}
         self.filename = config["display_name"]
@@ -136,8 +135,7 @@ class Session:
     @staticmethod
     def _skip(stmt: ast.stmt, lines: list[str], why: str) -> dict:
         first = lines[stmt.lineno - 1].strip() if 0 < stmt.lineno <= len(lines) else ""
-        return {"line": stmt.lineno, "end_line": getattr(stmt, "end_lineno", stmt.lineno),
-                "code": first[:120], "why": why}
+        return {"line": stmt.lineno, "code": first[:120], "why": why}
 
     def _describe(self, members: dict) -> dict:
         """What the grader needs to judge the interface: which names exist and their signatures."""
@@ -174,12 +172,11 @@ class Session:
 
     def _step(self, step: dict, np):
         do = step["do"]
+        args = self._resolve(step.get("args", []))
         if do == "new":
             np.random.seed(step["seed"] % 2**32)
             random.seed(step["seed"])
-            cls = self.module.__dict__[step["cls"]]
-            self.objects[step["as"]] = cls(*self._resolve(step.get("args", [])),
-                                           **self._resolve(step.get("kwargs", {})))
+            self.objects[step["as"]] = self.module.__dict__[step["cls"]](*args)
             return None
         if do == "set":
             setattr(self.objects[step["obj"]], step["attr"], self._resolve(step["value"]))
@@ -187,11 +184,9 @@ class Session:
         if do == "get":
             return getattr(self.objects[step["obj"]], step["attr"])
         if do == "call":
-            method = getattr(self.objects[step["obj"]], step["method"])
-            return method(*self._resolve(step.get("args", [])), **self._resolve(step.get("kwargs", {})))
+            return getattr(self.objects[step["obj"]], step["method"])(*args)
         if do == "func":
-            function = self.module.__dict__[step["name"]]
-            return function(*self._resolve(step.get("args", [])), **self._resolve(step.get("kwargs", {})))
+            return self.module.__dict__[step["name"]](*args)
         if do == "isolate_forward":
             isolate_method(self.objects[step["obj"]], step["method"], set(step["keep"]))
             return None

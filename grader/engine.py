@@ -56,6 +56,16 @@ class Outcome:
         return self.problem is None
 
 
+def call_step(obj: str, method: str, *args, keep_going: bool = False) -> dict:
+    """A step that calls obj.method(*args); with keep_going, a raise is recorded and the run goes on."""
+    return {"do": "call", "obj": obj, "method": method, "args": list(args), "continue": keep_going}
+
+
+def get_step(obj: str, attr: str, keep_going: bool = False) -> dict:
+    """A step that reads obj.attr."""
+    return {"do": "get", "obj": obj, "attr": attr, "continue": keep_going}
+
+
 def describe_step(step: dict) -> str:
     if step["do"] == "call":
         return f"{step['method']}()"
