@@ -362,17 +362,10 @@ def _matches_own_forward(ctx: Context, probe: dict, name: str, grad: np.ndarray,
         return False
     rng, h = ctx.rng("own-forward", probe["index"], name), 1e-5
     directions = [rng.normal(size=grad.shape) for _ in range(3)]
-    steps = []
-    for u in directions:
-        for sign in (1.0, -1.0):
-            weights = dict(probe["weights"], **{name: probe["weights"][name] + sign * h * u})
-            steps += ctx.new_model(probe["config"], weights, name="e")
-            steps.append(call_step("e", "forward", probe["x"]))
-    outcome = ctx.run(steps)
-    if not outcome.ok:
-        return False
-    outputs = [as_array(v)[0] for s, v in zip(steps, outcome.values) if s["do"] == "call"]
-    if any(o is None or o.size != probe["d_loss"].size for o in outputs):
+    outputs = forward_at(ctx, probe["config"], probe["x"], [
+        dict(probe["weights"], **{name: probe["weights"][name] + sign * h * u})
+        for u in directions for sign in (1.0, -1.0)])
+    if outputs is None or any(o.size != probe["d_loss"].size for o in outputs):
         return False
     losses = [float(probe["d_loss"] @ o.ravel()) for o in outputs]
     slopes = np.array([(losses[2 * i] - losses[2 * i + 1]) / (2 * h) for i in range(len(directions))])
@@ -381,6 +374,20 @@ def _matches_own_forward(ctx: Context, probe: dict, name: str, grad: np.ndarray,
     if not (depends and rel_error(projections, slopes) <= max(tol, 1e-4)):
         return False
     return forward_is_affine(ctx, probe["config"], probe["index"], probe["x"]) is False
+
+
+def forward_at(ctx: Context, config: dict, x: np.ndarray, weight_sets: list[dict]) -> list[np.ndarray] | None:
+    """The submission's forward(x) for each set of weights, each on a fresh model (first call, so no
+    state carries over); None when any call fails or returns something that is not numeric."""
+    steps = []
+    for weights in weight_sets:
+        steps += ctx.new_model(config, weights, name="e")
+        steps.append(call_step("e", "forward", x))
+    outcome = ctx.run(steps)
+    if not outcome.ok:
+        return None
+    outputs = [as_array(v)[0] for s, v in zip(steps, outcome.values) if s["do"] == "call"]
+    return None if any(o is None for o in outputs) else outputs
 
 
 def forward_is_affine(ctx: Context, config: dict, index: int, x: np.ndarray) -> bool | None:
@@ -395,15 +402,9 @@ def forward_is_affine(ctx: Context, config: dict, index: int, x: np.ndarray) -> 
         rng, h = ctx.rng("affine", index), 1e-3
         points = [ctx.hidden_weights(rng, config), ctx.hidden_weights(rng, config)]
         direction = {p: rng.normal(size=w.shape) for p, w in points[0].items()}
-        steps = []
-        for weights in points:
-            for sign in (1.0, -1.0):
-                nudged = {p: w + sign * h * direction[p] for p, w in weights.items()}
-                steps += ctx.new_model(config, nudged, name="a")
-                steps.append(call_step("a", "forward", x))
-        outcome = ctx.run(steps)
-        sums = [as_array(v)[0] for s, v in zip(steps, outcome.values) if s["do"] == "call"] if outcome.ok else []
-        if len(sums) != 4 or any(v is None for v in sums):
+        sums = forward_at(ctx, config, x, [{p: w + sign * h * direction[p] for p, w in weights.items()}
+                                          for weights in points for sign in (1.0, -1.0)])
+        if sums is None:
             ctx.cache[key] = None
         else:
             slopes = [float(np.sum(sums[0]) - np.sum(sums[1])), float(np.sum(sums[2]) - np.sum(sums[3]))]
