@@ -1,5 +1,8 @@
 """The contract's principles for every check: honest variation passes, NaN never does, a constant
-model earns nothing, reports are reproducible, and feedback never shows hidden expected values."""
+model earns nothing, reports are reproducible, and feedback never shows hidden expected values.
+
+(List caches and copying get_weights, and credit for the exact gradients of a wrong forward, are
+proved by correct_loops.py and mutant_wrong_activation.py in tests/test_examples.py.)"""
 
 from __future__ import annotations
 
@@ -82,22 +85,9 @@ def test_feedback_never_prints_arrays_of_values():
             assert not number_list.search(test.output), (name, test.name, test.output)
 
 
-def test_list_caches_and_copying_get_weights_pass():
-    """correct_loops.py keeps caches in lists and returns copies: an honest style that must pass."""
-    from grader.spec import load
-    assert grade_submission(EXAMPLES / "correct_loops.py", load()).score == 10
-
-
-def test_gradient_of_own_forward_is_accepted_when_forward_differs(make_submission, spec):
-    """One bug, one blame: a sigmoid network with its exact gradients loses forward_values only."""
-    report = grade_submission(EXAMPLES / "mutant_wrong_activation.py", spec)
-    assert report.failed == ["forward_values"]
-
-
 def test_uncopyable_model_state_does_not_cost_the_numerical_gradient(make_submission, spec):
     """isolate_forward resets instance state by copying it; what cannot be copied is shared instead."""
     path = make_submission(("        self.grads = {}\n", "        self.grads = {}\n        self.log = (i for i in range(3))\n"))
-    assert "self.log = (i for i" in path.read_text()
     assert grade_submission(path, spec).failed == []
 
 
