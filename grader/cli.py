@@ -53,35 +53,83 @@ def main():
     \b
     grade SUBMISSION.py                 grade one file, print a summary
     grade SUBMISSION.py --out r.json    also write the JSON report
+    grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
     grade selftest                      course-staff CI: the examples score what they should
     """
 
 
 @main.command("grade")
-@click.argument("submission", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
               help="Assignment spec: an id under specs/ or a path to a spec JSON file.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Hidden seed (default: the spec's).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the JSON report to this file.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="A file: also write the JSON report there. For a folder: the output folder (required).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="What to print on stdout.")
+              help="What to print on stdout (for a folder: the class summary, as text or JSON).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
-              help="Exit 1 when the score is below this percentage.")
+              help="Exit 1 when a score is below this percentage.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Folder: submissions graded at once (default: the number of cores).")
+@click.option("--pick", default=None, metavar="GLOB",
+              help="Folder: in a sub-folder with several .py/.ipynb files, grade the one whose name matches.")
+@click.option("--force", is_flag=True, help="Folder: grade everything again, even reports that are up to date.")
+@click.option("--quiet", "-q", is_flag=True, help="Folder: no progress on stderr.")
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
-                  fail_under: float | None):
-    """Grade one submission (.py)."""
+                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool):
+    """Grade one submission (.py), or every submission in a folder (with --out OUTDIR)."""
+    if submission.is_dir():
+        return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet)
+    for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force)):
+        if value:
+            raise click.UsageError(f"{name} applies to a folder of submissions, and {submission} is a file.")
     from grader.engine import grade_submission
     from grader.views import VIEWS, render_json
 
     spec = _load_spec(spec_name)
     report = grade_submission(submission, spec, seed=seed)
     if out is not None:
+        if out.is_dir():
+            raise click.UsageError(f"--out {out} is a folder; for one submission give the report's file name.")
         _write_atomic(out, render_json(report))
     click.echo(VIEWS[fmt](report), nl=False)
-    if fail_under is not None and report.max_score and 100 * report.score / report.max_score < fail_under:
+    if fail_under is not None and _below(report.score, report.max_score, fail_under):
         click.echo(f"Score {report.score:g}/{report.max_score:g} is below --fail-under {fail_under:g}%.", err=True)
         sys.exit(1)
+
+
+def _below(score: float, max_score: float, percent: float) -> bool:
+    return bool(max_score) and 100 * score / max_score < percent
+
+
+def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
+                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool):
+    from grader import batch
+
+    if out is None:
+        raise click.UsageError(f"{folder} is a folder: say where the reports go with --out OUTDIR.")
+    if out.exists() and not out.is_dir():
+        raise click.UsageError(f"--out {out} is a file; for a folder of submissions give an output folder.")
+    if fmt not in ("text", "json"):
+        raise click.UsageError(f"--format {fmt} applies to one submission; a folder's summary is text or json.")
+    spec = _load_spec(spec_name)
+    try:
+        result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet)
+    except KeyboardInterrupt:
+        done = len(list(out.glob("*.json")))
+        click.echo(f"\nInterrupted. Finished reports are kept in {out} ({done} files); run the same command "
+                   "again to grade the rest.", err=True)
+        sys.exit(130)
+    if fmt == "json":
+        click.echo((out / "summary.json").read_text(), nl=False)
+    else:
+        click.echo(batch.render_summary(result, out, spec), nl=False)
+    if fail_under is not None:
+        below = [i for i, r in result.reports.items() if _below(r["score"], r["max_score"], fail_under)]
+        if below:
+            click.echo(f"{len(below)} submission(s) scored below --fail-under {fail_under:g}%: "
+                       f"{', '.join(below[:10])}{' ...' if len(below) > 10 else ''}.", err=True)
+            sys.exit(1)
 
 
 @main.command("selftest")

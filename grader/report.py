@@ -59,6 +59,7 @@ class Report:
     execution_time: float = 0.0
     notes: list[str] = field(default_factory=list)
     printed_bytes: int = 0
+    spec_sha256: str = ""  # the spec and its reference, as graded: a batch re-grades when it changes
 
     @property
     def score(self) -> float:
@@ -87,13 +88,13 @@ class Report:
 
     def summary(self) -> str:
         lines = []
-        if self.status == "ungradable":
+        if self.status != "graded":
             lines.append(self.notes[0] if self.notes else "The submission could not be read.")
         elif not self.failed:
             lines.append(f"All {len(self.tests)} checks passed.")
         else:
             lines.append(f"{len(self.failed)} of {len(self.tests)} checks did not pass: {', '.join(self.failed)}.")
-        lines.extend(n for n in self.notes if self.status != "ungradable" or n != self.notes[0])
+        lines.extend(n for n in self.notes if self.status == "graded" or n != self.notes[0])
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -105,7 +106,8 @@ class Report:
             "output": self.summary(),
             "tests": [t.to_dict() for t in self.tests],
             "diagnoses": [d.to_dict() for d in self.diagnoses],
-            "spec": {"id": self.spec_id, "version": self.spec_version},
+            "spec": {"id": self.spec_id, "version": self.spec_version,
+                     **({"sha256": self.spec_sha256} if self.spec_sha256 else {})},
             "submission": {"name": self.submission_name, "sha256": self.sha256},
             "grader": {"version": self.grader_version},
             "seed": self.seed,

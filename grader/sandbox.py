@@ -72,13 +72,14 @@ class Sandbox:
     # ---------------------------------------------------------------- life cycle
 
     def start(self) -> None:
-        _become_subreaper()
-        self._preexisting = _our_children()
+        become_subreaper()
+        self._preexisting = our_children()
         self._scratch = tempfile.mkdtemp(prefix="grader-")
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         self._out_r, out_w = os.pipe()
         config = {"request_fd": req_r, "response_fd": resp_w, "display_name": self.display_name,
+                  "grader_pid": os.getpid(),
                   "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
                   "cpu_seconds": self.limits.cpu_seconds,
                   "output_bytes": self.limits.output_kb * 1024}
@@ -112,7 +113,7 @@ class Sandbox:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        _sweep_orphans(self._preexisting)
+        sweep_orphans(self._preexisting)
         for fd in (self._req_w, self._resp_r, self._out_r, self._pidfd):
             if fd is None:
                 continue
@@ -256,7 +257,7 @@ class Sandbox:
 
 # -------------------------------------------------------------------- process clean-up
 
-def _become_subreaper() -> None:
+def become_subreaper() -> None:
     """Orphans of a submission's processes (even ones that called setsid) reparent to us, not init."""
     global _subreaper_set
     if _subreaper_set or not sys.platform.startswith("linux"):
@@ -304,12 +305,12 @@ def _kill_tree(root: int) -> None:
         pass
 
 
-def _our_children() -> set[int]:
+def our_children() -> set[int]:
     me = os.getpid()
     return {pid for pid, ppid in _parents().items() if ppid == me}
 
 
-def _sweep_orphans(preexisting: set[int], rounds: int = 50) -> None:
+def sweep_orphans(preexisting: set[int], rounds: int = 50) -> None:
     """Kill what a dead sandbox left behind: our children that appeared since it started (we are a
     subreaper, so its orphans land here even after setsid) and all their descendants."""
     for _ in range(rounds):

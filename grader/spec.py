@@ -83,6 +83,14 @@ class Spec:
         module_spec.loader.exec_module(module)
         return module
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 of the spec as loaded and of its reference: what a report's scores depend on."""
+        import hashlib
+        digest = hashlib.sha256(json.dumps(self.data, sort_keys=True).encode())
+        digest.update((REFERENCES / self.data["reference"]).read_bytes())
+        return digest.hexdigest()
+
     def limits(self):
         from grader.sandbox import Limits
         return Limits(**self.data.get("limits", {}))

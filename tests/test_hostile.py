@@ -112,9 +112,10 @@ def assert_sane(report) -> None:
 @pytest.fixture(autouse=True)
 def no_child_left_behind():
     """After every test, no grader.child process that appeared during it is still running."""
-    before = pids_with(b"grader.child")
+    ours = f'"grader_pid": {os.getpid()}'.encode()  # children of this test process, not of other runs
+    before = pids_with(ours)
     yield
-    left = wait_until_gone(b"grader.child", 2.0, ignore=before)
+    left = wait_until_gone(ours, 2.0, ignore=before)
     assert not left, f"grader.child processes left running: {sorted(left)}"
 
 
