@@ -137,3 +137,8 @@ def test_shape_detector_names_swapped_dimensions_only():
     assert diagnoses.shape_misconceptions((4, 4), (4, 4)) == []
     assert diagnoses.shape_misconceptions((4, 1), (4,)) == []
     assert diagnoses.shape_misconceptions((3, 5), (3, 4)) == []
+
+
+def test_readme_lists_every_diagnosis_id():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    assert [d for d in sorted(TEXTS) if f"`{d}`" not in readme] == []
