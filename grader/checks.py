@@ -180,10 +180,10 @@ def check_init_values(ctx: Context, check: dict, result: CheckResult) -> None:
     shapes = ctx.spec.parameter_shapes(config)
     low, high = uniform["low"], uniform["high"]
     width, std = high - low, (high - low) / np.sqrt(12)
-    for name in names:  # shapes are init_shapes' business: a transposed W still has U(low, high) values
-        problem = _shape_problem(name, values[name], shapes[name])
-        if problem and (isinstance(values[name], Raised) or as_array(values[name])[0] is None
-                        or as_array(values[name])[0].size == 0):
+    for name in names:  # only values that cannot be judged fail here: shapes are init_shapes' business
+        arr = None if isinstance(values[name], Raised) else as_array(values[name])[0]
+        if arr is None or arr.size == 0:
+            problem = _shape_problem(name, values[name], shapes[name])
             return fail(ctx, result, f"After `{_call(ctx, config)}`, {problem}.")
     for name in uniform["parameters"]:
         v = as_array(values[name])[0]

@@ -142,3 +142,11 @@ def test_shape_detector_names_swapped_dimensions_only():
 def test_readme_lists_every_diagnosis_id():
     readme = (EXAMPLES.parent / "README.md").read_text()
     assert [d for d in sorted(TEXTS) if f"`{d}`" not in readme] == []
+
+
+def test_renamed_gradient_keys_are_found_under_the_names_students_use():
+    from grader.checks import find_key
+
+    for key in ("dW", "W", "grad_W", "d_w"):
+        assert find_key({key: 1.0, "d_R": 2.0}, "d_W", "W") == (1.0, key)
+    assert find_key({"d_R": 2.0, "dV": 3.0}, "d_W", "W") == (None, None)
