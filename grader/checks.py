@@ -147,7 +147,9 @@ def check_init_shapes(ctx: Context, check: dict, result: CheckResult) -> None:
         for (name, shape), value in zip(shapes.items(), outcome.values[1:]):
             problem = _shape_problem(name, value, shape)
             if problem:
-                return fail(ctx, result, f"After `{_call(ctx, config)}`, {problem}.")
+                arr = None if isinstance(value, Raised) else as_array(value)[0]
+                found = diagnoses.shape_misconceptions(arr.shape, shape) if arr is not None else []
+                return fail(ctx, result, f"After `{_call(ctx, config)}`, {problem}.", FAILED, *found)
     result.output = "All parameters have the documented shapes."
 
 
@@ -178,9 +180,10 @@ def check_init_values(ctx: Context, check: dict, result: CheckResult) -> None:
     shapes = ctx.spec.parameter_shapes(config)
     low, high = uniform["low"], uniform["high"]
     width, std = high - low, (high - low) / np.sqrt(12)
-    for name in names:
-        problem = _shape_problem(name, values[name], shapes[name])
-        if problem:
+    for name in names:  # only values that cannot be judged fail here: shapes are init_shapes' business
+        arr = None if isinstance(values[name], Raised) else as_array(values[name])[0]
+        if arr is None or arr.size == 0:
+            problem = _shape_problem(name, values[name], shapes[name])
             return fail(ctx, result, f"After `{_call(ctx, config)}`, {problem}.")
     for name in uniform["parameters"]:
         v = as_array(values[name])[0]
@@ -248,26 +251,12 @@ def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None
             if nonfinite(got):
                 return fail(ctx, result, f"For {ctx.describe(config)}, call {call} of forward returned NaN or inf.")
             if rel_error(got, want) > tol:
-                found = _forward_misconception(ctx, weights, xs, ys, call, config, tol)
+                outputs = [as_array(y)[0] for y in ys]
+                found = [] if any(o is None for o in outputs) else \
+                    diagnoses.forward_misconceptions(ref, weights, xs, [o.ravel() for o in outputs], tol)
                 return fail(ctx, result, f"For {ctx.describe(config)}, call {call} of {calls} on the same model: "
                                     f"forward's output is wrong ({mismatch(got, want)}).", FAILED, *found)
     result.output = f"forward matches the reference on every configuration, over {calls} calls per model."
-
-
-def _forward_misconception(ctx, weights, xs, ys, call, config, tol) -> list[str]:
-    """Which known mistake explains every output of this model (only calls up to `call` are checked)."""
-    ref = ctx.spec.reference
-    outputs = [as_array(y)[0] for y in ys]
-    if any(o is None for o in outputs):
-        return []
-    outputs = [o.ravel() for o in outputs]
-    if call > 1 and rel_error(outputs[0], ref.forward(weights, xs[0])[0]) <= tol:
-        return ["forward_keeps_state"]
-    for name, variant in getattr(ref, "FORWARD_MISCONCEPTIONS", {}).items():
-        expected = [variant(weights, x) for x in xs]
-        if all(o.size == e.size and rel_error(o, e) <= tol for o, e in zip(outputs, expected)):
-            return [name]
-    return []
 
 
 # ------------------------------------------------------------------ gradients
@@ -333,47 +322,52 @@ def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
                                 f"'{key}'." + (" Its values are right." if agrees else ""),
                         FAILED, "gradient_keys_renamed")
         if got.shape != want.shape:
-            found = []
-            if got.size == want.size and rel_error(got.reshape(want.shape), want) <= tol:
-                found = ["gradient_wrong_shape"]
-            elif got.shape == want.T.shape and rel_error(got.T, want) <= tol:
-                found = ["gradient_transposed"]
             return fail(ctx, result, f"{where}, '{key}' has shape {shape_text(got.shape)}; expected "
-                                f"{shape_text(want.shape)}, the shape of {name}.", FAILED, *found)
+                                f"{shape_text(want.shape)}, the shape of {name}.", FAILED,
+                        *diagnoses.gradient_misconceptions(ctx.spec.reference, probe, key, got, tol))
         if nonfinite(got):
             return fail(ctx, result, f"{where}, '{key}' contains NaN or inf.")
         if rel_error(got, want) <= tol:
             continue
-        if _matches_own_forward(ctx, probe, name, got, tol):
+        own = _own_forward_verdict(ctx, probe, name, got, tol)
+        if own == "matches":
             continue
+        if own == "ignores parameter":  # the forward's mistake, not backward's: name it here too
+            y = as_array(probe["outcome"].values[-2])[0].ravel()
+            return fail(ctx, result, f"{where}, '{key}' is wrong ({mismatch(got, want)}); your forward does not "
+                                     f"change at all when `{name}` changes, so fix forward first.", FAILED,
+                        *diagnoses.forward_misconceptions(ctx.spec.reference, probe["weights"], [probe["x"]],
+                                                          [y], tol))
         return fail(ctx, result, f"{where}, '{key}' is wrong ({mismatch(got, want)}).", FAILED,
-                    *_gradient_misconceptions(ctx, probe, key, got, tol))
+                    *diagnoses.gradient_misconceptions(ctx.spec.reference, probe, key, got, tol))
     result.output = f"'{key}' matches the expected gradient on every configuration."
 
 
-def _matches_own_forward(ctx: Context, probe: dict, name: str, grad: np.ndarray, tol: float) -> bool:
+def _own_forward_verdict(ctx: Context, probe: dict, name: str, grad: np.ndarray, tol: float) -> str | None:
     """When forward differs from the reference, is `grad` the exact gradient of that forward?
+    "matches" when it is; "ignores parameter" when that forward does not depend on the parameter at
+    all (so it earns nothing this way); None otherwise.
 
     Projection test (torch.autograd.gradcheck's fast mode): for random directions u, compare
-    <grad, u> with central differences of d_loss . y(w + h u). A forward that does not depend on the
-    parameter earns nothing this way."""
+    <grad, u> with central differences of d_loss . y(w + h u)."""
     y, _ = as_array(probe["outcome"].values[-2])
     if y is None or y.size != probe["y_ref"].size or rel_error(y.ravel(), probe["y_ref"]) <= 1e-6:
-        return False
+        return None
     rng, h = ctx.rng("own-forward", probe["index"], name), 1e-5
     directions = [rng.normal(size=grad.shape) for _ in range(3)]
     outputs = forward_at(ctx, probe["config"], probe["x"], [
         dict(probe["weights"], **{name: probe["weights"][name] + sign * h * u})
         for u in directions for sign in (1.0, -1.0)])
     if outputs is None or any(o.size != probe["d_loss"].size for o in outputs):
-        return False
+        return None
     losses = [float(probe["d_loss"] @ o.ravel()) for o in outputs]
     slopes = np.array([(losses[2 * i] - losses[2 * i + 1]) / (2 * h) for i in range(len(directions))])
     projections = np.array([float(np.sum(grad * u)) for u in directions])
-    depends = np.max(np.abs(slopes)) > 1e-8
-    if not (depends and rel_error(projections, slopes) <= max(tol, 1e-4)):
-        return False
-    return forward_is_affine(ctx, probe["config"], probe["index"], probe["x"]) is False
+    if np.max(np.abs(slopes)) <= 1e-8:
+        return "ignores parameter"
+    if rel_error(projections, slopes) > max(tol, 1e-4):
+        return None
+    return "matches" if forward_is_affine(ctx, probe["config"], probe["index"], probe["x"]) is False else None
 
 
 def forward_at(ctx: Context, config: dict, x: np.ndarray, weight_sets: list[dict]) -> list[np.ndarray] | None:
@@ -410,17 +404,6 @@ def forward_is_affine(ctx: Context, config: dict, index: int, x: np.ndarray) -> 
             slopes = [float(np.sum(sums[0]) - np.sum(sums[1])), float(np.sum(sums[2]) - np.sum(sums[3]))]
             ctx.cache[key] = rel_error(slopes[0], slopes[1]) <= 1e-7
     return ctx.cache[key]
-
-
-def _gradient_misconceptions(ctx: Context, probe: dict, key: str, got: np.ndarray, tol: float) -> list[str]:
-    want = probe["grads_ref"][key]
-    if got.ndim == 2 and got.shape == want.T.shape and rel_error(got.T, want) <= tol:
-        return ["gradient_transposed"]
-    ref = ctx.spec.reference
-    for variant_id, variant in getattr(ref, "MISCONCEPTIONS", {}).items():
-        if rel_error(got, variant(probe["weights"], probe["x"], probe["d_loss"])[key]) <= tol:
-            return [variant_id]
-    return []
 
 
 # ------------------------------------------------------------------ update
@@ -479,7 +462,7 @@ def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list
         if rel_error(step, expected) > tol:
             return (f"{where}, update changed `{p}` by the wrong amount: expected exactly -lr times the "
                     f"'{ctx.spec.gradient_key(p)}' that your backward returned ({mismatch(step, expected)}).",
-                    _update_misconceptions(step, expected, tol), FAILED)
+                    diagnoses.update_misconceptions(step, expected, tol), FAILED)
     return None, [], PASSED
 
 
@@ -504,19 +487,6 @@ def _usable_gradients(ctx: Context, outcome, config) -> tuple[dict | None, bool,
     if all(not np.any(g) for g in grads.values()):
         return None, False, "backward returned all-zero gradients"
     return grads, exact, ""
-
-
-def _update_misconceptions(step: np.ndarray, expected: np.ndarray, tol: float) -> list[str]:
-    if not np.any(step) and np.any(expected):
-        return ["update_skips_parameter"]
-    found = []
-    scale = float(np.sum(step * expected) / max(float(np.sum(expected * expected)), 1e-300))
-    if rel_error(step, scale * expected) <= tol:
-        if scale < 0:
-            found.append("update_wrong_direction")
-        if abs(abs(scale) - 1.0) > 1e-3:
-            found.append("update_rescaled")
-    return found
 
 
 # ------------------------------------------------------------------ weights in and out

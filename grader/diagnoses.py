@@ -1,12 +1,16 @@
-"""Named misconceptions: what a failure means in a student's terms, and a hint that gives nothing away.
+"""Named misconceptions: how each is recognised from a submission's outputs, and what it means in a
+student's terms, with a hint that gives nothing away.
 
-Generic ones (about shapes, keys, update steps, initialisation, numerical gradients) live here; those
-tied to one assignment's mathematics live in its reference module as `DIAGNOSES`, next to the variant
-that detects them.
+Generic ones (about shapes, keys, update steps, initialisation, numerical gradients) are worded here;
+those tied to one assignment's mathematics live in its reference module as `DIAGNOSES`, next to the
+variant that detects them. The checks decide pass or fail; these functions only name the mistake.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from grader.compare import rel_error
 from grader.report import Diagnosis
 
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -33,6 +37,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "forward_keeps_state": (
         "forward gives a different answer for the same input depending on earlier calls.",
         "Every forward pass must start from a[0] = 0; do not carry the hidden state over from a previous call."),
+    "weights_stored_transposed": (
+        "A weight matrix is stored with its two dimensions swapped.",
+        "Give every parameter exactly the documented shape (rows and columns in the documented order). The "
+        "grader sets weights in that layout, so forward and backward must be written for it too."),
     "init_wrong_distribution": (
         "The weight matrices are not drawn from U(-0.2, 0.2).",
         "Use np.random.uniform(-0.2, 0.2, shape) for W, R and V."),
@@ -54,3 +62,58 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 def make(diagnosis_id: str, check: str, texts: dict | None = None) -> Diagnosis:
     message, hint = (texts or {}).get(diagnosis_id) or CATALOGUE[diagnosis_id]
     return Diagnosis(diagnosis_id, message, hint, [check])
+
+
+# ------------------------------------------------------------------ detection, from outputs only
+# Each detector gets what the submission returned for a probe the grader chose, and the probe itself;
+# none of them ever sees the submission's code. `reference` is the assignment's reference module, whose
+# MISCONCEPTIONS / FORWARD_MISCONCEPTIONS variants say what a known mistake would return.
+
+def shape_misconceptions(shape: tuple, expected: tuple) -> list[str]:
+    """A parameter whose two dimensions are swapped (square ones cannot show it)."""
+    if len(expected) == 2 and expected[0] != expected[1] and tuple(shape) == tuple(expected[::-1]):
+        return ["weights_stored_transposed"]
+    return []
+
+
+def forward_misconceptions(reference, weights: dict, xs: list, outputs: list, tol: float) -> list[str]:
+    """Which known mistake explains every output of one model (`outputs[i]` is forward(xs[i]), in call
+    order, ravelled)."""
+    expected = [reference.forward(weights, x)[0] for x in xs]
+    right = [o.size == e.size and rel_error(o, e) <= tol for o, e in zip(outputs, expected)]
+    if right[0] and not all(right):  # the first call on a fresh model is right, a later one is not
+        return ["forward_keeps_state"]
+    for variant_id, variant in getattr(reference, "FORWARD_MISCONCEPTIONS", {}).items():
+        wrong = [variant(weights, x) for x in xs]
+        if all(o.size == w.size and rel_error(o, w) <= tol for o, w in zip(outputs, wrong)):
+            return [variant_id]
+    return []
+
+
+def gradient_misconceptions(reference, probe: dict, key: str, got: np.ndarray, tol: float) -> list[str]:
+    """Which known mistake explains a wrong gradient `got` for the probe (weights, x, d_loss)."""
+    want = probe["grads_ref"][key]
+    if got.shape != want.shape and got.size == want.size and rel_error(got.reshape(want.shape), want) <= tol:
+        return ["gradient_wrong_shape"]
+    if got.ndim == 2 and got.shape == want.T.shape and rel_error(got.T, want) <= tol:
+        return ["gradient_transposed"]
+    if got.shape != want.shape:
+        return []
+    for variant_id, variant in getattr(reference, "MISCONCEPTIONS", {}).items():
+        if rel_error(got, variant(probe["weights"], probe["x"], probe["d_loss"])[key]) <= tol:
+            return [variant_id]
+    return []
+
+
+def update_misconceptions(step: np.ndarray, expected: np.ndarray, tol: float) -> list[str]:
+    """What an update that moved a parameter by `step` instead of `expected` (= -lr * gradient) did."""
+    if not np.any(step) and np.any(expected):
+        return ["update_skips_parameter"]
+    found = []
+    scale = float(np.sum(step * expected) / max(float(np.sum(expected * expected)), 1e-300))
+    if rel_error(step, scale * expected) <= tol:
+        if scale < 0:
+            found.append("update_wrong_direction")
+        if abs(abs(scale) - 1.0) > 1e-3:
+            found.append("update_rescaled")
+    return found

@@ -41,7 +41,7 @@ def _sigmoid(s):
 MISCONCEPTIONS = {
     "truncated_bptt": lambda w, x, d: backward(w, x, d, steps=1),
     "tanh_prime_twice": lambda w, x, d: backward(w, x, d, tanh_prime=lambda a: 1.0 - np.tanh(a) ** 2),
-    "wrong_transpose_of_R": lambda w, x, d: backward(w, x, d, recurrence=lambda R, d_s: R.T @ d_s),
+    "bptt_wrong_transpose": lambda w, x, d: backward(w, x, d, recurrence=lambda R, d_s: R.T @ d_s),
     "ignores_d_loss": lambda w, x, d: backward(w, x, np.ones_like(d)),
 }
 
@@ -63,10 +63,12 @@ DIAGNOSES = {
         "contributions of all steps."),
     "tanh_prime_twice": (
         "tanh' is computed from a value that has already been through tanh.",
-        "If a = tanh(s), then tanh'(s) = 1 - a**2: do not apply tanh to a again."),
-    "wrong_transpose_of_R": (
+        "Look at what your cache holds: if it already holds a = tanh(s), express tanh'(s) through a instead "
+        "of applying tanh to it a second time."),
+    "bptt_wrong_transpose": (
         "The error is carried back through R with the wrong orientation.",
-        "Since s[t] = R^T a[t-1], dL/da[t-1] = R @ dL/ds[t], not R.T @ dL/ds[t]."),
+        "Write s[t] = R^T a[t-1] out entry by entry and see which index of R the sum runs over; a model with a "
+        "non-symmetric R and your numerical gradient will show which orientation is right."),
     "ignores_d_loss": (
         "backward ignores the values of d_loss (as if it were all ones).",
         "Start backpropagation from the d_loss that backward receives."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,15 @@ def make_submission(tmp_path):
         return path
 
     return make
+
+
+@functools.cache
+def _graded_example(name: str):
+    return grader.engine.grade_submission(EXAMPLES / name, load())
+
+
+@pytest.fixture(scope="session")
+def graded():
+    """graded(name): the report of one example in submissions_example/ with the default spec, graded once
+    per test session (test_examples and test_diagnoses read the same reports; none may modify them)."""
+    return _graded_example

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from grader.engine import grade_submission
 from grader.report import validate
 from grader.spec import EXAMPLES, load
 
@@ -30,8 +29,8 @@ def test_enough_examples_of_each_kind():
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", sorted(EXPECTATIONS))
-def test_example_fails_exactly_its_expected_checks(name):
-    report = grade_submission(EXAMPLES / name, load())
+def test_example_fails_exactly_its_expected_checks(name, graded):
+    report = graded(name)
     data = report.to_dict()
     validate(data)
     assert sorted(report.failed) == sorted(EXPECTATIONS[name]["fails"]), [
@@ -46,15 +45,15 @@ def test_example_fails_exactly_its_expected_checks(name):
 
 
 @pytest.mark.parametrize("name", ["correct_vectorised.py", "correct_loops.py"])
-def test_correct_examples_score_full_marks(name):
-    report = grade_submission(EXAMPLES / name, load())
+def test_correct_examples_score_full_marks(name, graded):
+    report = graded(name)
     assert (report.score, report.max_score) == (10.0, 10.0)
     assert report.diagnoses == []
 
 
-def test_seed_student_is_told_what_is_wrong():
+def test_seed_student_is_told_what_is_wrong(graded):
     """The real student's two bugs are named, with a hint, and only those."""
-    report = grade_submission(EXAMPLES / "seed_student.py", load())
+    report = graded("seed_student.py")
     ids = {d.id: d.checks for d in report.diagnoses}
     assert ids == {"gradient_wrong_shape": ["gradient_d_bs"], "update_wrong_direction": ["update"],
                    "update_rescaled": ["update"]}
@@ -64,9 +63,9 @@ def test_seed_student_is_told_what_is_wrong():
     assert "get_ipython" in by_name["interface"].output and by_name["interface"].status == "passed"
 
 
-def test_hang_in_update_costs_only_update_and_one_limit():
+def test_hang_in_update_costs_only_update_and_one_limit(graded):
     spec = load()
-    report = grade_submission(EXAMPLES / "hostile_hang_update.py", spec)
+    report = graded("hostile_hang_update.py")
     assert report.failed == ["update"]
     assert "did not finish within" in {t.name: t.output for t in report.tests}["update"]
     assert report.execution_time < spec.limits().call_seconds + 10
