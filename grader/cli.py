@@ -11,7 +11,7 @@ import click
 
 from grader import __version__
 
-FORMATS = ["text", "json"]
+FORMATS = ["text", "json", "markdown", "gradescope", "junit"]
 
 
 def _write_atomic(path: Path, text: str) -> None:
