@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
+import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -111,3 +113,58 @@ def test_a_report_off_the_schema_fails(examples, monkeypatch):
     result = CliRunner().invoke(cli.main, ["selftest"])
     assert result.exit_code == 1
     assert "report does not follow report.schema.json at status: 'great' is not one of" in result.output
+
+
+# ------------------------------------------------------------------ the documented GitHub workflows
+
+WORKFLOWS = EXAMPLES.parent / "docs" / "workflows"
+
+
+def load_workflow(name: str) -> dict:
+    """Parse with PyYAML where some interpreter here has it (it is not a dependency of the grader)."""
+    text = (WORKFLOWS / name).read_text()
+    try:
+        import yaml
+    except ImportError:
+        python = shutil.which("python3")
+        probe = python and subprocess.run([python, "-c", "import sys, json, yaml; "
+                                           "json.dump(yaml.safe_load(sys.stdin), sys.stdout, default=str)"],
+                                          input=text, capture_output=True, text=True)
+        if not probe or probe.returncode:
+            pytest.skip("no YAML parser on this machine; the workflows are checked as text below")
+        data = json.loads(probe.stdout)
+        return {("on" if k == "true" else k): v for k, v in data.items()}
+    data = yaml.safe_load(text)
+    return {("on" if k is True else k): v for k, v in data.items()}  # YAML 1.1 reads `on:` as true
+
+
+def run_lines(workflow: dict) -> list[str]:
+    return [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+
+
+@pytest.mark.parametrize("name", ["grader-selftest.yml", "grade-submission.yml"])
+def test_workflows_are_valid_yaml_with_jobs_and_steps(name):
+    workflow = load_workflow(name)
+    assert workflow["on"] and workflow["jobs"]
+    for job in workflow["jobs"].values():
+        assert job["runs-on"] == "ubuntu-latest" and all("uses" in s or "run" in s for s in job["steps"])
+
+
+def test_the_staff_workflow_runs_the_selftest_and_builds_the_bundle():
+    text = (WORKFLOWS / "grader-selftest.yml").read_text()
+    assert "grade selftest --spec rnn-seq2one" in text and "grade bundle --spec rnn-seq2one" in text
+
+
+def test_the_student_workflows_grade_command_works_as_written(tmp_path):
+    """The documented command, run on the seed student: a Markdown summary, then exit 1 below 100 %."""
+    text = (WORKFLOWS / "grade-submission.yml").read_text()
+    block = " ".join(text.split("run: >-", 1)[1].split("- name:")[0].split())
+    command, target = block.split(" >> ")
+    args = shlex.split(command)
+    assert args[0].endswith("/grade") and args[1] == "rnn.py" and target == '"$GITHUB_STEP_SUMMARY"'
+    args = [str(EXAMPLES / "seed_student.py") if a == "rnn.py" else str(tmp_path / a) if a == "report.json"
+            else a for a in args[1:]]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("### seed_student.py: 8.5 / 10")
+    assert json.loads((tmp_path / "report.json").read_text())["score"] == 8.5
