@@ -139,6 +139,7 @@ def autograde(root: Path, spec: Spec):
                 "output": (f"No .py or .ipynb file was found in your submission (it holds: "
                            f"{', '.join(uploaded) or 'nothing'}). Upload the file that defines class "
                            f"{spec.model['class']}."),
-                "visibility": "visible", "stdout_visibility": spec.visibility("stdout"), "tests": []}, None
+                "visibility": "visible",  # whatever the spec says: the student must learn this now
+                "stdout_visibility": spec.visibility("stdout"), "tests": []}, None
     report = grade_submission(found, spec, display_name=str(found.relative_to(folder)))
     return gradescope_results(report), report
