@@ -90,7 +90,8 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
 @click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
               help="Assignment spec to test: an id under specs/ or a path.")
 def selftest_command(spec_name: str):
-    """Check the grader on the spec's examples: each scores exactly what its expectation says."""
+    """Course-staff CI: the reference scores full marks, each example exactly what expectations.json
+    says (checks and misconceptions), every report is valid, and regrading gives the same report."""
     from grader.selftest import run_selftest
 
     spec = _load_spec(spec_name)
