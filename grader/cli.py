@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -11,7 +12,7 @@ import click
 
 from grader import __version__
 
-FORMATS = ["text", "json"]
+FORMATS = ["text", "json", "markdown", "gradescope", "junit"]
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -55,6 +56,7 @@ def main():
     grade SUBMISSION.py --out r.json    also write the JSON report
     grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
     grade selftest                      course-staff CI: the examples score what they should
+    grade bundle --out autograder.zip   a Gradescope autograder for the spec
     """
 
 
@@ -136,12 +138,49 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
 @click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
               help="Assignment spec to test: an id under specs/ or a path.")
 def selftest_command(spec_name: str):
-    """Check the grader on the spec's examples: each scores exactly what its expectation says."""
+    """Course-staff CI: the reference scores full marks, each example exactly what expectations.json
+    says (checks and misconceptions), every report is valid, and regrading gives the same report."""
     from grader.selftest import run_selftest
 
     spec = _load_spec(spec_name)
     ok = run_selftest(spec, echo=lambda line: click.echo(line))
     sys.exit(0 if ok else 1)
+
+
+@main.command("bundle")
+@click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
+              help="Assignment spec to grade: an id under specs/ or a path.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
+              show_default=True, help="Where to write the zip to upload to Gradescope.")
+def bundle_command(spec_name: str, out: Path):
+    """Write a Gradescope autograder zip: setup.sh, run_autograder, the grader and the spec."""
+    from grader.bundle import write_bundle
+
+    spec = _load_spec(spec_name)
+    files = write_bundle(spec, out)
+    click.echo(f"Wrote {out} ({len(files)} files) for {spec.id} {spec.version}. Upload it as the "
+               "autograder of a Gradescope programming assignment (Ubuntu 24.04 base image).")
+
+
+@main.command("gradescope-run")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/autograder"),
+              show_default=True, help="Gradescope's folder: submission/ is read, results/ is written.")
+@click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
+              help="Assignment spec: an id under specs/ or a path.")
+def gradescope_run_command(root: Path, spec_name: str):
+    """What run_autograder does: grade ROOT/submission, write ROOT/results/results.json.
+
+    \b
+    The file graded is the first .py or .ipynb under submission/ in this order: files that define
+    the spec's class before others, .py before .ipynb, shallower before deeper, then by path.
+    """
+    from grader.bundle import autograde
+    from grader.views import render_text
+
+    spec = _load_spec(spec_name)
+    results, report = autograde(root, spec)
+    _write_atomic(root / "results" / "results.json", json.dumps(results, indent=2) + "\n")
+    click.echo(render_text(report) if report else results["output"])
 
 
 if __name__ == "__main__":

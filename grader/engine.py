@@ -253,10 +253,13 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
             results.append(checks.run_check(ctx, check))
     finally:
         ctx.close()
+    for check, result in zip(spec.checks, results):
+        result.visibility = spec.check_visibility(check)
     report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,
                     sha256=hashlib.sha256(data).hexdigest(), grader_version=__version__, seed=ctx.seed,
                     tests=results, execution_time=time.monotonic() - started, printed_bytes=ctx.printed_bytes,
-                    spec_sha256=spec.fingerprint)
+                    spec_sha256=spec.fingerprint,
+                    visibility=spec.visibility("results"), stdout_visibility=spec.visibility("stdout"))
     if unreadable or "syntax_error" in ctx.load:
         report.status = "ungradable"
         report.notes.insert(0, f"Ungradable: {ctx.fatal}")

@@ -60,6 +60,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     printed_bytes: int = 0
     spec_sha256: str = ""  # the spec and its reference, as graded: a batch re-grades when it changes
+    visibility: str = "visible"
+    stdout_visibility: str = "hidden"
 
     @property
     def score(self) -> float:
@@ -104,6 +106,8 @@ class Report:
             "status": self.status,
             "execution_time": round(self.execution_time, 3),
             "output": self.summary(),
+            "visibility": self.visibility,
+            "stdout_visibility": self.stdout_visibility,
             "tests": [t.to_dict() for t in self.tests],
             "diagnoses": [d.to_dict() for d in self.diagnoses],
             "spec": {"id": self.spec_id, "version": self.spec_version,

@@ -1,43 +1,131 @@
-"""Course-staff CI: the reference scores full marks and every example fails exactly what its expectation says."""
+"""Course-staff CI: prove the grader right before students see it.
+
+`grade selftest` passes when the reference scores full marks, every example in submissions_example/
+scores exactly what expectations.json says, check by check and misconception by misconception, every
+report follows specs/report.schema.json, and grading again with the same seed gives the same report.
+What differs is printed as a table of expected against got, so a failing CI log says what to fix.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Callable
 
-from grader.spec import EXAMPLES, REFERENCES, Spec
+from grader.report import PASSED, Report
+from grader.spec import EXAMPLES, REFERENCES, SPECS, Spec
+
+# Fields that may differ between two gradings of the same file with the same seed: wall-clock time.
+NOT_REPRODUCIBLE = ("execution_time",)
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
+
+
+def all_expectations() -> dict[str, dict]:
+    """submissions_example/expectations.json: file name -> {"fails": [...], "diagnoses": [...], ...}."""
+    return json.loads((EXAMPLES / "expectations.json").read_text())
 
 
 def expectations(spec: Spec) -> dict[str, dict]:
-    """submissions_example/expectations.json: file name -> {"fails": [check names], "about": ...}."""
-    path = EXAMPLES / "expectations.json"
-    data = json.loads(path.read_text())
-    return {name: entry for name, entry in data.items() if entry.get("spec", spec.id) == spec.id}
+    return {name: entry for name, entry in all_expectations().items() if entry.get("spec", spec.id) == spec.id}
+
+
+def schema_errors(report: dict) -> list[str]:
+    import jsonschema
+
+    schema = json.loads((SPECS / "report.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
+            for e in validator.iter_errors(report)]
+
+
+def differences(report: Report, spec: Spec, entry: dict) -> list[str]:
+    """Lines saying how a report differs from its expectation; none when it is exactly as expected."""
+    checks = {c["name"]: float(c["points"]) for c in spec.checks}
+    lines = [f"expectation names {name!r}, which is not a check of {spec.id}"
+             for name in entry["fails"] if name not in checks]
+    rows = []
+    for test in report.tests:
+        want_pass = test.name not in entry["fails"]
+        want = f"passed {test.max_score:g}/{test.max_score:g}" if want_pass else f"failed 0/{test.max_score:g}"
+        got = f"{test.status} {test.score:g}/{test.max_score:g}"
+        if want_pass != (test.status == PASSED) or test.score != (test.max_score if want_pass else 0):
+            rows.append((test.name, want, got, test.output if test.status != PASSED else ""))
+    if rows:
+        width = max(len(r[0]) for r in rows)
+        lines.append(f"{'check':<{width}}  {'expected':<18}  got")
+        for name, want, got, feedback in rows:
+            lines.append(f"{name:<{width}}  {want:<18}  {got}")
+            if feedback:
+                lines.append(f"{'':<{width}}  {'':<18}  {feedback[:300]}")
+    if "diagnoses" in entry:
+        want, got = set(entry["diagnoses"]), {d.id for d in report.diagnoses}
+        lines += [f"diagnosis {d}: expected, not named" for d in sorted(want - got)]
+        lines += [f"diagnosis {d}: named, not expected" for d in sorted(got - want)]
+    lines += [f"report does not follow report.schema.json at {e}" for e in schema_errors(report.to_dict())]
+    return lines
+
+
+def reproducible(first: Report, second: Report) -> list[str]:
+    """The fields of two reports of one file and seed that differ, `NOT_REPRODUCIBLE` aside."""
+    a, b = first.to_dict(), second.to_dict()
+    for key in NOT_REPRODUCIBLE:
+        a.pop(key, None), b.pop(key, None)
+    diffs = [key for key in sorted(set(a) | set(b)) if key != "tests" and a.get(key) != b.get(key)]
+    for t1, t2 in zip(a["tests"], b["tests"]):
+        diffs += [f"tests/{t1['name']}/{key}" for key in t1 if t1[key] != t2.get(key)]
+    return [f"graded twice with seed {first.seed}, {d} differs" for d in diffs]
 
 
 def run_selftest(spec: Spec, echo: Callable[[str], None] = print) -> bool:
     from grader.engine import grade_submission
-    from grader.report import validate
 
-    reference = grade_submission(REFERENCES / spec.data["reference"], spec)
-    validate(reference.to_dict())
-    ok = reference.score == reference.max_score
-    echo(f"{'ok  ' if ok else 'FAIL'}  reference {spec.data['reference']}  {reference.score:g}/{reference.max_score:g}")
-    for test in reference.tests:
-        if test.status != "passed":
-            echo(f"        {test.name}: {test.output}")
-    for name, entry in sorted(expectations(spec).items()):
-        report = grade_submission(EXAMPLES / name, spec)
-        validate(report.to_dict())
-        want, got = sorted(entry["fails"]), sorted(report.failed)
-        if want == got:
-            echo(f"ok    {name}  {report.score:g}/{report.max_score:g}  ({report.execution_time:.1f} s)")
-        else:
-            ok = False
-            extra, missing = sorted(set(got) - set(want)), sorted(set(want) - set(got))
-            echo(f"FAIL  {name}: unexpected failures {extra or '-'}; expected but passed {missing or '-'}")
-            for test in report.tests:
-                if test.name in extra:
-                    echo(f"        {test.name}: {test.output}")
-    echo("selftest passed" if ok else "selftest FAILED")
-    return ok
+    def show(label: str, report: Report, problems: list[str], expected_score: float) -> None:
+        score = f"{report.score:g}/{report.max_score:g}"
+        if not problems:
+            echo(f"ok    {label}  {score}  ({report.execution_time:.1f} s)")
+            return
+        echo(f"FAIL  {label}  {score}" + (f", expected {expected_score:g}" if report.score != expected_score else ""))
+        for line in problems:
+            echo(f"        {line}")
+
+    failed: list[str] = []
+    reference_path = REFERENCES / spec.data["reference"]
+    reference = grade_submission(reference_path, spec)
+    problems = differences(reference, spec, {"fails": [], "diagnoses": []})
+    show(f"reference {reference_path.name}", reference, problems, reference.max_score)
+    failed += [reference_path.name] if problems else []
+
+    entries = expectations(spec)
+    listed = set(all_expectations())
+    for path in sorted(p for p in EXAMPLES.iterdir() if p.suffix in SUBMISSION_SUFFIXES and p.name not in listed):
+        echo(f"FAIL  {path.name}: no entry in expectations.json says what it should score")
+        failed.append(path.name)
+    reports: dict[str, Report] = {}
+    for name, entry in sorted(entries.items()):
+        if not (EXAMPLES / name).exists():
+            echo(f"FAIL  {name}: listed in expectations.json but not in {EXAMPLES.name}/")
+            failed.append(name)
+            continue
+        reports[name] = report = grade_submission(EXAMPLES / name, spec)
+        problems = differences(report, spec, entry)
+        expected = sum(c["points"] for c in spec.checks if c["name"] not in entry["fails"])
+        show(name, report, problems, expected)
+        failed += [name] if problems else []
+
+    # Grading is deterministic by construction, so two samples suffice: the reference, and the first
+    # example with a named misconception (it exercises failing checks and their feedback).
+    again = [(reference_path, reference)] + [(EXAMPLES / n, r) for n, r in reports.items() if r.diagnoses][:1]
+    for path, first in again:
+        problems = reproducible(first, grade_submission(path, spec, seed=first.seed))
+        echo(f"{'FAIL' if problems else 'ok  '}  {path.name} graded twice: "
+             f"{'identical' if not problems else 'not identical'} apart from {', '.join(NOT_REPRODUCIBLE)}")
+        for line in problems:
+            echo(f"        {line}")
+        failed += [f"{path.name} (reproducibility)"] if problems else []
+
+    graded = 1 + len(reports)
+    if failed:
+        echo(f"selftest FAILED: {len(failed)} problem(s): {', '.join(failed)}")
+    else:
+        echo(f"selftest passed: {graded} submissions scored as expected, every report valid, "
+             f"{len(again)} graded twice identically")
+    return not failed

@@ -13,6 +13,8 @@ SPECS = PROJECT / "specs"
 REFERENCES = PROJECT / "reference"
 EXAMPLES = PROJECT / "submissions_example"
 DEFAULT_SPEC = "rnn-seq2one"
+# Feedback is meant to be acted on, so results and checks show at once; the grader's own log is for staff.
+VISIBILITY = {"results": "visible", "checks": "visible", "stdout": "hidden"}
 
 
 class SpecError(Exception):
@@ -55,6 +57,13 @@ class Spec:
     @property
     def parameters(self) -> list[str]:
         return list(self.model["parameters"])
+
+    def visibility(self, of: str) -> str:
+        """When students see `results`, `checks` or `stdout` (Gradescope's values); see VISIBILITY."""
+        return self.data.get("visibility", {}).get(of, VISIBILITY[of])
+
+    def check_visibility(self, check: dict) -> str:
+        return check.get("visibility", self.visibility("checks"))
 
     def gradient_key(self, name: str) -> str:
         return self.model["gradient_key"].format(name=name)

@@ -1,14 +1,18 @@
-"""Views of a report: JSON (the report itself) and a text table for people.
+"""Views of a report: JSON (the report itself), text for a terminal, Markdown for a CI summary,
+Gradescope's results.json, and JUnit XML for CI test reports.
 
-Each view is a function from a `Report` to a string; Gradescope and JUnit views belong here too.
+Each view is a function from a `Report` to a string; none of them computes a score.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import textwrap
+import xml.etree.ElementTree as ET
 
-from grader.report import PASSED, Report
+from grader.report import ERROR, PASSED, CheckResult, Report
 
 MARKS = {"passed": "ok", "failed": "FAIL", "error": "ERROR"}
 
@@ -42,4 +46,138 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-VIEWS = {"json": render_json, "text": render_text}
+def check_feedback(report: Report, test: CheckResult) -> str:
+    """A check's feedback with the misconceptions it matches, for views that have no diagnoses list."""
+    parts = [test.output] if test.output else []
+    for d in report.diagnoses:
+        if test.name in d.checks:
+            parts.append(f"{d.message} Hint: {d.hint}")
+    return "\n\n".join(parts)
+
+
+# ------------------------------------------------------------------ Markdown (GitHub's job summary)
+
+STATUS_ICONS = {"passed": "✅", "failed": "❌", "error": "⚠️"}
+
+
+def _cell(text: str) -> str:
+    """One table cell: no line breaks, no pipes, no raw HTML from a student's exception message.
+
+    Text between backticks is a code span, shown literally by Markdown, so it is left unescaped.
+    """
+    parts = text.split("`")
+    closed = len(parts) if len(parts) % 2 else len(parts) - 1  # an unpaired backtick opens no span
+    for i, part in enumerate(parts):
+        if i % 2 == 0 or i >= closed:
+            parts[i] = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = "`".join(parts).replace("|", "\\|")
+    return "<br>".join(line for line in text.splitlines() if line.strip())
+
+
+def render_markdown(report: Report) -> str:
+    """A summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment: score, table, misconceptions."""
+    lines = [f"### {_cell(report.submission_name)}: {report.score:g} / {report.max_score:g}", "",
+             f"{report.spec_id} {report.spec_version}, seed {report.seed}, {report.execution_time:.2f} s", ""]
+    if report.diagnoses:
+        lines.append("**What seems to be wrong**")
+        lines.append("")
+        for d in report.diagnoses:
+            checks = ", ".join(f"`{c}`" for c in d.checks)
+            lines.append(f"- {_cell(d.message)} ({checks})<br>Hint: {_cell(d.hint)}")
+        lines.append("")
+    lines += ["| | check | points | feedback |", "| --- | --- | --- | --- |"]
+    for t in report.tests:
+        shown = t.output if t.status != PASSED or "skipped" in t.output else ""
+        lines.append(f"| {STATUS_ICONS[t.status]} | `{t.name}` | {t.score:g} / {t.max_score:g} | {_cell(shown)} |")
+    summary = report.summary()
+    if summary:
+        lines += ["", _cell(summary).replace("<br>", "\n\n")]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ Gradescope results.json
+
+def _gradescope_output(report: Report) -> str:
+    """The overall summary, naming only failures students may see now (the others are not announced)."""
+    if all(t.visibility == "visible" for t in report.tests):
+        return report.summary()
+    shown = [t for t in report.tests if t.visibility == "visible"]
+    failed = [t.name for t in shown if t.status != PASSED]
+    lines = [report.notes[0]] if report.status == "ungradable" and report.notes else []
+    if not lines:
+        lines.append(f"{len(failed)} of {len(shown)} checks shown now did not pass: {', '.join(failed)}."
+                     if failed else f"All {len(shown)} checks shown now passed.")
+    lines.append(f"{len(report.tests) - len(shown)} more checks are shown later (after the due date or "
+                 "when grades are published).")
+    lines.extend(n for n in report.notes if n not in lines)
+    return "\n".join(lines)
+
+
+def gradescope_results(report: Report) -> dict:
+    """Exactly the keys of Gradescope's results.json (tests/gradescope_results.schema.json), nothing else."""
+    return {
+        "score": report.score,
+        "execution_time": math.ceil(report.execution_time),  # Gradescope documents whole seconds
+        "output": _gradescope_output(report),
+        "visibility": report.visibility,
+        "stdout_visibility": report.stdout_visibility,
+        "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score,
+                   # Gradescope knows passed and failed; a grader error is a failure whose text says so
+                   "status": "passed" if t.status == PASSED else "failed",
+                   "output": check_feedback(report, t), "tags": list(t.tags), "visibility": t.visibility,
+                   "number": str(number)}
+                  for number, t in enumerate(report.tests, start=1)],
+    }
+
+
+def render_gradescope(report: Report) -> str:
+    return json.dumps(gradescope_results(report), indent=2) + "\n"
+
+
+# ------------------------------------------------------------------ JUnit XML
+
+# XML 1.0 cannot carry most control characters, even escaped; a student's exception message can.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    return NOT_XML.sub("\ufffd", text)
+
+
+def render_junit(report: Report) -> str:
+    """JUnit XML (the Jenkins/Ant dialect; tests/junit.xsd) that GitLab, Jenkins and GitHub's
+    test-report actions read: one testcase per check, the feedback as the failure message.
+
+    The schema allows properties on the suite only (not on a testcase), so each check's points are
+    suite properties named `<check>.score` and `<check>.max_score`, next to the totals.
+    """
+    counts = {"tests": str(len(report.tests)),
+              "failures": str(sum(t.status not in (PASSED, ERROR) for t in report.tests)),
+              "errors": str(sum(t.status == ERROR for t in report.tests))}
+    time = f"{report.execution_time:.3f}"
+    suites = ET.Element("testsuites", name=report.spec_id, time=time, **counts)
+    suite = ET.SubElement(suites, "testsuite", name=f"{report.spec_id}: {_xml_text(report.submission_name)}",
+                          skipped="0", time=time, **counts)
+    properties = ET.SubElement(suite, "properties")
+    points = {"score": f"{report.score:g}", "max_score": f"{report.max_score:g}",
+              "status": report.status, "spec": f"{report.spec_id} {report.spec_version}",
+              "seed": str(report.seed), "submission": _xml_text(report.submission_name),
+              "sha256": report.sha256, "grader": report.grader_version}
+    for t in report.tests:
+        points[f"{t.name}.score"], points[f"{t.name}.max_score"] = f"{t.score:g}", f"{t.max_score:g}"
+    for name, value in points.items():
+        ET.SubElement(properties, "property", name=name, value=value)
+    for t in report.tests:
+        case = ET.SubElement(suite, "testcase", name=t.name, classname=report.spec_id)
+        if t.status != PASSED:
+            feedback = _xml_text(check_feedback(report, t))
+            kind = "error" if t.status == ERROR else "failure"
+            element = ET.SubElement(case, kind, message=_xml_text(t.output), type=t.status)
+            element.text = f"{t.score:g} / {t.max_score:g} points\n{feedback}"
+    ET.SubElement(suite, "system-out").text = _xml_text(report.summary())
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+VIEWS = {"text": render_text, "json": render_json, "markdown": render_markdown,
+         "gradescope": render_gradescope, "junit": render_junit}

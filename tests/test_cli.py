@@ -9,7 +9,7 @@ import sys
 
 from click.testing import CliRunner
 
-from grader import cli, selftest
+from grader import cli
 from grader.report import validate
 from grader.spec import EXAMPLES
 
@@ -57,19 +57,6 @@ def test_usage_errors_exit_two_with_a_sentence():
     assert bad_spec.exit_code == 2 and "known specs: rnn-seq2one" in bad_spec.output
     bad_format = CliRunner().invoke(cli.main, [CORRECT, "--format", "yaml"])
     assert bad_format.exit_code == 2
-
-
-def test_selftest_reports_a_diff_and_exits_one_when_an_example_disagrees(tmp_path, monkeypatch):
-    shutil.copy(EXAMPLES / "correct_vectorised.py", tmp_path / "good.py")
-    shutil.copy(EXAMPLES / "mutant_update_sign.py", tmp_path / "wrong.py")
-    (tmp_path / "expectations.json").write_text(json.dumps({
-        "good.py": {"fails": []}, "wrong.py": {"fails": ["gradient_d_W"]}}))
-    monkeypatch.setattr(selftest, "EXAMPLES", tmp_path)
-    result = CliRunner().invoke(cli.main, ["selftest"])
-    assert result.exit_code == 1
-    assert "ok    good.py" in result.output
-    assert "FAIL  wrong.py: unexpected failures ['update']; expected but passed ['gradient_d_W']" in result.output
-    assert "selftest FAILED" in result.output
 
 
 def test_installed_console_script_grades_a_file():

@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import resource
+import sys
 import textwrap
 import threading
 import time
@@ -107,6 +108,10 @@ def assert_sane(report) -> None:
     assert [t.name for t in report.tests] == ALL_CHECKS
     for t in report.tests:
         assert "grader itself failed" not in t.output, (t.name, t.output)
+
+
+# This interpreter's children only: other checkouts on the same machine run grader.child too.
+OUR_CHILD = os.fsencode(sys.executable) + b"\0-I\0-m\0grader.child"
 
 
 @pytest.fixture(autouse=True)
