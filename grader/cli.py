@@ -68,12 +68,16 @@ def main():
               help="What to print on stdout.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
               help="Exit 1 when the score is below this percentage.")
+@click.option("--isolation", default=None, envvar="GRADER_ISOLATION", show_envvar=True,
+              help="Isolation layers: full (default: all this machine has), minimal, or a list such as "
+                   "namespaces,seccomp. See `grade doctor`.")
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
-                  fail_under: float | None):
+                  fail_under: float | None, isolation: str | None):
     """Grade one submission (.py)."""
     from grader.engine import grade_submission
     from grader.views import VIEWS, render_json
 
+    _choose_isolation(isolation)
     spec = _load_spec(spec_name)
     report = grade_submission(submission, spec, seed=seed)
     if out is not None:
@@ -94,6 +98,33 @@ def selftest_command(spec_name: str):
     spec = _load_spec(spec_name)
     ok = run_selftest(spec, echo=lambda line: click.echo(line))
     sys.exit(0 if ok else 1)
+
+
+@main.command("doctor")
+def doctor_command():
+    """Show the isolation layers a submission gets on this machine, and how to add the missing ones."""
+    from grader import isolation
+
+    click.echo("Isolation layers on this machine (GRADER_ISOLATION="
+               f"{os.environ.get('GRADER_ISOLATION', 'full')}):")
+    try:
+        lines = isolation.describe()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo("\n".join(lines))
+
+
+def _choose_isolation(choice: str | None) -> None:
+    """The child's layers follow GRADER_ISOLATION; --isolation sets it for this run, once checked."""
+    from grader import isolation
+
+    if choice is None:
+        return
+    try:
+        isolation.plan(choice)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--isolation") from None
+    os.environ["GRADER_ISOLATION"] = choice
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class Report:
     execution_time: float = 0.0
     notes: list[str] = field(default_factory=list)
     printed_bytes: int = 0
+    isolation: dict | None = None  # {"active": [layer, ...], "missing": [layer, ...]}, see grader.isolation
 
     @property
     def score(self) -> float:
@@ -94,6 +95,9 @@ class Report:
         else:
             lines.append(f"{len(self.failed)} of {len(self.tests)} checks did not pass: {', '.join(self.failed)}.")
         lines.extend(n for n in self.notes if self.status != "ungradable" or n != self.notes[0])
+        if self.isolation and self.isolation["missing"]:
+            lines.append(f"Graded without these isolation layers: {', '.join(self.isolation['missing'])} "
+                         "(`grade doctor` tells course staff how to add them).")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -110,6 +114,7 @@ class Report:
             "grader": {"version": self.grader_version},
             "seed": self.seed,
             "printed_bytes": self.printed_bytes,
+            **({"isolation": self.isolation} if self.isolation is not None else {}),
         }
 
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from grader import wire
+from grader import isolation, wire
 
 _live_children: set[int] = set()
 _subreaper_set = False
@@ -63,6 +63,7 @@ class Sandbox:
     path: str
     limits: Limits = field(default_factory=Limits)
     display_name: str = "submission.py"
+    plan: isolation.Plan | None = None  # the isolation layers; GRADER_ISOLATION's choice when None
     printed_bytes: int = 0
     dropped_bytes: int = 0
     child_dropped: int = 0  # what the child's capped sys.stdout dropped (its own running total)
@@ -82,13 +83,17 @@ class Sandbox:
                   "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
                   "cpu_seconds": self.limits.cpu_seconds,
                   "output_bytes": self.limits.output_kb * 1024}
+        if self.plan is None:
+            self.plan = isolation.plan()
+        config.update(isolation.child_config(self.plan, self.path, self._scratch))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self._scratch, "TMPDIR": self._scratch,
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.child", json.dumps(config)],
+            isolation.command(self.plan, [sys.executable, "-I", "-m", "grader.child", json.dumps(config)]),
             stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(req_r, resp_w),
-            cwd=self._scratch, env=env, start_new_session=True, close_fds=True)
+            cwd=self._scratch, env=env, start_new_session=True, close_fds=True,
+            **isolation.start_options(self.plan, self._scratch))
         _live_children.add(self._proc.pid)
         for fd in (req_r, resp_w, out_w):
             os.close(fd)

@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import resource
+import sys
 import textwrap
 import threading
 import time
@@ -109,12 +110,16 @@ def assert_sane(report) -> None:
         assert "grader itself failed" not in t.output, (t.name, t.output)
 
 
+# this checkout's children only: other checkouts on the machine run their own graders
+OUR_CHILD = f"{sys.executable}\x00-I\x00-m\x00grader.child".encode()
+
+
 @pytest.fixture(autouse=True)
 def no_child_left_behind():
     """After every test, no grader.child process that appeared during it is still running."""
-    before = pids_with(b"grader.child")
+    before = pids_with(OUR_CHILD)
     yield
-    left = wait_until_gone(b"grader.child", 2.0, ignore=before)
+    left = wait_until_gone(OUR_CHILD, 2.0, ignore=before)
     assert not left, f"grader.child processes left running: {sorted(left)}"
 
 
