@@ -246,10 +246,16 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     unreadable = why_unreadable(path, data)
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()
+        budget = spec.limits().submission_seconds
         for check in spec.checks:
             if ctx.fatal and check["kind"] != "interface":
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
                                            f"Not run: {ctx.fatal}"))
+                continue
+            if time.monotonic() - started > budget:
+                results.append(CheckResult(check["name"], float(check["points"]), ERROR,
+                                           f"Not run: grading stopped after {budget:g} s, the time limit for a "
+                                           "whole submission; look for calls that are slow even on small inputs"))
                 continue
             results.append(checks.run_check(ctx, check))
     finally:

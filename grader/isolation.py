@@ -19,7 +19,6 @@ chosen and available is `active`; every other deeper layer is `missing`, and rep
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import functools
 import os
@@ -181,6 +180,7 @@ def _numpy_dir() -> str:
 
 @functools.cache
 def _seccomp_library() -> str | None:
+    import ctypes.util
     return ctypes.util.find_library("seccomp")
 
 
@@ -201,15 +201,26 @@ def enter(config: dict) -> None:
 
 
 def _import_pyseccomp(library: str | None):
-    """pyseccomp looks for libseccomp with `ldconfig -p` at import (~15 ms); the grader already knows
-    where it is, so hand that over instead."""
-    original = ctypes.util.find_library
-    known = {"seccomp": library, "c": "libc.so.6"}
-    ctypes.util.find_library = lambda name: known.get(name) or original(name)
+    """pyseccomp finds libseccomp through `ctypes.util`, which imports subprocess and runs `ldconfig -p`
+    (~15 ms a child). The grader already knows the library: lend pyseccomp a `ctypes.util` that says
+    so, and put the real one back for student code."""
+    import types
+
+    lent = types.ModuleType("ctypes.util")
+    lent.find_library = {"seccomp": library, "c": "libc.so.6"}.get
+    saved_module, saved_attribute = sys.modules.get("ctypes.util"), getattr(ctypes, "util", None)
+    sys.modules["ctypes.util"], ctypes.util = lent, lent
     try:
         import pyseccomp
     finally:
-        ctypes.util.find_library = original
+        if saved_module is None:
+            del sys.modules["ctypes.util"]
+        else:
+            sys.modules["ctypes.util"] = saved_module
+        if saved_attribute is None:
+            del ctypes.util
+        else:
+            ctypes.util = saved_attribute
     return pyseccomp
 
 

@@ -39,6 +39,7 @@ class Limits:
     output_kb: int = 64
     cpu_seconds: int = 120
     file_mb: int = 16
+    submission_seconds: float = 300.0  # all checks of one submission (the engine's)
 
 
 @dataclass
@@ -240,17 +241,19 @@ class Sandbox:
 
     def _death(self, step: int | None, line: int | None) -> Failure:
         proc = self._proc
-        code = None
+        code, cpu = None, 0.0
         if proc is not None:
+            cpu = _cpu_seconds(proc.pid)  # before reaping, while /proc still has the dead child
             try:
                 code = proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
         self.close()
+        if cpu >= self.limits.cpu_seconds - 0.5:  # killed by RLIMIT_CPU (unshare reports that as status 1)
+            return Failure("timeout", step, f"used up its CPU time ({self.limits.cpu_seconds} s "
+                                            "for all calls in one process)", line)
         if code is not None and code < 0:
             name = _signal_name(-code)
-            if -code == signal.SIGXCPU:
-                return Failure("timeout", step, "used up its CPU time", line)
             return Failure("crash", step, f"crashed ({name})", line)
         return Failure("exit", step, f"ended the process (exit status {code})", line)
 
@@ -329,6 +332,16 @@ def _sweep_orphans(preexisting: set[int], rounds: int = 50) -> None:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time a process and the children it waited for have used (unshare waits for the child)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _signal_name(number: int) -> str:

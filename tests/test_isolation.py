@@ -406,3 +406,34 @@ def test_a_user_other_than_the_owner_is_stopped_by_a_private_folder():
         assert isolation.unreachable_by_others([str(private / "lib" / "python")]) == str(private / "lib" / "python")
     finally:
         shutil.rmtree(top)
+
+
+# ---------------------------------------------------------------------------- limits, in plain words
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("choice", ["full", "minimal"])  # with namespaces the child is pid 1: signals differ
+def test_a_child_that_uses_up_its_cpu_time_is_told_so(tmp_path, choice, monkeypatch):
+    spec = load()
+    spec.data["limits"].update(cpu_seconds=2, call_seconds=30)
+    init = "    def __init__(self, input_size: int, hidden_size: int, output_size: int):\n"
+    path = tmp_path / "spin.py"
+    path.write_text(CORRECT.read_text().replace(init, init + "        while True: pass\n"))
+    monkeypatch.setenv("GRADER_ISOLATION", choice)
+    report = grade_submission(path, spec)
+    first = report.tests[1]  # init_shapes: the first check that constructs a model
+    assert first.status == "error"
+    assert "constructing the model used up its CPU time (2 s for all calls in one process)" in first.output, first.output
+    assert report.execution_time < 30
+
+
+def test_a_submission_that_uses_up_its_time_budget_is_told_which_checks_did_not_run(tmp_path):
+    spec = load()
+    spec.data["limits"].update(submission_seconds=1.0)
+    forward = "    def forward(self, x: np.ndarray) -> np.ndarray:\n"
+    path = tmp_path / "slow.py"
+    path.write_text(CORRECT.read_text().replace(forward, forward + "        __import__('time').sleep(0.4)\n"))
+    report = grade_submission(path, spec)
+    not_run = [t for t in report.tests if "Not run: grading stopped after 1 s" in t.output]
+    assert not_run and not_run[-1] is report.tests[-1]
+    assert all(t.score == 0 for t in not_run)
+    assert "interface" not in [t.name for t in not_run]
