@@ -22,6 +22,7 @@ import ctypes
 import errno
 import functools
 import os
+import shutil
 import stat
 import sys
 import sysconfig
@@ -60,7 +61,6 @@ def detect() -> dict[str, Layer]:
 
 
 def _namespaces() -> Layer:
-    import shutil
     import subprocess
 
     remedy = "install util-linux (`unshare`) and run as root or with user namespaces enabled"
@@ -153,16 +153,34 @@ def plan(choice: str | None = None) -> Plan:
 # ---------------------------------------------------------------------------- starting the child (grader side)
 
 def command(plan: Plan, argv: list[str]) -> list[str]:
-    """The command that starts the child: wrapped in new namespaces when that layer is on."""
-    return [*UNSHARE, *argv] if "namespaces" in plan.active else argv
+    """The command that starts the child: wrapped in new namespaces when that layer is on, and then
+    `unshare` (which needs root) changes the user itself."""
+    if "namespaces" not in plan.active:
+        return argv
+    user = ["--setuid", str(NOBODY), "--setgid", str(NOBODY)] if "uid" in plan.active else []
+    return [*UNSHARE, *user, *argv]
 
 
 def start_options(plan: Plan, scratch: str) -> dict:
-    """Extra `subprocess.Popen` arguments: the user to run as, when that layer is on."""
+    """Extra `subprocess.Popen` arguments: the user to run as, when that layer is on and no `unshare`
+    does it; either way the scratch folder becomes that user's."""
     if "uid" not in plan.active:
         return {}
     os.chown(scratch, NOBODY, NOBODY)
+    if "namespaces" in plan.active:
+        return {}
     return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+
+
+def readable_copy(plan: Plan, submission: str, scratch: str) -> str:
+    """The path the child loads the submission from: a copy in its scratch folder when it runs as
+    another user, who may not be able to read the original where it lies."""
+    if "uid" not in plan.active:
+        return submission
+    copy = os.path.join(scratch, os.path.basename(submission))
+    shutil.copyfile(submission, copy)
+    os.chown(copy, NOBODY, NOBODY)
+    return copy
 
 
 def child_config(plan: Plan, submission: str, scratch: str) -> dict:

@@ -86,7 +86,8 @@ class Sandbox:
                   "output_bytes": self.limits.output_kb * 1024}
         if self.plan is None:
             self.plan = isolation.plan()
-        config.update(isolation.child_config(self.plan, self.path, self._scratch))
+        self._submission = isolation.readable_copy(self.plan, os.path.abspath(self.path), self._scratch)
+        config.update(isolation.child_config(self.plan, self._submission, self._scratch))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self._scratch, "TMPDIR": self._scratch,
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -138,7 +139,7 @@ class Sandbox:
     # ---------------------------------------------------------------- exchanges
 
     def load(self, members: dict) -> Exchange:
-        request = {"op": "load", "path": os.path.abspath(self.path), "members": members,
+        request = {"op": "load", "path": self._submission, "members": members,
                    "statement_seconds": self.limits.statement_seconds,
                    "load_seconds": self.limits.load_seconds}
         return self._exchange(request, [self.limits.load_seconds])

@@ -122,7 +122,7 @@ def test_reading_the_reference_specs_grader_source_or_another_submission(tmp_pat
 
 # ---------------------------------------------------------------------------- writing
 
-@pytest.mark.parametrize("choice", choices("landlock"))
+@pytest.mark.parametrize("choice", choices("landlock", "uid"))
 def test_writing_outside_the_scratch_folder(tmp_path, choice, monkeypatch):
     outside = tmp_path / "planted.py"
     attack = f"""
@@ -133,8 +133,10 @@ def test_writing_outside_the_scratch_folder(tmp_path, choice, monkeypatch):
     path = submission(tmp_path, attack)
     results = attempts(path, choice)
     assert results["scratch"].startswith("ok"), results  # its own scratch folder is always writable
-    assert_outcome(choice, ("landlock",), results, graded(path, choice, monkeypatch), labels=["outside"])
-    assert outside.exists() == (not stopped(choice, ("landlock",)))
+    # user nobody cannot write into the test's folder (root's, mode 0700), but could where all may write
+    stoppers = ("landlock", "uid")
+    assert_outcome(choice, stoppers, results, graded(path, choice, monkeypatch), labels=["outside"])
+    assert outside.exists() == (not stopped(choice, stoppers))
 
 
 # ---------------------------------------------------------------------------- the network
@@ -257,7 +259,7 @@ def _wait_for(marker: bytes, present: bool, seconds: float = 2.0) -> bool:
 
 # ---------------------------------------------------------------------------- the grader's process
 
-SIGNAL_STOPPERS = ("namespaces", "landlock", "seccomp")
+SIGNAL_STOPPERS = ("namespaces", "landlock", "seccomp", "uid")
 
 
 @pytest.mark.parametrize("choice", choices(*SIGNAL_STOPPERS))
