@@ -83,6 +83,13 @@ def _landlock() -> Layer:
     if version < 1:
         return Layer("landlock", False, "the kernel has no Landlock, or it is disabled",
                      "use Linux >= 5.13 with `lsm=landlock,...` on the kernel command line (6.7+ also limits TCP)")
+    from grader.spec import PROJECT
+
+    exposing = [p for p in python_paths() if PROJECT.is_relative_to(os.path.realpath(p))]
+    if exposing:
+        return Layer("landlock", False, f"the grader's folder {PROJECT} lies inside {exposing[0]}, which the "
+                                        "child must read, so Landlock cannot hide the reference",
+                     "install the grader outside Python's installation folders")
     return Layer("landlock", True, f"file access limited to Python, site-packages, the submission and its "
                                    f"scratch folder (ABI {version})")
 
@@ -185,10 +192,17 @@ def readable_copy(plan: Plan, submission: str, scratch: str) -> str:
 
 def child_config(plan: Plan, submission: str, scratch: str) -> dict:
     """What the child needs to apply its own layers: which ones, and the paths Landlock allows."""
-    read = {sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values(), _numpy_dir(),
-            "/usr/lib", "/lib", "/lib64", "/etc/ld.so.cache", os.path.realpath(submission)}
-    return {"layers": list(plan.active), "read": sorted(p for p in read if p), "write": [scratch, "/dev/null"],
+    return {"layers": list(plan.active), "read": [*python_paths(), submission], "write": [scratch, "/dev/null"],
             "seccomp_library": _seccomp_library()}
+
+
+def python_paths() -> list[str]:
+    """What the child's Python reads after start-up: the interpreter and its standard library, the
+    site-packages, numpy, and the system's shared libraries (extension modules load them lazily)."""
+    paths = sysconfig.get_paths()
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, _numpy_dir(), "/usr/lib", "/lib", "/lib64",
+             "/etc/ld.so.cache", *(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))}
+    return sorted(found)
 
 
 def _numpy_dir() -> str:

@@ -439,3 +439,33 @@ def test_a_submission_that_uses_up_its_time_budget_is_told_which_checks_did_not_
     assert not_run and not_run[-1] is report.tests[-1]
     assert all(t.score == 0 for t in not_run)
     assert "interface" not in [t.name for t in not_run]
+
+
+def test_a_layer_that_cannot_be_applied_stops_the_child_before_any_student_code(tmp_path, monkeypatch):
+    """The grader counted on seccomp, but the child cannot load libseccomp: rather than run the
+    submission with less isolation than the report claims, the child refuses every request."""
+    marker = tmp_path / "ran"
+    path = tmp_path / "m.py"
+    path.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.setattr(isolation, "_seccomp_library", lambda: "libno-such-seccomp.so.9")
+    box = Sandbox(str(path), load().limits(), "m.py", plan=isolation.Plan(("seccomp",), ()))
+    box.start()
+    try:
+        failure = box.load({}).failure
+    finally:
+        box.close()
+    assert failure is not None and failure.kind == "internal"
+    assert "isolation could not be applied" in failure.detail, failure.detail
+    assert not marker.exists()
+
+
+def test_landlock_is_not_counted_when_python_lies_around_the_grader(monkeypatch):
+    """If the child had to read a folder that holds the grader's project (a grader installed inside
+    Python's prefix, say), Landlock could not hide the reference: doctor and reports say it is missing."""
+    from grader.spec import PROJECT
+
+    if isolation.detect()["landlock"].available:
+        assert isolation._landlock().available
+    monkeypatch.setattr(isolation, "python_paths", lambda: ["/usr/lib", str(PROJECT.parent)])
+    layer = isolation._landlock()
+    assert not layer.available and "cannot hide the reference" in layer.detail
