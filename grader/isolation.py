@@ -22,7 +22,6 @@ import ctypes
 import errno
 import functools
 import os
-import shutil
 import stat
 import sys
 import sysconfig
@@ -61,6 +60,7 @@ def detect() -> dict[str, Layer]:
 
 
 def _namespaces() -> Layer:
+    import shutil
     import subprocess
 
     remedy = "install util-linux (`unshare`) and run as root or with user namespaces enabled"
@@ -184,6 +184,8 @@ def readable_copy(plan: Plan, submission: str, scratch: str) -> str:
     another user, who may not be able to read the original where it lies."""
     if "uid" not in plan.active:
         return submission
+    import shutil
+
     copy = os.path.join(scratch, os.path.basename(submission))
     shutil.copyfile(submission, copy)
     os.chown(copy, NOBODY, NOBODY)
