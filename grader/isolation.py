@@ -63,7 +63,7 @@ def _namespaces() -> Layer:
     import shutil
     import subprocess
 
-    remedy = "install util-linux (`unshare`) and run as root or with user namespaces enabled"
+    remedy = "install util-linux (`unshare`) and run the grader as root (in a container, say)"
     if shutil.which("unshare") is None:
         return Layer("namespaces", False, "`unshare` is not installed", remedy)
     try:
