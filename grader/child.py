@@ -297,8 +297,13 @@ def main() -> None:
     apply_limits(config)
     request_fd, _out_fd = config["request_fd"], config["response_fd"]
     import numpy  # noqa: F401  (loaded before student code, under the limits)
-    from grader import wire
+    from grader import isolation, wire
 
+    try:  # the deeper layers, once everything the child itself needs is loaded
+        isolation.enter(config)
+        refusal = None
+    except Exception as exc:  # never run student code with less isolation than the report will claim
+        refusal = f"isolation could not be applied ({type(exc).__name__}: {exc})"
     stdout = CappedStream(1, config["output_bytes"])
     sys.stdout = sys.stderr = stdout
     session = Session(config)
@@ -310,6 +315,8 @@ def main() -> None:
         try:
             request = wire.loads(read_exact(request_fd, wire.parse_header(header)))
             _seq = request["seq"]
+            if refusal:
+                raise RuntimeError(refusal)
             handler = session.load if request["op"] == "load" else session.run
             reply = handler(request)
         except Exception as exc:  # outside any student call: the grader's fault, or sabotage of it

@@ -77,9 +77,14 @@ def main():
               help="Folder: in a sub-folder with several .py/.ipynb files, grade the one whose name matches.")
 @click.option("--force", is_flag=True, help="Folder: grade everything again, even reports that are up to date.")
 @click.option("--quiet", "-q", is_flag=True, help="Folder: no progress on stderr.")
+@click.option("--isolation", default=None, envvar="GRADER_ISOLATION", show_envvar=True,
+              help="Isolation layers: full (default: all this machine has), minimal, or a list such as "
+                   "namespaces,seccomp. See `grade doctor`.")
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
-                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool):
+                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
+                  isolation: str | None):
     """Grade one submission (.py), or every submission in a folder (with --out OUTDIR)."""
+    _choose_isolation(isolation)
     if submission.is_dir():
         return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet)
     for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force)):
@@ -181,6 +186,33 @@ def gradescope_run_command(root: Path, spec_name: str):
     results, report = autograde(root, spec)
     _write_atomic(root / "results" / "results.json", json.dumps(results, indent=2) + "\n")
     click.echo(render_text(report) if report else results["output"])
+
+
+@main.command("doctor")
+def doctor_command():
+    """Show the isolation layers a submission gets on this machine, and how to add the missing ones."""
+    from grader import isolation
+
+    click.echo("Isolation layers on this machine (GRADER_ISOLATION="
+               f"{os.environ.get('GRADER_ISOLATION', 'full')}):")
+    try:
+        lines = isolation.describe()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo("\n".join(lines))
+
+
+def _choose_isolation(choice: str | None) -> None:
+    """The child's layers follow GRADER_ISOLATION; --isolation sets it for this run, once checked."""
+    from grader import isolation
+
+    if choice is None:
+        return
+    try:
+        isolation.plan(choice)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--isolation") from None
+    os.environ["GRADER_ISOLATION"] = choice
 
 
 if __name__ == "__main__":

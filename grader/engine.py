@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import __version__
+from grader import __version__, isolation
 from grader.report import ERROR, CheckResult, Report
 from grader.sandbox import Failure, Sandbox
 from grader.spec import Spec
@@ -87,6 +87,7 @@ class Context:
     load: dict = field(default_factory=dict)
     fatal: str | None = None  # why nothing beyond `interface` can run
     cache: dict = field(default_factory=dict)
+    plan: isolation.Plan | None = None  # the isolation layers every child of this submission gets
     _sandbox: Sandbox | None = None
     printed_bytes: int = 0
     dropped_bytes: int = 0
@@ -96,7 +97,7 @@ class Context:
 
     def open(self) -> dict:
         """Start a child and load the submission; returns the load reply or {"failure": Failure}."""
-        self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name)
+        self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name, plan=self.plan)
         self._sandbox.start()
         exchange = self._sandbox.load(self.spec.members())
         if exchange.failure:
@@ -240,15 +241,21 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     path = Path(path)
     data = path.read_bytes()
     ctx = Context(spec=spec, path=path, seed=spec.seed if seed is None else seed,
-                  display_name=display_name or path.name)
+                  display_name=display_name or path.name, plan=isolation.plan())
     results: list[CheckResult] = []
     unreadable = why_unreadable(path, data)
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()
+        budget = spec.limits().submission_seconds
         for check in spec.checks:
             if ctx.fatal and check["kind"] != "interface":
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
                                            f"Not run: {ctx.fatal}"))
+                continue
+            if time.monotonic() - started > budget:
+                results.append(CheckResult(check["name"], float(check["points"]), ERROR,
+                                           f"Not run: grading stopped after {budget:g} s, the time limit for a "
+                                           "whole submission; look for calls that are slow even on small inputs"))
                 continue
             results.append(checks.run_check(ctx, check))
     finally:
@@ -259,7 +266,8 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
                     sha256=hashlib.sha256(data).hexdigest(), grader_version=__version__, seed=ctx.seed,
                     tests=results, execution_time=time.monotonic() - started, printed_bytes=ctx.printed_bytes,
                     spec_sha256=spec.fingerprint,
-                    visibility=spec.visibility("results"), stdout_visibility=spec.visibility("stdout"))
+                    visibility=spec.visibility("results"), stdout_visibility=spec.visibility("stdout"),
+                    isolation=ctx.plan.to_dict())
     if unreadable or "syntax_error" in ctx.load:
         report.status = "ungradable"
         report.notes.insert(0, f"Ungradable: {ctx.fatal}")

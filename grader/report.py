@@ -62,6 +62,7 @@ class Report:
     spec_sha256: str = ""  # the spec and its reference, as graded: a batch re-grades when it changes
     visibility: str = "visible"
     stdout_visibility: str = "hidden"
+    isolation: dict | None = None  # {"active": [layer, ...], "missing": [layer, ...]}, see grader.isolation
 
     @property
     def score(self) -> float:
@@ -97,6 +98,9 @@ class Report:
         else:
             lines.append(f"{len(self.failed)} of {len(self.tests)} checks did not pass: {', '.join(self.failed)}.")
         lines.extend(n for n in self.notes if self.status == "graded" or n != self.notes[0])
+        if self.isolation and self.isolation["missing"]:
+            lines.append(f"Graded without these isolation layers: {', '.join(self.isolation['missing'])} "
+                         "(`grade doctor` tells course staff how to add them).")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -116,6 +120,7 @@ class Report:
             "grader": {"version": self.grader_version},
             "seed": self.seed,
             "printed_bytes": self.printed_bytes,
+            **({"isolation": self.isolation} if self.isolation is not None else {}),
         }
 
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from grader import wire
+from grader import isolation, wire
 
 _live_children: set[int] = set()
 _subreaper_set = False
@@ -39,6 +39,7 @@ class Limits:
     output_kb: int = 64
     cpu_seconds: int = 120
     file_mb: int = 16
+    submission_seconds: float = 300.0  # all checks of one submission (the engine's)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Sandbox:
     path: str
     limits: Limits = field(default_factory=Limits)
     display_name: str = "submission.py"
+    plan: isolation.Plan | None = None  # the isolation layers; GRADER_ISOLATION's choice when None
     printed_bytes: int = 0
     dropped_bytes: int = 0
     child_dropped: int = 0  # what the child's capped sys.stdout dropped (its own running total)
@@ -79,17 +81,23 @@ class Sandbox:
         self._resp_r, resp_w = os.pipe()
         self._out_r, out_w = os.pipe()
         config = {"request_fd": req_r, "response_fd": resp_w, "display_name": self.display_name,
-                  "grader_pid": os.getpid(),
                   "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
                   "cpu_seconds": self.limits.cpu_seconds,
                   "output_bytes": self.limits.output_kb * 1024}
+        if self.plan is None:
+            self.plan = isolation.plan()
+        self._submission = isolation.readable_copy(self.plan, os.path.abspath(self.path), self._scratch)
+        config.update(isolation.child_config(self.plan, self._submission, self._scratch))
+        if "namespaces" not in self.plan.active:  # else its parent is `unshare`, which dies with us
+            config["grader_pid"] = os.getpid()
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self._scratch, "TMPDIR": self._scratch,
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.child", json.dumps(config)],
+            isolation.command(self.plan, [sys.executable, "-I", "-m", "grader.child", json.dumps(config)]),
             stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(req_r, resp_w),
-            cwd=self._scratch, env=env, start_new_session=True, close_fds=True)
+            cwd=self._scratch, env=env, start_new_session=True, close_fds=True,
+            **isolation.start_options(self.plan, self._scratch))
         _live_children.add(self._proc.pid)
         for fd in (req_r, resp_w, out_w):
             os.close(fd)
@@ -133,7 +141,7 @@ class Sandbox:
     # ---------------------------------------------------------------- exchanges
 
     def load(self, members: dict) -> Exchange:
-        request = {"op": "load", "path": os.path.abspath(self.path), "members": members,
+        request = {"op": "load", "path": self._submission, "members": members,
                    "statement_seconds": self.limits.statement_seconds,
                    "load_seconds": self.limits.load_seconds}
         return self._exchange(request, [self.limits.load_seconds])
@@ -236,17 +244,19 @@ class Sandbox:
 
     def _death(self, step: int | None, line: int | None) -> Failure:
         proc = self._proc
-        code = None
+        code, cpu = None, 0.0
         if proc is not None:
+            cpu = _cpu_seconds(proc.pid)  # before reaping, while /proc still has the dead child
             try:
                 code = proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
         self.close()
+        if cpu >= self.limits.cpu_seconds - 0.5:  # killed by RLIMIT_CPU (unshare reports that as status 1)
+            return Failure("timeout", step, f"used up its CPU time ({self.limits.cpu_seconds} s "
+                                            "for all calls in one process)", line)
         if code is not None and code < 0:
             name = _signal_name(-code)
-            if -code == signal.SIGXCPU:
-                return Failure("timeout", step, "used up its CPU time", line)
             return Failure("crash", step, f"crashed ({name})", line)
         return Failure("exit", step, f"ended the process (exit status {code})", line)
 
@@ -325,6 +335,16 @@ def sweep_orphans(preexisting: set[int], rounds: int = 50) -> None:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time a process and the children it waited for have used (unshare waits for the child)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _signal_name(number: int) -> str:

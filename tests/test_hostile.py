@@ -114,13 +114,20 @@ def assert_sane(report) -> None:
 OUR_CHILD = os.fsencode(sys.executable) + b"\0-I\0-m\0grader.child"
 
 
+@pytest.fixture(params=["full", "minimal"])
+def isolation_choice(request, monkeypatch):
+    """Run a test with every isolation layer this machine has, and with resource limits only: what it
+    asserts must hold either way (tests/test_isolation.py covers what only the deeper layers stop)."""
+    monkeypatch.setenv("GRADER_ISOLATION", request.param)
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def no_child_left_behind():
     """After every test, no grader.child process that appeared during it is still running."""
-    ours = f'"grader_pid": {os.getpid()}'.encode()  # children of this test process, not of other runs
-    before = pids_with(ours)
+    before = pids_with(OUR_CHILD)
     yield
-    left = wait_until_gone(ours, 2.0, ignore=before)
+    left = wait_until_gone(OUR_CHILD, 2.0, ignore=before)
     assert not left, f"grader.child processes left running: {sorted(left)}"
 
 
@@ -271,6 +278,7 @@ for _n in range(3):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("top, marker", [(FORK_CHILDREN, b"sleep\x00613"), (FORK_DAEMONS, b"sleep\x00614")],
                          ids=["setsid_children", "double_fork_daemons"])
+@pytest.mark.usefixtures("isolation_choice")
 def test_processes_started_by_the_submission_do_not_outlive_grading(tmp_path, top, marker):
     assert os.path.exists("/bin/sleep")
     assert not pids_with(marker), "test setup: a marker process from an earlier run is still alive"
@@ -309,6 +317,7 @@ def test_processes_started_by_the_submission_do_not_outlive_grading(tmp_path, to
 NUMPY_NAMES = ["allclose", "isclose", "array_equal", "abs", "absolute", "max", "amax", "isfinite", "subtract"]
 
 
+@pytest.mark.usefixtures("isolation_choice")
 def test_monkeypatching_numpy_in_the_submission_reaches_neither_the_checks_nor_the_grader(tmp_path):
     originals = {name: getattr(np, name) for name in NUMPY_NAMES}
     testing_originals = (np.testing.assert_allclose, np.testing.assert_array_almost_equal, np.linalg.norm)
@@ -382,6 +391,7 @@ class _Liar(np.ndarray):
 '''
 
 
+@pytest.mark.usefixtures("isolation_choice")
 def test_lying_arrays_and_objects_that_run_code_when_unpickled_earn_nothing(tmp_path):
     marker = tmp_path / "unpickled.marker"
     # the trap is real: unpickling one of these objects writes the marker
@@ -450,6 +460,7 @@ def _forge(y):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("mode", ["forge_and_junk", "forge_then_exit"])
+@pytest.mark.usefixtures("isolation_choice")
 def test_forged_frames_on_every_descriptor_never_raise_the_score(tmp_path, mode):
     """forward computes the right y, claims it in a forged reply frame, and returns y + 1 (wrong)."""
     spec = fast_spec()
@@ -494,6 +505,7 @@ class M:
 '''
 
 
+@pytest.mark.usefixtures("isolation_choice")
 def test_a_reply_frame_forged_by_student_code_is_never_taken_for_a_result(tmp_path):
     """The same forgery on the bare sandbox: the call honestly returns 7 after claiming, on every
     descriptor, a reply of 42. The exchange may fail (a corrupted channel), but it must never report 42,
@@ -559,6 +571,7 @@ def probe():
 '''
 
 
+@pytest.mark.usefixtures("isolation_choice")
 def test_the_reference_cannot_be_imported_by_name(tmp_path):
     spec = fast_spec()
     path = write_submission(tmp_path, top=IMPORT_PROBE)
@@ -652,6 +665,7 @@ def _forge_short_reply(y):
 '''
 
 
+@pytest.mark.usefixtures("isolation_choice")
 def test_a_forged_reply_with_the_right_number_but_too_few_results_is_refused(tmp_path):
     """Answering a three-call forward_values run after the first call would judge call 1 only."""
     spec = fast_spec()

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from grader import isolation
 from grader.sandbox import Limits, Sandbox
 
 SOURCE = '''
@@ -28,10 +29,12 @@ class M:
 
 
 @pytest.fixture
-def sandbox(tmp_path):
+def sandbox(tmp_path, request):
+    """A loaded child; `indirect` parametrization chooses its isolation layers (GRADER_ISOLATION's)."""
     path = tmp_path / "m.py"
     path.write_text(SOURCE)
-    box = Sandbox(str(path), Limits(call_seconds=1, output_kb=4), "m.py")
+    plan = isolation.plan(request.param) if hasattr(request, "param") else None
+    box = Sandbox(str(path), Limits(call_seconds=1, output_kb=4), "m.py", plan=plan)
     box.start()
     assert box.load({}).reply is not None
     assert box.run([{"do": "new", "cls": "M", "as": "m", "seed": 0}]).failure is None
@@ -56,6 +59,8 @@ def test_a_hang_costs_the_call_limit_and_kills_the_child(sandbox):
     assert not sandbox.alive
 
 
+# only where the child may fork: seccomp refuses it (tests/test_isolation.py)
+@pytest.mark.parametrize("sandbox", ["minimal", "namespaces,landlock"], indirect=True)
 def test_an_exit_is_seen_at_once_even_when_a_forked_child_keeps_the_pipes_open(sandbox):
     started = time.monotonic()
     exchange = call(sandbox, "fork_then_exit")
