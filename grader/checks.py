@@ -66,22 +66,23 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
         return fail(ctx, result, f"Your file could not be read: {load['unreadable']}.", ERROR)
     if "failure" in load:
         failure = load["failure"]
-        where = f" (line {failure.line} was running)" if failure.line else ""
+        where = f" ({ctx.where(failure.line)} was running)" if failure.line else ""
         ctx.fatal = f"loading your file {failure.detail}{where}."
         return fail(ctx, result, f"Loading your file {failure.detail}{where}. Code at the top level of the file "
                             "must finish quickly; move long-running demos under `if __name__ == \"__main__\":`.", ERROR)
     if "syntax_error" in load:
         err = load["syntax_error"]
-        ctx.fatal = f"your file has a syntax error at line {err['line']}."
-        return fail(ctx, result, f"Your file has a syntax error at line {err['line']}: {err['message']} "
+        ctx.fatal = f"your file has a syntax error at {ctx.where(err['line'])}."
+        return fail(ctx, result, f"Your file has a syntax error at {ctx.where(err['line'])}: {err['message']} "
                             f"(`{err['text']}`). Nothing can be graded until the file parses.", ERROR)
     members, problems = load["members"], []
+    skipped = _skipped_text(ctx, load.get("skipped", []))
     cls = members.get(model["class"], {"kind": "missing"})
     if cls["kind"] != "class":
         what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
         ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
         return fail(ctx, result, f"Your file defines {what} `{model['class']}`; expected a class `{model['class']}` "
-                            f"with methods {', '.join(model['methods'])}.", ERROR)
+                            f"with methods {', '.join(model['methods'])}." + skipped, ERROR)
     expected = {"__init__": model["sizes"], **model["methods"]}
     for method, args in expected.items():
         problem = _signature_problem(cls["methods"].get(method), args)
@@ -96,7 +97,6 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
             problem = _signature_problem(info["signature"], args)
             if problem:
                 problems.append(f"`{function}` {problem}")
-    skipped = _skipped_text(load.get("skipped", []))
     if problems:
         fail(ctx, result, "Interface: " + "; ".join(problems) + ". Checks that need these will fail." + skipped)
     else:
@@ -120,13 +120,23 @@ def _signature_problem(signature: dict | None, args: list[str]) -> str | None:
     return None
 
 
-def _skipped_text(skipped: list[dict]) -> str:
-    if not skipped:
-        return ""
-    shown = "; ".join(f"line {s['line']} (`{s['code']}`): {s['why']}" for s in skipped[:5])
-    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-    return (f" Top-level code that was skipped while loading (your definitions were still graded): "
-            f"{shown}{more}.")
+def _skipped_text(ctx: Context, skipped: list[dict]) -> str:
+    """What of the top level did not run: failures with their reason, work skipped by rule briefly."""
+    failed = [s for s in skipped if not s.get("not_run")]
+    by_rule = [s for s in skipped if s.get("not_run")]
+    text = ""
+    if failed:
+        shown = "; ".join(f"{ctx.where(s['line'])} (`{s['code']}`): {s['why']}" for s in failed[:5])
+        more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+        text += (f" Top-level code that failed and was skipped while loading (your definitions were still "
+                 f"graded): {shown}{more}.")
+    if by_rule:
+        kinds: dict[str, list[int]] = {}
+        for entry in by_rule:
+            kinds.setdefault(entry["why"], []).append(entry["line"])
+        shown = ", ".join(f"{kind} ({ctx.places(lines)})" for kind, lines in kinds.items())
+        text += f" Skipped, never run when grading, as top-level work: {shown}."
+    return text
 
 
 # ------------------------------------------------------------------ construction
