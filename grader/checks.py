@@ -68,16 +68,18 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
         failure = load["failure"]
         where = f" ({ctx.where(failure.line)} was running)" if failure.line else ""
         ctx.fatal = f"loading your file {failure.detail}{where}."
+        advice = ("keep long-running work in functions that no cell calls" if ctx.script else
+                  "move long-running demos under `if __name__ == \"__main__\":`")
         return fail(ctx, result, f"Loading your file {failure.detail}{where}. Code at the top level of the file "
-                            "must finish quickly; move long-running demos under `if __name__ == \"__main__\":`.", ERROR)
+                            f"must finish quickly; {advice}.", ERROR)
     if "syntax_error" in load:
         err = load["syntax_error"]
         ctx.fatal = f"your file has a syntax error at {ctx.where(err['line'])}."
         return fail(ctx, result, f"Your file has a syntax error at {ctx.where(err['line'])}: {err['message']} "
                             f"(`{err['text']}`). Nothing can be graded until the file parses.", ERROR)
     members, problems = load["members"], []
-    skipped = _skipped_text(ctx, load.get("skipped", []))
     cls = members.get(model["class"], {"kind": "missing"})
+    skipped = _skipped_text(ctx, load.get("skipped", []), graded=cls["kind"] == "class")
     if cls["kind"] != "class":
         what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
         ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
@@ -120,7 +122,7 @@ def _signature_problem(signature: dict | None, args: list[str]) -> str | None:
     return None
 
 
-def _skipped_text(ctx: Context, skipped: list[dict]) -> str:
+def _skipped_text(ctx: Context, skipped: list[dict], graded: bool) -> str:
     """What of the top level did not run: failures with their reason, work skipped by rule briefly."""
     failed = [s for s in skipped if not s.get("not_run")]
     by_rule = [s for s in skipped if s.get("not_run")]
@@ -128,8 +130,8 @@ def _skipped_text(ctx: Context, skipped: list[dict]) -> str:
     if failed:
         shown = "; ".join(f"{ctx.where(s['line'])} (`{s['code']}`): {s['why']}" for s in failed[:5])
         more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
-        text += (f" Top-level code that failed and was skipped while loading (your definitions were still "
-                 f"graded): {shown}{more}.")
+        still = " (your definitions were still graded)" if graded else ""
+        text += f" Top-level code that failed and was skipped while loading{still}: {shown}{more}."
     if by_rule:
         kinds: dict[str, list[int]] = {}
         for entry in by_rule:
