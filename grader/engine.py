@@ -249,7 +249,8 @@ def well_formed_load(reply) -> bool:
         return False
     if "syntax_error" in reply:
         err = reply["syntax_error"]
-        return isinstance(err, dict) and isinstance(err.get("message"), str) and isinstance(err.get("text"), str)
+        return isinstance(err, dict) and isinstance(err.get("line"), int) and all(
+            isinstance(err.get(k), str) for k in ("message", "text"))
     skipped, members = reply.get("skipped"), reply.get("members")
     if not isinstance(skipped, list) or not isinstance(members, dict):
         return False

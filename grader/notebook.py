@@ -9,6 +9,7 @@ that does not parse is skipped as Jupyter would skip it. Feedback names a line a
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 
 import nbformat
@@ -47,7 +48,9 @@ def read(data: bytes) -> Script:
     if not isinstance(fields, dict) or "nbformat" not in fields:
         raise NotebookError("the file is JSON but not a Jupyter notebook (it has no `nbformat` field)")
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # a missing cell id and the like: nbformat fixes it, the student need not
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(text, as_version=4)
     except nbformat.ValidationError as exc:
         raise NotebookError(f"the file is not a valid notebook ({_first_line(exc.message)}); {AGAIN}") from None
     except Exception as exc:  # nbformat raises many kinds on odd JSON: a list, a string, version 5

@@ -28,6 +28,8 @@ def plan(stmt: ast.stmt) -> tuple[str, str | None]:
         return NOT_RUN, IPYTHON  # never a shell command, never a timing loop
     if isinstance(stmt, ast.Expr) and (isinstance(stmt.value, ast.Constant) or _is_setattr(stmt.value)):
         return BOXED, None  # a bare string does nothing; setattr(RNN, "backward", backward) attaches a method
+    if isinstance(stmt, ast.Expr) and not isinstance(stmt.value, ast.Call):
+        return NOT_RUN, "expressions"  # `model.W` or `x.shape` at the end of a cell, to display it
     if type(stmt) in WORK:
         return NOT_RUN, WORK[type(stmt)]
     return BOXED, None  # assignments (RNN.backward = backward, EPS = 1e-7), if/try blocks, del

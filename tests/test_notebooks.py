@@ -142,7 +142,7 @@ def test_top_level_work_is_not_run_and_a_slow_binding_is_time_boxed(tmp_path, sp
         "model = RNN(3, 8, 1)\nfor epoch in range(10**9):\n    print('epoch', epoch)\n"
         "    model.forward(np.ones((4, 3)))\n    model.backward(np.ones(1))\n    model.update(0.1)",
         "while True:\n    pass",
-        "print(get_numerical_gradient(model, np.ones((4, 3))))\nplt.plot([1, 2])",
+        "print(get_numerical_gradient(model, np.ones((4, 3))))\nplt.plot([1, 2])\nmodel.W",
         "with open('log.txt', 'w') as fh:\n    fh.write('x' * 10**9)\nassert False, 'a test cell'",
         "def train():\n    while True:\n        pass\n\nlosses = train()",
     )
@@ -150,7 +150,7 @@ def test_top_level_work_is_not_run_and_a_slow_binding_is_time_boxed(tmp_path, sp
     assert report.failed == [] and report.printed_bytes == 0  # not a single print of the work ran
     interface = outputs(report)["interface"]
     assert "loops (cell 5, line 2; cell 6, line 1)" in interface
-    assert "calls (cell 7, lines 1, 2)" in interface
+    assert "calls (cell 7, lines 1, 2), expressions (cell 7, line 3)" in interface
     assert "`with` blocks (cell 8, line 1), asserts (cell 8, line 3)" in interface
     assert "cell 9, line 5 (`losses = train()`): still running after 0.5 s" in interface
 
