@@ -36,7 +36,11 @@ class Script:
 
 
 def read(data: bytes) -> Script:
-    """The code cells of a notebook (v4, or older ones nbformat upgrades); NotebookError if unreadable."""
+    """The code cells of a notebook (v4, or older ones nbformat upgrades); NotebookError if unreadable.
+
+    As lenient as Jupyter, which opens a notebook that breaks its schema somewhere (an odd output, a
+    missing cell id) with a warning: what grading needs, the cells' types and sources, must be sound.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -48,31 +52,47 @@ def read(data: bytes) -> Script:
     if not isinstance(fields, dict) or "nbformat" not in fields:
         raise NotebookError("the file is JSON but not a Jupyter notebook (it has no `nbformat` field)")
     try:
-        with warnings.catch_warnings():  # a missing cell id and the like: nbformat fixes it, the student need not
+        with warnings.catch_warnings():  # nbformat's notes on what it repaired are not the student's business
             warnings.simplefilter("ignore")
-            notebook = nbformat.reads(text, as_version=4)
+            notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
     except nbformat.ValidationError as exc:
         raise NotebookError(f"the file is not a valid notebook ({_first_line(exc.message)}); {AGAIN}") from None
     except Exception as exc:  # nbformat raises many kinds on odd JSON: a list, a string, version 5
         raise NotebookError(f"the file is not a notebook this grader can read ({_first_line(str(exc))}); "
                             f"{AGAIN}") from None
-    language = notebook.metadata.get("kernelspec", {}).get("language", "python")
+    metadata = notebook.get("metadata")
+    kernel = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    language = kernel.get("language", "python") if isinstance(kernel, dict) else "python"
     if not isinstance(language, str) or language.lower() != "python":
         raise NotebookError(f"the notebook's kernel runs {str(language)[:40]}, not Python")
-    return _join_code_cells(notebook.cells)
+    return _join_code_cells(notebook.get("cells"))
 
 
 def _join_code_cells(cells) -> Script:
+    if not isinstance(cells, list):
+        raise NotebookError(f"the file is not a valid notebook (it has no list of cells); {AGAIN}")
     lines, origins, ranges = [], [], []
     for number, cell in enumerate(cells, start=1):
-        source = cell.source.replace("\r\n", "\n").replace("\r", "\n")
-        if cell.cell_type != "code" or not source.strip():
+        source = _source(cell)
+        if source is None:
+            raise NotebookError(f"cell {number} of the notebook is damaged (no type or no text); {AGAIN}")
+        if cell["cell_type"] != "code" or not source.strip():
             continue
-        cell_lines = source.split("\n")
+        cell_lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         ranges.append((len(lines) + 1, len(lines) + len(cell_lines)))
         origins.extend((number, index) for index in range(1, len(cell_lines) + 1))
         lines.extend(cell_lines)
     return Script("\n".join(lines) + "\n", tuple(origins), tuple(ranges))
+
+
+def _source(cell) -> str | None:
+    """A cell's text (a string, or a list of strings as on disk); None when the cell is not sound."""
+    if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+        return None
+    source = cell.get("source")
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        return "".join(source)
+    return source if isinstance(source, str) else None
 
 
 def _first_line(message: str) -> str:

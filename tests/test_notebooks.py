@@ -91,6 +91,24 @@ def test_an_unreadable_notebook_gets_an_ungradable_report_that_says_why(tmp_path
     assert all(t.output.startswith("Not run") for t in report.tests[1:])
 
 
+def test_a_notebook_broken_only_where_grading_does_not_look_is_graded_like_jupyter_opens_it(tmp_path, spec):
+    notebook = json.loads(_valid_notebook_text(tmp_path))
+    notebook["cells"][1]["outputs"] = [{"output_type": "stream", "name": 42}, {"output_type": "weird"}]
+    path = tmp_path / "odd-outputs.ipynb"
+    path.write_text(json.dumps(notebook))
+    report = grade_submission(path, spec)
+    assert (report.status, report.failed) == ("graded", [])
+
+
+def test_a_notebook_with_a_damaged_cell_is_ungradable_and_names_the_cell(tmp_path, spec):
+    notebook = json.loads(_valid_notebook_text(tmp_path))
+    notebook["cells"][2]["source"] = 7
+    path = tmp_path / "damaged.ipynb"
+    path.write_text(json.dumps(notebook))
+    report = grade_submission(path, spec)
+    assert report.status == "ungradable" and "cell 3 of the notebook is damaged" in report.tests[0].output
+
+
 def test_a_notebook_that_is_not_utf8_is_ungradable(tmp_path, spec):
     path = tmp_path / "latin1.ipynb"
     path.write_bytes(_valid_notebook_text(tmp_path).replace("Implement", "Implémént").encode("latin-1"))
