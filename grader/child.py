@@ -150,6 +150,8 @@ class Session:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included: keep loading
             info = _describe_exception(exc, self.filename)
             why = f"{info['type']}: {info['message']}"
+            if isinstance(exc, SyntaxError) and exc.filename == self.filename:  # compile's: `return` outside a def
+                why = f"SyntaxError: {exc.msg}"  # without the "(file, line N)" of the joined cells
             if isinstance(exc, ModuleNotFoundError):
                 why += " (not installed where submissions are graded)"
             return [self._skip(stmt.lineno, lines, why)]

@@ -209,13 +209,14 @@ def test_every_location_in_feedback_is_a_cell_and_a_line(tmp_path, spec):
                                   "        a = np.zeros(")
     raise_line = failing_class.split("\n").index("            raise ValueError('one step')") + 1
     path = write_notebook(tmp_path, IMPORTS, failing_class, "x = 1\ndef oops(:\n    pass",
-                          "md:Try it", "model = RNN(3, 4, 1)\nh = 3\ny = undefined_name + h", NUMGRAD)
+                          "md:Try it", "model = RNN(3, 4, 1)\nh = 3\ny = undefined_name + h\nreturn h", NUMGRAD)
     report = grade_submission(path, spec)
     out = outputs(report)
     assert f"ValueError: one step (cell 3, line {raise_line}, in forward: raise ValueError('one step'))" \
         in out["forward_shape"]
     assert "cell 4, line 2 (`def oops(:`): SyntaxError: invalid syntax; the whole cell was skipped" in out["interface"]
     assert "cell 6, line 3 (`y = undefined_name + h`): NameError" in out["interface"]
+    assert "cell 6, line 4 (`return h`): SyntaxError: 'return' outside function." in out["interface"]
     # no location anywhere that is a line of the joined cells rather than of a cell
     for text in out.values():
         assert not re.search(r"\bline \d", re.sub(r"cell \d+, lines? \d+(, \d+)*", "", text)), text
