@@ -173,6 +173,18 @@ def test_top_level_work_is_not_run_and_a_slow_binding_is_time_boxed(tmp_path, sp
     assert "cell 9, line 5 (`losses = train()`): still running after 0.5 s" in interface
 
 
+def test_once_the_load_budget_is_spent_bindings_are_skipped_and_definitions_still_run(tmp_path, spec):
+    spec.data["limits"].update(load_seconds=2.5, statement_seconds=1)  # 1.5 s for the statements
+    path = write_notebook(tmp_path, IMPORTS, CLASS, "def spin():\n    while True:\n        pass",
+                          "a = spin()", "b = spin()", "c = spin()", NUMGRAD)
+    report = grade_submission(path, spec)
+    assert report.failed == []  # get_numerical_gradient, defined after the budget ran out, was graded
+    interface = outputs(report)["interface"]
+    assert "cell 5, line 1 (`a = spin()`): still running after 1.0 s" in interface
+    assert "cell 6, line 1 (`b = spin()`): still running" in interface
+    assert "cell 7, line 1 (`c = spin()`): not run: loading had used up its 2.5 s" in interface
+
+
 def test_a_later_definition_wins_and_methods_attached_later_count(tmp_path, spec):
     broken_class = without("backward").replace(method("update").replace("\n", "\n    "),
                                                "def update(self, lr):\n        raise NotImplementedError")
