@@ -14,6 +14,7 @@ from nbformat import v3, v4
 
 from grader import toplevel
 from grader.engine import grade_submission
+from grader.sandbox import Sandbox
 from grader.spec import EXAMPLES, load
 
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_text()
@@ -55,6 +56,14 @@ def test_definitions_spread_over_cells_score_full_marks(tmp_path, spec):
     report = grade_submission(write_notebook(tmp_path, IMPORTS, "md:## Exercise 1", CLASS, NUMGRAD), spec)
     assert (report.status, report.score, report.failed) == ("graded", report.max_score, [])
     assert outputs(report)["interface"] == "Your file loads and has the documented interface."
+
+
+def test_a_child_started_early_for_the_notebook_file_is_not_the_one_that_loads_it(tmp_path, spec):
+    path = write_notebook(tmp_path, IMPORTS, CLASS, NUMGRAD)
+    early = Sandbox(str(path), spec.limits(), path.name)  # as `grade FILE` starts one for a .py
+    early.start()
+    report = grade_submission(path, spec, sandbox=early)
+    assert report.failed == [] and not early.alive
 
 
 def test_a_version_3_notebook_is_upgraded_and_graded(tmp_path, spec):
