@@ -79,7 +79,7 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
                             f"(`{err['text']}`). Nothing can be graded until the file parses.", ERROR)
     members, problems = load["members"], []
     cls = members.get(model["class"], {"kind": "missing"})
-    skipped = _skipped_text(ctx, load.get("skipped", []), graded=cls["kind"] == "class")
+    skipped = ctx.skipped_text(load.get("skipped", []), graded=cls["kind"] == "class")
     if cls["kind"] != "class":
         what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
         ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
@@ -120,25 +120,6 @@ def _signature_problem(signature: dict | None, args: list[str]) -> str | None:
         return f"takes {len(positional)} argument(s) ({', '.join(p['name'] for p in positional) or 'none'}); " \
                f"expected {len(args)} ({', '.join(args) or 'none'})"
     return None
-
-
-def _skipped_text(ctx: Context, skipped: list[dict], graded: bool) -> str:
-    """What of the top level did not run: failures with their reason, work skipped by rule briefly."""
-    failed = [s for s in skipped if not s.get("not_run")]
-    by_rule = [s for s in skipped if s.get("not_run")]
-    text = ""
-    if failed:
-        shown = "; ".join(f"{ctx.where(s['line'])} (`{s['code']}`): {s['why']}" for s in failed[:5])
-        more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
-        still = " (your definitions were still graded)" if graded else ""
-        text += f" Top-level code that failed and was skipped while loading{still}: {shown}{more}."
-    if by_rule:
-        kinds: dict[str, list[int]] = {}
-        for entry in by_rule:
-            kinds.setdefault(entry["why"], []).append(entry["line"])
-        shown = ", ".join(f"{kind} ({ctx.places(lines)})" for kind, lines in kinds.items())
-        text += f" Skipped, never run when grading, as top-level work: {shown}."
-    return text
 
 
 # ------------------------------------------------------------------ construction

@@ -180,6 +180,24 @@ class Context:
                          + ", ".join(map(str, numbers)) for cell, numbers in groups)
         return text + (f" and {len(lines) - most} more" if len(lines) > most else "")
 
+    def skipped_text(self, skipped: list[dict], graded: bool) -> str:
+        """What of the top level did not run: failures with their reason, work skipped by rule briefly."""
+        failed = [s for s in skipped if not s.get("not_run")]
+        by_rule = [s for s in skipped if s.get("not_run")]
+        text = ""
+        if failed:
+            shown = "; ".join(f"{self.where(s['line'])} (`{s['code']}`): {s['why']}" for s in failed[:5])
+            more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+            still = " (your definitions were still graded)" if graded else ""
+            text += f" Top-level code that failed and was skipped while loading{still}: {shown}{more}."
+        if by_rule:
+            kinds: dict[str, list[int]] = {}
+            for entry in by_rule:
+                kinds.setdefault(entry["why"], []).append(entry["line"])
+            shown = ", ".join(f"{kind} ({self.places(lines)})" for kind, lines in kinds.items())
+            text += f" Skipped, never run when grading, as top-level work: {shown}."
+        return text
+
     def raised_text(self, info: dict) -> str:
         """An exception the student's code raised: type, message and where, in one sentence."""
         text = f"{info['type']}: {info['message']}"[:300]
