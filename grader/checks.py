@@ -25,7 +25,7 @@ MAX_OUTPUT = 1500  # characters of feedback per check: a student reads it, a sub
 def run_check(ctx: Context, check: dict) -> CheckResult:
     result = CheckResult(check["name"], float(check["points"]), tags=[check["kind"]])
     try:
-        KINDS[check["kind"]](ctx, check, result)
+        (KINDS.get(check["kind"]) or _function_kinds()[check["kind"]])(ctx, check, result)
         if result.status == FAILED and not result.diagnoses and check.get("hint"):
             result.output += f" {check['hint']}"
         if len(result.output) > MAX_OUTPUT:
@@ -37,6 +37,11 @@ def run_check(ctx: Context, check: dict) -> CheckResult:
         if os.environ.get("GRADER_DEBUG"):  # course staff chasing a grader bug get the traceback on stderr
             traceback.print_exc()
     return result
+
+
+def _function_kinds() -> dict:
+    from grader import function_checks  # it builds on this module's helpers
+    return function_checks.KINDS
 
 
 def keys_text(returned: dict, most: int = 8) -> str:
@@ -76,19 +81,21 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
         return fail(ctx, result, f"Your file has a syntax error at line {err['line']}: {err['message']} "
                             f"(`{err['text']}`). Nothing can be graded until the file parses.", ERROR)
     members, problems = load["members"], []
-    cls = members.get(model["class"], {"kind": "missing"})
-    if cls["kind"] != "class":
-        what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
-        ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
-        return fail(ctx, result, f"Your file defines {what} `{model['class']}`; expected a class `{model['class']}` "
-                            f"with methods {', '.join(model['methods'])}.", ERROR)
-    expected = {"__init__": model["sizes"], **model["methods"]}
-    for method, args in expected.items():
-        problem = _signature_problem(cls["methods"].get(method), args)
-        if problem:
-            label = f"{model['class']}({', '.join(args)})" if method == "__init__" else f"{model['class']}.{method}"
-            problems.append(f"`{label}` {problem}")
-    for function, args in model.get("functions", {}).items():
+    if model:  # a class-style assignment: without the class nothing can run
+        cls = members.get(model["class"], {"kind": "missing"})
+        if cls["kind"] != "class":
+            what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
+            ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
+            return fail(ctx, result, f"Your file defines {what} `{model['class']}`; expected a class "
+                                     f"`{model['class']}` with methods {', '.join(model['methods'])}.", ERROR)
+        expected = {"__init__": model["sizes"], **model["methods"]}
+        for method, args in expected.items():
+            problem = _signature_problem(cls["methods"].get(method), args)
+            if problem:
+                label = f"{model['class']}({', '.join(args)})" if method == "__init__" else f"{model['class']}.{method}"
+                problems.append(f"`{label}` {problem}")
+    functions = {**model.get("functions", {}), **{n: f["args"] for n, f in ctx.spec.functions.items()}}
+    for function, args in functions.items():
         info = members.get(function, {"kind": "missing"})
         if info["kind"] != "function":
             problems.append(f"there is no function `{function}({', '.join(args)})`")

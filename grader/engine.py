@@ -61,6 +61,15 @@ def call_step(obj: str, method: str, *args, keep_going: bool = False) -> dict:
     return {"do": "call", "obj": obj, "method": method, "args": list(args), "continue": keep_going}
 
 
+def func_step(name: str, args: list, keep: str | None = None, keep_going: bool = False) -> dict:
+    """A step that calls the module function name(*args); `keep` names its result for later steps
+    ({"$ref": keep, "item": k} passes part of it on, as a cache to a backward function)."""
+    step = {"do": "func", "name": name, "args": list(args), "continue": keep_going}
+    if keep:
+        step["as"] = keep
+    return step
+
+
 def get_step(obj: str, attr: str, keep_going: bool = False) -> dict:
     """A step that reads obj.attr."""
     return {"do": "get", "obj": obj, "attr": attr, "continue": keep_going}
@@ -99,7 +108,7 @@ class Context:
         """Start a child and load the submission; returns the load reply or {"failure": Failure}."""
         self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name, plan=self.plan)
         self._sandbox.start()
-        exchange = self._sandbox.load(self.spec.members())
+        exchange = self._sandbox.load(self.spec.members(), self.spec.support_modules())
         if exchange.failure:
             self.close()
             return {"failure": exchange.failure}

@@ -140,8 +140,8 @@ class Sandbox:
 
     # ---------------------------------------------------------------- exchanges
 
-    def load(self, members: dict) -> Exchange:
-        request = {"op": "load", "path": self._submission, "members": members,
+    def load(self, members: dict, modules: dict | None = None) -> Exchange:
+        request = {"op": "load", "path": self._submission, "members": members, "modules": modules or {},
                    "statement_seconds": self.limits.statement_seconds,
                    "load_seconds": self.limits.load_seconds}
         return self._exchange(request, [self.limits.load_seconds])

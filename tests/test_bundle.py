@@ -133,7 +133,7 @@ def test_the_documented_rule_for_picking_the_submission(tmp_path):
 
     def picked(files: dict[str, str]) -> str | None:
         folder = layout(files)
-        found = find_submission(folder, "RNN")
+        found = find_submission(folder, "class RNN")
         return None if found is None else found.relative_to(folder).as_posix()
 
     rnn = "class RNN:\n    pass\n"
