@@ -367,7 +367,7 @@ def _own_forward_verdict(ctx: Context, probe: dict, name: str, grad: np.ndarray,
         for u in directions for sign in (1.0, -1.0)])
     if outputs is None or any(o.size != probe["d_loss"].size for o in outputs):
         return None
-    losses = [float(probe["d_loss"] @ o.ravel()) for o in outputs]
+    losses = [float(probe["d_loss"].ravel() @ o.ravel()) for o in outputs]
     slopes = np.array([(losses[2 * i] - losses[2 * i + 1]) / (2 * h) for i in range(len(directions))])
     projections = np.array([float(np.sum(grad * u)) for u in directions])
     if np.max(np.abs(slopes)) <= 1e-8:

@@ -36,6 +36,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "gradient_keys_renamed": (
         "backward's dictionary uses other key names than the documented ones.",
         "The keys must be exactly d_W, d_R, d_V, d_bs and d_by."),
+    "gradient_per_sample": (
+        "A gradient is returned per sample of the batch instead of summed over it.",
+        "Sum each gradient over the batch so that it has exactly its parameter's shape."),
     "forward_keeps_state": (
         "forward gives a different answer for the same input depending on earlier calls.",
         "Every forward pass must start from a[0] = 0; do not carry the hidden state over from a previous call."),
@@ -104,11 +107,13 @@ def gradient_misconceptions(reference, probe: dict, key: str, got: np.ndarray, t
 
 
 def layout_misconceptions(got: np.ndarray, want: np.ndarray, tol: float) -> list[str]:
-    """The right values in the wrong shape, or transposed."""
+    """The right values in the wrong shape, transposed, or not yet summed over a batch."""
     if got.shape != want.shape and got.size == want.size and rel_error(got.reshape(want.shape), want) <= tol:
         return ["gradient_wrong_shape"]
     if got.ndim == 2 and got.shape == want.T.shape and rel_error(got.T, want) <= tol:
         return ["gradient_transposed"]
+    if got.ndim == want.ndim + 1 and got.shape[1:] == want.shape and rel_error(got.sum(axis=0), want) <= tol:
+        return ["gradient_per_sample"]
     return []
 
 

@@ -146,7 +146,9 @@ class Spec:
 
 
 def available() -> list[Spec]:
-    return [load(p) for p in sorted(SPECS.glob("*.json")) if not p.name.endswith(".schema.json")]
+    """Every spec shipped under specs/: the default first, then by id."""
+    found = [load(p) for p in SPECS.glob("*.json") if not p.name.endswith(".schema.json")]
+    return sorted(found, key=lambda s: (s.id != DEFAULT_SPEC, s.id))
 
 
 def load(name_or_path: str | Path = DEFAULT_SPEC) -> Spec:

@@ -24,7 +24,7 @@ def test_default_spec_loads_and_has_the_contract_checks_and_points():
 
 
 def test_every_shipped_spec_is_valid():
-    assert [s.id for s in specs.available()] == ["rnn-seq2one"]
+    assert [s.id for s in specs.available()] == ["rnn-seq2one", "rnn-seq2one-batched"]
 
 
 def test_a_spec_can_be_loaded_by_path(tmp_path):

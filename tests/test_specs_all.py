@@ -1,0 +1,92 @@
+"""Every shipped spec: its reference scores full marks, each of its examples fails exactly the checks
+its expectations.json lists (with exactly the named misconceptions), `grade --list-specs` lists it, and
+no engine module knows any spec by name (assignments are data plus a reference, never code).
+
+rnn-seq2one's own examples are covered check by check in test_examples.py; here, every other spec's.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader import spec as specs
+from grader.cli import main
+from grader.engine import grade_submission
+from grader.report import PASSED
+from grader.selftest import expectations
+
+SPECS = specs.available()
+OTHER_EXAMPLES = [(s.id, name) for s in SPECS if s.id != specs.DEFAULT_SPEC for name in sorted(expectations(s))]
+ENGINE = Path(specs.__file__).parent
+
+
+@pytest.mark.parametrize("spec_id", [s.id for s in SPECS])
+def test_reference_scores_full_marks(spec_id):
+    spec = specs.load(spec_id)
+    report = grade_submission(specs.REFERENCES / spec.data["reference"], spec)
+    assert report.score == report.max_score > 0, [(t.name, t.output) for t in report.tests if t.status != PASSED]
+    assert report.diagnoses == []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("spec_id, name", OTHER_EXAMPLES)
+def test_example_fails_exactly_its_expected_checks(spec_id, name):
+    spec = specs.load(spec_id)
+    entry = expectations(spec)[name]
+    report = grade_submission(spec.examples / name, spec)
+    assert sorted(report.failed) == sorted(entry["fails"]), [
+        (t.name, t.output) for t in report.tests if t.status != PASSED]
+    assert sorted(d.id for d in report.diagnoses) == sorted(entry["diagnoses"])
+    assert report.score == pytest.approx(sum(c["points"] for c in spec.checks if c["name"] not in entry["fails"]))
+    for test in report.tests:
+        if test.status != PASSED:
+            assert test.output, f"{test.name} failed without saying why"
+
+
+@pytest.mark.parametrize("spec_id", [s.id for s in SPECS if s.id != specs.DEFAULT_SPEC])
+def test_every_spec_has_a_correct_example_and_single_bug_mutants(spec_id):
+    spec = specs.load(spec_id)
+    entries = expectations(spec)
+    files = {p.name for p in spec.examples.iterdir() if p.suffix in (".py", ".ipynb")}
+    assert files == set(entries), "every example file has an expectation, and every expectation a file"
+    assert any(not e["fails"] for n, e in entries.items() if n.startswith("correct")), "a correct example"
+    assert sum(bool(e["fails"]) for n, e in entries.items() if n.startswith("mutant_")) >= 3
+    for name, entry in entries.items():
+        assert set(entry["fails"]) <= {c["name"] for c in spec.checks}, name
+
+
+def test_list_specs_gives_one_line_per_spec_with_its_summary():
+    result = CliRunner().invoke(main, ["--list-specs"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines] == [s.id for s in SPECS]
+    for line, spec in zip(lines, SPECS):
+        assert spec.summary in line
+    assert sum("(default)" in line for line in lines) == 1
+
+
+def test_spec_option_selects_a_spec_by_id():
+    spec = SPECS[-1]
+    correct = next(n for n, e in expectations(spec).items() if not e["fails"])
+    result = CliRunner().invoke(main, ["--spec", spec.id, str(spec.examples / correct), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert f'"id": "{spec.id}"' in result.output
+
+
+def test_no_engine_module_names_a_spec():
+    """Assignment-specific knowledge lives in specs/, reference/ and support/, never in grader/ (the
+    default spec's id as the default aside)."""
+    ids = [s.id for s in SPECS]
+    for path in sorted(ENGINE.glob("*.py")):
+        text = path.read_text()
+        for spec_id in ids:
+            uses = [m.start() for m in re.finditer(re.escape(spec_id) + r"(?![a-z0-9-])", text)]
+            if spec_id == specs.DEFAULT_SPEC:
+                allowed = 1 if path.name == "spec.py" else text.count(f'default="{spec_id}"')
+                assert len(uses) <= allowed, f"{path.name} names {spec_id}"
+            else:
+                assert not uses, f"{path.name} names {spec_id}"
