@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from grader import isolation, wire
+from grader import isolation
 
 _live_children: set[int] = set()
 _subreaper_set = False
@@ -162,6 +162,8 @@ class Sandbox:
             return Exchange(failure=Failure("protocol", None, "wrote into the grader's channel"), seconds=0.0)
         self._seq += 1
         request = dict(request, seq=self._seq)
+        from grader import wire  # imported here: starting a child must not wait for numpy
+
         pending = memoryview(wire.dumps(request))
         step, line = None, None
         # the first limit starts now; the child may still be importing numpy, so allow a little more
@@ -216,6 +218,8 @@ class Sandbox:
                                 seconds=time.monotonic() - started)
 
     def _frames(self):
+        from grader import wire
+
         while len(self._buffer) >= wire.HEADER.size:
             length = wire.parse_header(self._buffer[: wire.HEADER.size])
             end = wire.HEADER.size + length

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+import grader.engine
+
 from grader.engine import grade_submission
 from grader.report import validate
 from grader.spec import EXAMPLES
@@ -127,3 +131,59 @@ def test_a_misshaped_gradient_that_update_cannot_apply_costs_only_its_gradient_c
     path = tmp_path / "no_ravel.py"
     path.write_text(source)
     assert grade_submission(path, spec).failed == ["gradient_d_bs"]
+
+
+# ------------------------------------------------------------------ numerical gradient at scale
+
+@pytest.mark.parametrize("example", ["correct_vectorised.py", "correct_loops.py", "mutant_numgrad_one_sided.py",
+                                     "mutant_numgrad_keys.py", "mutant_numgrad_no_restore.py",
+                                     "mutant_wrong_activation.py", "mutant_stateful_forward.py",
+                                     "mutant_forward_no_bias.py", "seed_student.py"])
+def test_sampled_differences_judge_numerical_gradient_like_full_ones(example, tmp_path):
+    """Above `full_up_to` weight entries the check differences a sample of entries and holds the rest
+    to the exact gradient (or, for a forward of the student's own, to random directional differences):
+    it must reach the same verdict, and name the same misconception, as differencing every entry."""
+    import json
+
+    from grader.spec import EXAMPLES, SPECS, load
+
+    data = json.loads((SPECS / "rnn-seq2one.json").read_text())
+    for check in data["checks"]:
+        if check["kind"] == "numerical_gradient":
+            check.update(full_up_to=10, samples=3)
+    path = tmp_path / "sampled.json"
+    path.write_text(json.dumps(data))
+    expected = json.loads((EXAMPLES / "expectations.json").read_text())[example]
+    report = grader.engine.grade_submission(EXAMPLES / example, load(path))
+    numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
+    assert (numgrad.status != "passed") == ("numerical_gradient" in expected["fails"]), numgrad.output
+    named = {d.id for d in numgrad.diagnoses}
+    assert named == {d for d in expected["diagnoses"] if d.startswith("numgrad")}, numgrad.output
+
+
+def test_sampled_differences_catch_an_error_in_entries_they_did_not_difference(make_submission, tmp_path):
+    """A numerical gradient that is wrong only in its last entry of W: the sample (of other entries)
+    cannot see it, the check of every entry against the exact gradient must."""
+    import json
+
+    from grader.spec import SPECS, load
+
+    data = json.loads((SPECS / "rnn-seq2one.json").read_text())
+    for check in data["checks"]:
+        if check["kind"] == "numerical_gradient":
+            check.update(full_up_to=10, samples=1)
+    path = tmp_path / "sampled.json"
+    path.write_text(json.dumps(data))
+    wrong_last_entry = ("        grads['d_' + name] = grad\n",
+                        "        if name == 'W':\n            grad.reshape(-1)[-1] *= 1.5\n"
+                        "        grads['d_' + name] = grad\n")
+    # with the reference's forward the exact gradient judges every entry; with a forward of the
+    # student's own (sigmoid), random directional differences of that forward do
+    sigmoid = (EXAMPLES / "mutant_wrong_activation.py").read_text()
+    for sub, other_failures in ((make_submission(wrong_last_entry), []),
+                                (make_submission(wrong_last_entry, source=sigmoid, name="sig.py"), ["forward_values"])):
+        for seed in range(4):  # whatever the sample, the last entry is judged
+            report = grader.engine.grade_submission(sub, load(path), seed=seed)
+            numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
+            assert numgrad.status == "failed", (sub.name, seed)
+            assert [t.name for t in report.tests if t.status != "passed"] == [*other_failures, "numerical_gradient"]

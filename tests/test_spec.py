@@ -52,3 +52,26 @@ def test_invalid_specs_are_refused_with_a_reason(change, words):
 def test_unknown_spec_name_lists_the_known_ones():
     with pytest.raises(specs.SpecError, match="known specs: rnn-seq2one"):
         specs.load("no-such-assignment")
+
+
+def test_a_valid_spec_is_schema_checked_once_then_remembered(tmp_path, monkeypatch):
+    """Importing jsonschema costs ~50 ms of every `grade`: a spec that passed the schema is remembered
+    by the hash of both; a changed or invalid spec is checked again, every time."""
+    import sys
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    specs.load()
+    assert len(list((tmp_path / "rnn-grader" / "valid-specs").iterdir())) == 1
+    monkeypatch.setitem(sys.modules, "jsonschema", None)  # importing it now raises ImportError
+    assert specs.load().id == "rnn-seq2one"
+    data = json.loads((specs.SPECS / "rnn-seq2one.json").read_text())
+    data["checks"][0]["kind"] = "telepathy"
+    path = tmp_path / "changed.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ImportError):
+        specs.load(str(path))  # not remembered: it needs the schema check
+    monkeypatch.delitem(sys.modules, "jsonschema")
+    for _ in range(2):
+        with pytest.raises(specs.SpecError, match="telepathy"):
+            specs.load(str(path))
+    assert len(list((tmp_path / "rnn-grader" / "valid-specs").iterdir())) == 1
