@@ -160,7 +160,7 @@ def check_function_gradient(ctx: Context, check: dict, result: CheckResult) -> N
     function = ctx.spec.functions[name]
     for index in config_indices(ctx, check):
         probe = backward_probe(ctx, name, index)
-        at = f"{where(ctx, probe['config'])} and a random upstream gradient"
+        at = f"{where(ctx, probe['config'])} and a random {' and '.join(function.get('upstream')) or 'upstream gradient'}"
         verdicts = [_judge_gradient(function, name, gradient, probe["outcome"], probe["expected"], at, tol)]
         if verdicts[0] and probe["caches"]:
             verdicts.append(_judge_gradient(function, name, gradient, on_reference_cache(ctx, name, index, probe),
