@@ -207,6 +207,13 @@ def validate(data: dict, where: str = "spec") -> None:
     if not (REFERENCES / data["reference"]).exists():
         raise SpecError(f"{where}: reference {data['reference']} not found under {REFERENCES}")
     functions = data.get("functions", {})
+    for name, function in functions.items():
+        named = function.get("calls", []) + ([function["backward_of"]] if "backward_of" in function else [])
+        if any(other not in functions for other in named):
+            raise SpecError(f"{where}: function {name} names a function the spec does not describe")
+        inputs = functions[function["backward_of"]]["args"] if "backward_of" in function else function["args"]
+        if any(arg not in data.get("inputs", {}) for arg in inputs):
+            raise SpecError(f"{where}: function {name} takes an argument that `inputs` does not describe")
     for check in data["checks"]:
         if any(i >= len(data["configs"]) for i in check.get("configs", [])):
             raise SpecError(f"{where}: check {check['name']} names a config that does not exist")
