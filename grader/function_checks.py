@@ -31,10 +31,12 @@ from grader.report import ERROR, FAILED, CheckResult
 
 # ------------------------------------------------------------------ hidden inputs
 
-def draw(rng: np.random.Generator, entry: dict, config: dict, spec) -> np.ndarray | dict:
-    """One argument's hidden value: an array of the documented shape, or a dict of them."""
+def draw(rng: np.random.Generator, entry: dict, config: dict, spec) -> np.ndarray | dict | int:
+    """One argument's hidden value: an array of the documented shape, a dict of them, or a size."""
     if "dict" in entry:
         return {name: draw(rng, sub, config, spec) for name, sub in entry["dict"].items()}
+    if "size" in entry:  # a size passed as an argument, such as T
+        return int(config[entry["size"]])
     shape = spec.shape(entry["shape"], config)
     if entry.get("draw", "normal") == "weights":
         return rng.uniform(-0.6, 0.6, shape)
