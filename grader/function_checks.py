@@ -38,6 +38,8 @@ def draw(rng: np.random.Generator, entry: dict, config: dict, spec) -> np.ndarra
     if "size" in entry:  # a size passed as an argument, such as T
         return int(config[entry["size"]])
     shape = spec.shape(entry["shape"], config)
+    if entry.get("draw") == "indices":  # class indices (characters), a list as a notebook would pass
+        return rng.integers(0, int(config[entry["below"]]), shape).tolist()
     if entry.get("draw", "normal") == "weights":
         return rng.uniform(-0.6, 0.6, shape)
     return rng.normal(0.0, 1.0, shape)
@@ -118,6 +120,8 @@ def _compare(what: str, value, want, tol: float) -> str | None:
     got, why = as_array(value)
     if got is None:
         return f"{what} is {why}; expected an array of shape {shape_text(want.shape)}"
+    if want.ndim == 0 and got.size == 1:  # a number: a float, a numpy scalar or a one-element array
+        got = got.reshape(())
     if got.shape != want.shape:
         return f"{what} has shape {shape_text(got.shape)}; expected {shape_text(want.shape)}"
     if nonfinite(got):
@@ -170,7 +174,8 @@ def check_function_gradient(ctx: Context, check: dict, result: CheckResult) -> N
     function = ctx.spec.functions[name]
     for index in config_indices(ctx, check):
         probe = backward_probe(ctx, name, index)
-        at = f"{where(ctx, probe['config'])} and a random {' and '.join(function.get('upstream')) or 'upstream gradient'}"
+        upstream = function.get("upstream")
+        at = f"{where(ctx, probe['config'])}" + (f" and a random {' and '.join(upstream)}" if upstream else "")
         verdicts = [_judge_gradient(function, name, gradient, probe["outcome"], probe["expected"], at, tol)]
         if verdicts[0] and probe["caches"]:
             verdicts.append(_judge_gradient(function, name, gradient, on_reference_cache(ctx, name, index, probe),
