@@ -65,13 +65,12 @@ def affine_forward(h, U, b2):
     return theta, (U, b2, h)
 
 
-def affine_backward(dtheta, cache, given=False):
+def affine_backward(dtheta, cache, dh_with_u=False):
     U, b2, h = (np.asarray(c) for c in cache)
     N, T, V = np.shape(dtheta)
     flat, h_flat = np.reshape(dtheta, (N * T, V)), h.reshape(N * T, -1)
-    dh = (flat @ (U if given else U.T)).reshape(N, T, -1)
-    dU = flat.T @ h_flat if given else h_flat.T @ flat
-    return dh, dU, flat.sum(axis=0)
+    dh = (flat @ (U if dh_with_u else U.T)).reshape(N, T, -1)
+    return dh, h_flat.T @ flat, flat.sum(axis=0)
 
 
 def _softmax_first_axis(x):
@@ -82,7 +81,7 @@ def _softmax_first_axis(x):
 VARIANTS = {
     "softmax_wrong_axis": {"softmax": _softmax_first_axis},
     "gradient_not_carried_back": {"rnn_backward": lambda dh, c, Wh, We: rnn_backward(dh, c, Wh, We, carry=False)},
-    "affine_dh_untransposed_u": {"affine_backward": lambda d, c: affine_backward(d, c, given=True)},
+    "affine_dh_untransposed_u": {"affine_backward": lambda d, c: affine_backward(d, c, dh_with_u=True)},
 }
 
 DIAGNOSES = {

@@ -90,3 +90,50 @@ def test_no_engine_module_names_a_spec():
                 assert len(uses) <= allowed, f"{path.name} names {spec_id}"
             else:
                 assert not uses, f"{path.name} names {spec_id}"
+
+
+@pytest.mark.parametrize("spec_id", [s.id for s in SPECS])
+def test_reference_diagnoses_have_report_safe_ids_and_texts(spec_id):
+    texts = getattr(specs.load(spec_id).reference, "DIAGNOSES", {})
+    for diagnosis_id, (message, hint) in texts.items():
+        assert re.fullmatch(r"[a-z0-9_]+", diagnosis_id), diagnosis_id
+        assert message.endswith(".") and hint.endswith("."), diagnosis_id
+
+
+FUNCTION_VARIANTS = [(s.id, v, f) for s in SPECS for v, fs in getattr(s.reference, "VARIANTS", {}).items() for f in fs]
+
+
+@pytest.mark.parametrize("spec_id, variant_id, function_name", FUNCTION_VARIANTS)
+def test_each_function_variant_is_named_as_itself(spec_id, variant_id, function_name):
+    """Crossed in the grader's process: what a variant returns, where it differs from the reference, is
+    named as that variant by the detector the checks use (and as no other)."""
+    import copy
+
+    import numpy as np
+
+    from grader import diagnoses
+    from grader.compare import rel_error
+    from grader.function_checks import draw, unpack
+
+    spec = specs.load(spec_id)
+    function = spec.functions[function_name]
+    rng = np.random.default_rng(1)
+    config = spec.configs[0]
+    if "backward_of" in function:
+        forward = spec.functions[function["backward_of"]]
+        inputs = {a: draw(rng, spec.data["inputs"][a], config, spec) for a in forward["args"]}
+        ref_forward, _ = unpack(forward, getattr(spec.reference, function["backward_of"])(*copy.deepcopy(list(inputs.values()))))
+        upstream = {a: rng.normal(size=np.shape(ref_forward[t])) for a, t in function.get("upstream", {}).items()}
+        args = [upstream.get(a, ref_forward.get(a, inputs.get(a))) for a in function["args"]]
+    else:
+        args = [draw(rng, spec.data["inputs"][a], config, spec) for a in function["args"]]
+    want, _ = unpack(function, getattr(spec.reference, function_name)(*copy.deepcopy(args)))
+    wrong, _ = unpack(function, spec.reference.VARIANTS[variant_id][function_name](*copy.deepcopy(args)))
+    differing = [n for n in want if n in wrong and wrong[n] is not None and
+                 not (np.shape(wrong[n]) == np.shape(want[n]) and rel_error(wrong[n], want[n]) <= 1e-4)]
+    caches = set(function.get("caches", []))
+    differing = [n for n in differing if n not in caches]
+    assert differing, "the variant returns what the reference returns"
+    for name in differing:
+        assert diagnoses.function_misconceptions(spec.reference, function_name, args, name, wrong[name], want[name],
+                                                 1e-4, function) == [variant_id], name
