@@ -137,3 +137,19 @@ def test_each_function_variant_is_named_as_itself(spec_id, variant_id, function_
     for name in differing:
         assert diagnoses.function_misconceptions(spec.reference, function_name, args, name, wrong[name], want[name],
                                                  1e-4, function) == [variant_id], name
+
+
+def test_support_modules_reach_the_child_only_when_the_spec_names_them():
+    """rnn-cell's correct example defines no softmax: it imports rnn_utils, which the spec ships."""
+    import copy
+
+    spec = specs.load("rnn-cell")
+    correct = spec.examples / "correct.py"
+    assert "def softmax" not in correct.read_text() and "from rnn_utils import *" in correct.read_text()
+    assert grade_submission(correct, spec).score == spec.max_score
+    without = specs.Spec(copy.deepcopy(spec.data), spec.path)
+    del without.data["support"]
+    report = grade_submission(correct, without)
+    outputs = {t.name: t.output for t in report.tests}
+    assert "rnn_utils" in outputs["interface"]  # the failed import is reported while loading
+    assert "softmax" in outputs["rnn_cell_forward_yt_pred"]  # and the call that needed it fails
