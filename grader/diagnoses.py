@@ -37,8 +37,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "backward's dictionary uses other key names than the documented ones.",
         "The keys must be exactly d_W, d_R, d_V, d_bs and d_by."),
     "gradient_per_sample": (
-        "A gradient is returned per sample of the batch instead of summed over it.",
-        "Sum each gradient over the batch so that it has exactly its parameter's shape."),
+        "A gradient has one entry per sample (or per time step) stacked along a first axis, instead of their sum.",
+        "Sum each gradient over the batch and the time steps, so that it has exactly its parameter's shape."),
     "forward_keeps_state": (
         "forward gives a different answer for the same input depending on earlier calls.",
         "Every forward pass must start from a[0] = 0; do not carry the hidden state over from a previous call."),
