@@ -23,7 +23,7 @@ import types
 import numpy as np
 
 from grader import diagnoses
-from grader.checks import config_indices, fail
+from grader.checks import config_indices, fail, keys_text
 from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
 from grader.engine import Context, func_step
 from grader.report import ERROR, FAILED, CheckResult
@@ -72,6 +72,16 @@ def where(ctx: Context, config: dict) -> str:
     return f"For {ctx.describe(config)}"
 
 
+def missing(ctx: Context, name: str) -> str | None:
+    """Why `name` cannot be called at all (the file does not define it as a function), or None."""
+    kind = ctx.load.get("members", {}).get(name, {}).get("kind", "missing")
+    if kind == "function":
+        return None
+    what = "no function" if kind == "missing" else f"a {kind}, not a function, named"
+    args = ", ".join(ctx.spec.functions[name]["args"])
+    return f"Your file defines {what} `{name}`; this check calls {name}({args})."
+
+
 # ------------------------------------------------------------------ one forward function's outputs
 
 def forward_probe(ctx: Context, name: str, index: int) -> dict:
@@ -83,7 +93,7 @@ def forward_probe(ctx: Context, name: str, index: int) -> dict:
         rng = ctx.rng("function", name, index)
         args = {a: draw(rng, ctx.spec.data["inputs"][a], config, ctx.spec) for a in function["args"]}
         expected, _ = unpack(function, getattr(ctx.spec.reference, name)(*copy.deepcopy(list(args.values()))))
-        outcome = ctx.run([func_step(name, list(args.values()), keep="f")])
+        outcome = ctx.run([func_step(name, list(args.values()))])
         ctx.cache[key] = {"config": config, "args": args, "expected": expected, "outcome": outcome}
     return ctx.cache[key]
 
@@ -93,6 +103,8 @@ def check_function_outputs(ctx: Context, check: dict, result: CheckResult) -> No
     function = ctx.spec.functions[name]
     caches = set(function.get("caches", []))
     outputs = check.get("outputs") or [n for n in function["returns"] if n not in caches]
+    if missing(ctx, name):
+        return fail(ctx, result, missing(ctx, name))
     for index in config_indices(ctx, check):
         probe = forward_probe(ctx, name, index)
         at = where(ctx, probe["config"])
@@ -110,7 +122,7 @@ def check_function_outputs(ctx: Context, check: dict, result: CheckResult) -> No
                 found = diagnoses.function_misconceptions(ctx.spec.reference, name, list(probe["args"].values()), output,
                                                           returned.get(output), probe["expected"][output], tol,
                                                           function)
-                return fail(ctx, result, message, FAILED, *found)
+                return fail(ctx, result, message + ".", FAILED, *found)
     result.output = f"{name}() returns the expected {', '.join(f'`{o}`' for o in outputs)} for every configuration."
 
 
@@ -172,6 +184,8 @@ def on_reference_cache(ctx: Context, name: str, index: int, probe: dict):
 def check_function_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
     name, gradient, tol = check["function"], check["gradient"], check.get("tolerance", 1e-4)
     function = ctx.spec.functions[name]
+    if missing(ctx, name):
+        return fail(ctx, result, missing(ctx, name))
     for index in config_indices(ctx, check):
         probe = backward_probe(ctx, name, index)
         upstream = function.get("upstream")
@@ -237,7 +251,8 @@ def _judge_gradient(function: dict, name: str, gradient: str, outcome, expected:
     if problem:
         return f"{at}, {name}() {problem}.", FAILED, None
     if gradient not in returned:
-        return f"{at}, {name}()'s dict has no key '{gradient}'.", FAILED, None
+        return f"{at}, {name}()'s dict has no key '{gradient}' (its keys: {keys_text(outcome.values[-1])}).", \
+            FAILED, None
     message = _compare(f"{at}, {name}()'s `{gradient}`", returned[gradient], expected[gradient], tol)
     return None if message is None else (message + ".", FAILED, returned[gradient])
 

@@ -153,3 +153,23 @@ def test_support_modules_reach_the_child_only_when_the_spec_names_them():
     outputs = {t.name: t.output for t in report.tests}
     assert "rnn_utils" in outputs["interface"]  # the failed import is reported while loading
     assert "softmax" in outputs["rnn_cell_forward_yt_pred"]  # and the call that needed it fails
+
+
+def test_a_missing_function_or_key_is_said_in_words_and_costs_only_its_checks(tmp_path):
+    """A file with only rnn_cell_backward, returning 'dX' for 'dxt': the other functions' checks say
+    they are missing; the cell's other gradients pass on the documented cache; the renamed key is named."""
+    spec = specs.load("rnn-cell")
+    path = tmp_path / "partial.py"
+    path.write_text(
+        "import numpy as np\n\n"
+        "def rnn_cell_backward(da_next, cache):\n"
+        "    a_next, a_prev, xt, parameters = cache\n"
+        "    dz = da_next * (1 - a_next ** 2)\n"
+        "    return {'dX': parameters['Wax'].T @ dz, 'da_prev': parameters['Waa'].T @ dz, 'dWax': dz @ xt.T,\n"
+        "            'dWaa': dz @ a_prev.T, 'dba': dz.sum(axis=1, keepdims=True)}\n")
+    report = grade_submission(path, spec)
+    by_name = {t.name: t for t in report.tests}
+    passed = {n for n, t in by_name.items() if t.status == PASSED}
+    assert passed == {f"rnn_cell_backward_{g}" for g in ("da_prev", "dWax", "dWaa", "dba")}
+    assert "defines no function `rnn_forward`" in by_name["rnn_forward_a"].output
+    assert "no key 'dxt' (its keys: 'dX'" in by_name["rnn_cell_backward_dxt"].output
