@@ -184,13 +184,17 @@ def _worker(conn, spec: Spec, seed: int, parent: int) -> None:
     """Grade what the batch sends, one submission at a time, until told to stop (or orphaned)."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
+    from grader import sandbox
     from grader.engine import grade_submission
+
+    sandbox.use_zygote()  # children forked from a numpy-loaded zygote: ~5 ms each instead of ~120
     while True:
         try:
             job = conn.recv()
         except EOFError:
-            return
+            job = None
         if job is None:
+            sandbox.use_zygote(False)
             return
         key, path, name = job
         try:

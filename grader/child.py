@@ -313,9 +313,15 @@ def read_exact(fd: int, n: int) -> bytes:
 
 
 def main() -> None:
-    global _out_fd, _seq
     config = json.loads(sys.argv[1])
     del sys.argv[1:]
+    serve(config)
+
+
+def serve(config: dict) -> None:
+    """Be the child: limits, isolation, then answer the grader's requests until it closes the pipe.
+    Started by exec (`main`) or forked from a zygote (`grader.zygote`), it behaves the same."""
+    global _out_fd, _seq
     apply_limits(config)
     request_fd, _out_fd = config["request_fd"], config["response_fd"]
     import numpy  # noqa: F401  (loaded before student code, under the limits)

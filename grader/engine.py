@@ -98,6 +98,7 @@ class Context:
     cache: dict = field(default_factory=dict)
     plan: isolation.Plan | None = None  # the isolation layers every child of this submission gets
     _sandbox: Sandbox | None = None
+    prestarted: Sandbox | None = None  # a child the caller started early, used by the first `open`
     printed_bytes: int = 0
     dropped_bytes: int = 0
     timed_out: dict = field(default_factory=dict)  # call -> why: a hang costs its limit once, not per check
@@ -106,8 +107,10 @@ class Context:
 
     def open(self) -> dict:
         """Start a child and load the submission; returns the load reply or {"failure": Failure}."""
-        self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name, plan=self.plan)
-        self._sandbox.start()
+        self._sandbox, self.prestarted = self.prestarted, None
+        if self._sandbox is None:
+            self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name, plan=self.plan)
+            self._sandbox.start()
         exchange = self._sandbox.load(self.spec.members(), self.spec.support_modules())
         if exchange.failure:
             self.close()
@@ -242,15 +245,19 @@ def _signature_ok(signature) -> bool:
 
 
 def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
-                     display_name: str | None = None) -> Report:
-    """Grade one `.py` file against a spec; never raises for anything the submission does."""
+                     display_name: str | None = None, sandbox: Sandbox | None = None) -> Report:
+    """Grade one `.py` file against a spec; never raises for anything the submission does.
+
+    `sandbox`: a child already started for this file (`prestart`), so that its start-up overlaps the
+    caller's own imports; it is used for the first load, or closed."""
     from grader import checks
 
     started = time.monotonic()
     path = Path(path)
     data = path.read_bytes()
     ctx = Context(spec=spec, path=path, seed=spec.seed if seed is None else seed,
-                  display_name=display_name or path.name, plan=isolation.plan())
+                  display_name=display_name or path.name, plan=sandbox.plan if sandbox else isolation.plan(),
+                  prestarted=sandbox)
     results: list[CheckResult] = []
     unreadable = why_unreadable(path, data)
     try:
@@ -269,6 +276,8 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
             results.append(checks.run_check(ctx, check))
     finally:
         ctx.close()
+        if ctx.prestarted is not None:  # never used: the file could not be read
+            ctx.prestarted.close()
     for check, result in zip(spec.checks, results):
         result.visibility = spec.check_visibility(check)
     report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,

@@ -238,6 +238,12 @@ def enter(config: dict) -> None:
         _seccomp_filter().load()
 
 
+def preload() -> None:
+    """What `enter` imports, loaded ahead by a process that forks children (the zygote)."""
+    _import_pyseccomp(_seccomp_library())
+    from grader import landlock  # noqa: F401
+
+
 def _import_pyseccomp(library: str | None):
     """pyseccomp finds libseccomp through `ctypes.util`, which imports subprocess and runs `ldconfig -p`
     (~15 ms a child). The grader already knows the library: lend pyseccomp a `ctypes.util` that says

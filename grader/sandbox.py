@@ -75,7 +75,7 @@ class Sandbox:
 
     def start(self) -> None:
         become_subreaper()
-        self._preexisting = our_children()
+        self._preexisting: set[int] = set()
         self._scratch = tempfile.mkdtemp(prefix="grader-")
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
@@ -93,11 +93,14 @@ class Sandbox:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self._scratch, "TMPDIR": self._scratch,
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        self._proc = subprocess.Popen(
-            isolation.command(self.plan, [sys.executable, "-I", "-m", "grader.child", json.dumps(config)]),
-            stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(req_r, resp_w),
-            cwd=self._scratch, env=env, start_new_session=True, close_fds=True,
-            **isolation.start_options(self.plan, self._scratch))
+        self._proc = _forked_child(self.plan, config, env, self._scratch, (req_r, resp_w, out_w))
+        if self._proc is None:
+            self._preexisting = our_children()  # what the sweep at close must spare
+            self._proc = subprocess.Popen(
+                isolation.command(self.plan, [sys.executable, "-I", "-m", "grader.child", json.dumps(config)]),
+                stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(req_r, resp_w),
+                cwd=self._scratch, env=env, start_new_session=True, close_fds=True,
+                **isolation.start_options(self.plan, self._scratch))
         _live_children.add(self._proc.pid)
         for fd in (req_r, resp_w, out_w):
             os.close(fd)
@@ -116,12 +119,15 @@ class Sandbox:
             return
         proc, self._proc = self._proc, None
         _live_children.discard(proc.pid)
-        _kill_tree(proc.pid)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        sweep_orphans(self._preexisting)
+        if isinstance(proc, ZygoteChild):
+            proc.wait()  # the zygote ends everything in its namespace: no need to search /proc
+        else:
+            _kill_tree(proc.pid)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            sweep_orphans(self._preexisting)
         for fd in (self._req_w, self._resp_r, self._out_r, self._pidfd):
             if fd is None:
                 continue
@@ -267,6 +273,91 @@ class Sandbox:
     def _limit_text(self, limits: list[float], step: int | None) -> str:
         seconds = limits[min(step or 0, len(limits) - 1)] if limits else self.limits.call_seconds
         return f"did not finish within {seconds:g} s"
+
+
+# -------------------------------------------------------------------- children forked by a zygote
+
+_zygote = None  # this process's zygote (see grader.zygote), started on first use once enabled
+_zygote_enabled = False
+
+
+def use_zygote(enabled: bool = True) -> None:
+    """Fork children from a numpy-loaded zygote instead of exec'ing each one (batch workers do). Only
+    with the namespaces layer: the zygote is init of its own pid namespace and ends what each child
+    left behind. Without it, or if the zygote fails, children are exec'd as before."""
+    global _zygote_enabled
+    _zygote_enabled = enabled
+    if not enabled:
+        _stop_zygote()
+
+
+def _stop_zygote() -> None:
+    global _zygote
+    if _zygote is not None:
+        _live_children.discard(_zygote.proc.pid)
+        _zygote.close()
+        _zygote = None
+
+
+def _forked_child(plan, config: dict, env: dict, scratch: str, fds: tuple[int, int, int]):
+    """A child forked by this process's zygote, or None when children must be exec'd."""
+    global _zygote
+    if not _zygote_enabled or "namespaces" not in plan.active:
+        return None
+    from grader.zygote import Zygote, ZygoteError
+
+    if _zygote is not None and (_zygote.plan != plan or _zygote.proc.poll() is not None):
+        _stop_zygote()
+    try:
+        if _zygote is None:
+            _zygote = Zygote(plan, dict(env, HOME="/", TMPDIR="/tmp"))
+            _zygote.plan = plan
+            _live_children.add(_zygote.proc.pid)
+        pid, ns_pid = _zygote.spawn(config, env, scratch, fds)
+    except (ZygoteError, OSError):
+        _stop_zygote()
+        return None
+    return ZygoteChild(_zygote, pid, ns_pid)
+
+
+class ZygoteChild:
+    """A forked child, seen through the few parts of `subprocess.Popen` the sandbox uses. It is the
+    zygote's child: its exit status comes from the zygote, which reaps it (and everything else in the
+    namespace) only when asked to end it."""
+
+    def __init__(self, zygote, pid: int, ns_pid: int):
+        self.zygote, self.pid, self.ns_pid = zygote, pid, ns_pid
+        self.returncode: int | None = None
+        self._ended = False
+
+    def poll(self) -> int | None:
+        if not self._ended and _state(self.pid) not in (None, "Z"):
+            return None
+        return self.wait()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if not self._ended:
+            from grader.zygote import ZygoteError
+
+            self._ended = True
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                status = self.zygote.end(self.ns_pid)
+            except ZygoteError:
+                status = None
+            self.returncode = os.waitstatus_to_exitcode(status) if status is not None else -signal.SIGKILL
+        return self.returncode
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return None
 
 
 # -------------------------------------------------------------------- process clean-up

@@ -64,3 +64,27 @@ def test_installed_console_script_grades_a_file():
     assert script, "the `grade` console script is installed next to this interpreter"
     done = subprocess.run([script, CORRECT, "--format", "json"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and json.loads(done.stdout)["score"] == 10
+
+
+def test_the_child_starts_before_the_grader_loads_numpy_and_is_always_closed(tmp_path, monkeypatch):
+    """`grade FILE` starts the child first, so its start-up overlaps the grader's imports; a child that
+    is never used (the file turns out unreadable) is closed all the same."""
+    import grader.engine
+    from grader.sandbox import Sandbox
+
+    seen = []
+    real = grader.engine.grade_submission
+
+    def spy(path, spec, **kwargs):
+        box = kwargs.get("sandbox")
+        seen.append(box)
+        report = real(path, spec, **kwargs)
+        assert box is None or not box.alive, "the early child is closed when grading ends"
+        return report
+
+    monkeypatch.setattr(grader.engine, "grade_submission", spy)
+    assert invoke(CORRECT).exit_code == 0
+    binary = tmp_path / "binary.py"
+    binary.write_bytes(b"\x00\x01")
+    assert "Ungradable" in invoke(str(binary)).output
+    assert all(isinstance(box, Sandbox) for box in seen) and len(seen) == 2
