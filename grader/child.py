@@ -325,6 +325,7 @@ def serve(config: dict) -> None:
     apply_limits(config)
     request_fd, _out_fd = config["request_fd"], config["response_fd"]
     import numpy  # noqa: F401  (loaded before student code, under the limits)
+    import numpy.random  # noqa: F401  (numpy loads it lazily; every load seeds it)
     from grader import isolation, wire
 
     try:  # the deeper layers, once everything the child itself needs is loaded

@@ -135,6 +135,21 @@ def test_a_misshaped_gradient_that_update_cannot_apply_costs_only_its_gradient_c
 
 # ------------------------------------------------------------------ numerical gradient at scale
 
+def sampled_spec(tmp_path, samples: int):
+    """The default spec, with numerical_gradient's sampled path forced on its small models."""
+    import json
+
+    from grader.spec import SPECS
+
+    data = json.loads((SPECS / "rnn-seq2one.json").read_text())
+    for check in data["checks"]:
+        if check["kind"] == "numerical_gradient":
+            check.update(full_up_to=10, samples=samples)
+    path = tmp_path / "sampled.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
 @pytest.mark.parametrize("example", ["correct_vectorised.py", "correct_loops.py", "mutant_numgrad_one_sided.py",
                                      "mutant_numgrad_keys.py", "mutant_numgrad_no_restore.py",
                                      "mutant_wrong_activation.py", "mutant_stateful_forward.py",
@@ -145,14 +160,9 @@ def test_sampled_differences_judge_numerical_gradient_like_full_ones(example, tm
     it must reach the same verdict, and name the same misconception, as differencing every entry."""
     import json
 
-    from grader.spec import EXAMPLES, SPECS, load
+    from grader.spec import EXAMPLES, load
 
-    data = json.loads((SPECS / "rnn-seq2one.json").read_text())
-    for check in data["checks"]:
-        if check["kind"] == "numerical_gradient":
-            check.update(full_up_to=10, samples=3)
-    path = tmp_path / "sampled.json"
-    path.write_text(json.dumps(data))
+    path = sampled_spec(tmp_path, samples=3)
     expected = json.loads((EXAMPLES / "expectations.json").read_text())[example]
     report = grader.engine.grade_submission(EXAMPLES / example, load(path))
     numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
@@ -164,16 +174,9 @@ def test_sampled_differences_judge_numerical_gradient_like_full_ones(example, tm
 def test_sampled_differences_catch_an_error_in_entries_they_did_not_difference(make_submission, tmp_path):
     """A numerical gradient that is wrong only in its last entry of W: the sample (of other entries)
     cannot see it, the check of every entry against the exact gradient must."""
-    import json
+    from grader.spec import load
 
-    from grader.spec import SPECS, load
-
-    data = json.loads((SPECS / "rnn-seq2one.json").read_text())
-    for check in data["checks"]:
-        if check["kind"] == "numerical_gradient":
-            check.update(full_up_to=10, samples=1)
-    path = tmp_path / "sampled.json"
-    path.write_text(json.dumps(data))
+    path = sampled_spec(tmp_path, samples=1)
     wrong_last_entry = ("        grads['d_' + name] = grad\n",
                         "        if name == 'W':\n            grad.reshape(-1)[-1] *= 1.5\n"
                         "        grads['d_' + name] = grad\n")
