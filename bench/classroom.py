@@ -43,7 +43,7 @@ def make_class(folder: Path, n: int, hostile_share: float = 0.1, duplicates: int
     expected, texts = {}, []
     for i, example in enumerate(plan):
         student = 100000 + i
-        if i >= n - duplicates and texts:
+        if i >= n - duplicates and texts and example not in hostile:  # the hostile share stays exact
             example, text = rng.choice(texts)
         else:
             text = (EXAMPLES / example).read_text() + f"\n# handed in by student {student}\n"

@@ -23,7 +23,7 @@ import time
 import traceback
 import types
 
-DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+from grader import toplevel  # pure stdlib; imported before Landlock closes the grader's folder
 
 
 def apply_limits(config: dict) -> None:
@@ -96,22 +96,19 @@ class Session:
     # -------------------------------------------------------------- loading
 
     def load(self, request: dict) -> dict:
+        """Run the file's top level by the rule of `toplevel.plan`; a notebook's cells parse one by one."""
         path = request["path"]
         with open(path, "rb") as fh:
-            source = fh.read().decode("utf-8", "replace")
-        try:
-            tree = ast.parse(source, filename=self.filename)
-        except SyntaxError as exc:
-            return {"syntax_error": {"line": exc.lineno, "message": exc.msg,
-                                     "text": (exc.text or "").strip()[:200]}}
+            source = fh.read().decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+        lines = source.split("\n")
+        cells = request.get("cells")  # a notebook: [first, last] line of each code cell
         # tracebacks name the display name: give linecache the source so they can quote the line
-        linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
+        linecache.cache[self.filename] = (len(source), None, [line + "\n" for line in lines], self.filename)
         for name, module_source in request.get("modules", {}).items():
             install_support_module(name, module_source)
         module = types.ModuleType("submission")
         module.__file__ = self.filename
         sys.modules["submission"] = module
-        lines = source.splitlines()
         skipped = []
         box = float(request["statement_seconds"])
         deadline = time.monotonic() + float(request["load_seconds"]) - 1.0
@@ -119,29 +116,57 @@ class Session:
         import numpy as np
         np.random.seed(0)  # module-level randomness is reproducible too
         random.seed(0)
-        for stmt in tree.body:
-            write_progress({"line": stmt.lineno})
-            code = compile(ast.Module(body=[stmt], type_ignores=[]), self.filename, "exec")
-            is_definition = isinstance(stmt, DEFINITIONS)
-            seconds = max(0.05, min(box, deadline - time.monotonic()))
+        for first, last in cells or [(1, len(lines))]:
             try:
-                if not is_definition:
-                    signal.setitimer(signal.ITIMER_REAL, seconds)
-                exec(code, module.__dict__)
-            except TimeBox:
-                skipped.append(self._skip(stmt, lines, f"still running after {seconds:.1f} s"))
-            except BaseException as exc:  # SystemExit and KeyboardInterrupt included: keep loading
-                info = _describe_exception(exc, self.filename)
-                skipped.append(self._skip(stmt, lines, f"{info['type']}: {info['message']}"))
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                tree = toplevel.parse(lines, first, last, self.filename)
+            except SyntaxError as exc:
+                line = min(max(exc.lineno or first, first), last)
+                if not cells:  # a .py file that does not parse cannot be graded
+                    return {"syntax_error": {"line": line, "message": exc.msg,
+                                             "text": lines[line - 1].strip()[:200]}}
+                skipped.append(self._skip(line, lines, f"SyntaxError: {exc.msg}; the whole cell was skipped"))
+                continue
+            for stmt in tree.body:
+                how, why_not = toplevel.plan(stmt)
+                seconds = min(box, deadline - time.monotonic())
+                if how == toplevel.BOXED and seconds < 0.05:
+                    skipped.append(self._skip(stmt.lineno, lines, "not run: loading had used up its "
+                                              f"{float(request['load_seconds']):g} s on earlier statements"))
+                    continue
+                if how == toplevel.NOT_RUN:
+                    skipped.append(self._skip(stmt.lineno, lines, why_not, by_rule=True))
+                    continue
+                skipped.extend(self._run_statement(stmt, module, lines, seconds if how == toplevel.BOXED else 0))
         self.module = module
         return {"skipped": skipped, "members": self._describe(request.get("members", {}))}
 
+    def _run_statement(self, stmt: ast.stmt, module: types.ModuleType, lines: list[str], box: float) -> list:
+        """Execute one top-level statement (under a time box when box > 0); what to report if it failed."""
+        write_progress({"line": stmt.lineno})
+        try:
+            code = compile(ast.Module(body=[stmt], type_ignores=[]), self.filename, "exec")
+            if box:
+                signal.setitimer(signal.ITIMER_REAL, box)
+            exec(code, module.__dict__)
+        except TimeBox:
+            return [self._skip(stmt.lineno, lines, f"still running after {box:.1f} s")]
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt included: keep loading
+            info = _describe_exception(exc, self.filename)
+            why = f"{info['type']}: {info['message']}"
+            if isinstance(exc, SyntaxError) and exc.filename == self.filename:  # compile's: `return` outside a def
+                why = f"SyntaxError: {exc.msg}"  # without the "(file, line N)" of the joined cells
+            if isinstance(exc, ModuleNotFoundError):
+                why += " (not installed where submissions are graded)"
+            return [self._skip(stmt.lineno, lines, why)]
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        return []
+
     @staticmethod
-    def _skip(stmt: ast.stmt, lines: list[str], why: str) -> dict:
-        first = lines[stmt.lineno - 1].strip() if 0 < stmt.lineno <= len(lines) else ""
-        return {"line": stmt.lineno, "code": first[:120], "why": why}
+    def _skip(line: int, lines: list[str], why: str, by_rule: bool = False) -> dict:
+        first = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        entry = {"line": line, "code": first[:120], "why": why}
+        return {**entry, "not_run": True} if by_rule else entry
 
     def _describe(self, members: dict) -> dict:
         """What the grader needs to judge the interface: which names exist and their signatures."""
@@ -274,20 +299,17 @@ def _signature(value, bound: bool):
 
 
 def _describe_exception(exc: BaseException, filename: str) -> dict:
-    """Type, message and the innermost line of the student's file: what a student can act on."""
+    """Type, message and the innermost line of the student's file, as data."""
     try:
         message = str(exc) if not isinstance(exc, MemoryError) else "ran out of memory"
     except Exception:  # an exception whose __str__ raises still gets described
         message = "(no message)"
     where = None
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == filename:
-            where = {"line": frame.lineno, "code": (frame.line or "").strip()[:120], "function": frame.name}
-    name = type(exc).__name__[:100]
-    text = f"{name}: {message}"[:300]
-    if where:
-        text += f" (line {where['line']}, in {where['function']}: {where['code']})"
-    return {"type": name, "message": message[:300], "where": where, "text": text}
+        if frame.filename == filename and isinstance(frame.lineno, int):
+            where = {"line": frame.lineno, "code": (frame.line or "").strip()[:120], "function": frame.name[:100]}
+    # the grader words it: only it knows how the student sees a line ("cell 3, line 5" in a notebook)
+    return {"type": type(exc).__name__[:100], "message": message[:300], "where": where}
 
 
 # ------------------------------------------------------------------ the loop

@@ -99,7 +99,7 @@ def main():
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
                   isolation: str | None):
-    """Grade one submission (.py), or every submission in a folder (with --out OUTDIR)."""
+    """Grade one submission (.py or .ipynb), or every submission in a folder (with --out OUTDIR)."""
     _choose_isolation(isolation)
     if submission.is_dir():
         return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet)

@@ -8,6 +8,7 @@ kills the child (hang, crash, exit), the next check gets a fresh child with the 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import __version__, isolation
+from grader import __version__, isolation, notebook
 from grader.report import ERROR, CheckResult, Report
 from grader.sandbox import Failure, Sandbox
 from grader.spec import Spec
@@ -90,9 +91,10 @@ class Context:
     """Everything a check needs: the spec, the seed, and a way to run steps in the submission."""
 
     spec: Spec
-    path: Path
+    path: Path  # the Python source the child loads (for a notebook, its code cells joined)
     seed: int
     display_name: str
+    script: notebook.Script | None = None  # a notebook's cells and where its lines came from
     load: dict = field(default_factory=dict)
     fatal: str | None = None  # why nothing beyond `interface` can run
     cache: dict = field(default_factory=dict)
@@ -111,7 +113,8 @@ class Context:
         if self._sandbox is None:
             self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name, plan=self.plan)
             self._sandbox.start()
-        exchange = self._sandbox.load(self.spec.members(), self.spec.support_modules())
+        exchange = self._sandbox.load(self.spec.members(), self.script.cells if self.script else None,
+                                      self.spec.support_modules())
         if exchange.failure:
             self.close()
             return {"failure": exchange.failure}
@@ -155,6 +158,9 @@ class Context:
         if not well_formed_results(results, steps):
             self.close()
             return Outcome([], f"your code {LOOK_AT['protocol']}", died=True)
+        for result in results:
+            if "raised" in result:
+                result["raised"]["text"] = self.raised_text(result["raised"])
         values = [r["ok"] for r in results if "ok" in r]
         for step, result in zip(steps, results):
             if "raised" in result and not step.get("continue"):
@@ -164,6 +170,51 @@ class Context:
                     text += f"; submissions may use at most {self.spec.limits().memory_mb} MB"
                 return Outcome(values, f"{describe_step(step)} raised {text}")
         return Outcome([r["ok"] if "ok" in r else Raised(r["raised"]) for r in results])
+
+    # ---------------------------------------------------------------- locations
+
+    def where(self, line: int) -> str:
+        """A line of what the child loaded, as the student sees it: "line 12", or "cell 3, line 5"."""
+        return self.places([line])
+
+    def places(self, lines: list[int], most: int = 8) -> str:
+        """Several lines, grouped by cell: "cell 5, lines 1, 5; cell 7, line 1", or "lines 3, 9"."""
+        groups: list[tuple[int | None, list[int]]] = []
+        for line in lines[:most]:
+            cell, number = self.script.origin(line) if self.script else (None, line)
+            if groups and groups[-1][0] == cell:
+                groups[-1][1].append(number)
+            else:
+                groups.append((cell, [number]))
+        text = "; ".join(("" if cell is None else f"cell {cell}, ") + ("line " if len(numbers) == 1 else "lines ")
+                         + ", ".join(map(str, numbers)) for cell, numbers in groups)
+        return text + (f" and {len(lines) - most} more" if len(lines) > most else "")
+
+    def skipped_text(self, skipped: list[dict], graded: bool) -> str:
+        """What of the top level did not run: failures with their reason, work skipped by rule briefly."""
+        failed = [s for s in skipped if not s.get("not_run")]
+        by_rule = [s for s in skipped if s.get("not_run")]
+        text = ""
+        if failed:
+            shown = "; ".join(f"{self.where(s['line'])} (`{s['code']}`): {s['why']}" for s in failed[:5])
+            more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+            still = " (your definitions were still graded)" if graded else ""
+            text += f" Top-level code that failed and was skipped while loading{still}: {shown}{more}."
+        if by_rule:
+            kinds: dict[str, list[int]] = {}
+            for entry in by_rule:
+                kinds.setdefault(entry["why"], []).append(entry["line"])
+            shown = ", ".join(f"{kind} ({self.places(lines)})" for kind, lines in kinds.items())
+            text += f" Skipped, never run when grading, as top-level work: {shown}."
+        return text
+
+    def raised_text(self, info: dict) -> str:
+        """An exception the student's code raised: type, message and where, in one sentence."""
+        text = f"{info['type']}: {info['message']}"[:300]
+        where = info.get("where")
+        if where:
+            text += f" ({self.where(where['line'])}, in {where['function']}: {where['code']})"
+        return text
 
     # ---------------------------------------------------------------- hidden data
 
@@ -205,7 +256,8 @@ def well_formed_results(results, steps: list[dict]) -> bool:
             if index < len(results) - 1 and not steps[index].get("continue"):
                 return False
             info = result["raised"]
-            if not (isinstance(info, dict) and all(isinstance(info.get(k), str) for k in ("type", "message", "text"))):
+            if not (isinstance(info, dict) and all(isinstance(info.get(k), str) for k in ("type", "message"))
+                    and _where_ok(info.get("where"))):
                 return False
         elif "ok" not in result:
             return False
@@ -214,18 +266,24 @@ def well_formed_results(results, steps: list[dict]) -> bool:
     return True
 
 
+def _where_ok(where) -> bool:
+    return where is None or isinstance(where, dict) and isinstance(where.get("line"), int) and all(
+        isinstance(where.get(k), str) for k in ("code", "function"))
+
+
 def well_formed_load(reply) -> bool:
     """A load reply is a syntax error, or the skipped statements and a description of the members."""
     if not isinstance(reply, dict):
         return False
     if "syntax_error" in reply:
         err = reply["syntax_error"]
-        return isinstance(err, dict) and isinstance(err.get("message"), str) and isinstance(err.get("text"), str)
+        return isinstance(err, dict) and isinstance(err.get("line"), int) and all(
+            isinstance(err.get(k), str) for k in ("message", "text"))
     skipped, members = reply.get("skipped"), reply.get("members")
     if not isinstance(skipped, list) or not isinstance(members, dict):
         return False
     if not all(isinstance(s, dict) and isinstance(s.get("line"), int) and isinstance(s.get("code"), str)
-               and isinstance(s.get("why"), str) for s in skipped):
+               and isinstance(s.get("why"), str) and isinstance(s.get("not_run", False), bool) for s in skipped):
         return False
     for member in members.values():
         if not isinstance(member, dict) or not isinstance(member.get("kind"), str):
@@ -246,7 +304,7 @@ def _signature_ok(signature) -> bool:
 
 def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
                      display_name: str | None = None, sandbox: Sandbox | None = None) -> Report:
-    """Grade one `.py` file against a spec; never raises for anything the submission does.
+    """Grade one `.py` file or notebook against a spec; never raises for anything the submission does.
 
     `sandbox`: a child already started for this file (`prestart`), so that its start-up overlaps the
     caller's own imports; it is used for the first load, or closed."""
@@ -260,6 +318,9 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
                   prestarted=sandbox)
     results: list[CheckResult] = []
     unreadable = why_unreadable(path, data)
+    scratch = tempfile.TemporaryDirectory(prefix="grader-cells-")  # where a notebook's cells go, as a .py
+    if not unreadable and path.suffix == ".ipynb":
+        unreadable = _read_notebook(ctx, data, Path(scratch.name))
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()
         budget = spec.limits().submission_seconds
@@ -278,6 +339,7 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
         ctx.close()
         if ctx.prestarted is not None:  # never used: the file could not be read
             ctx.prestarted.close()
+        scratch.cleanup()
     for check, result in zip(spec.checks, results):
         result.visibility = spec.check_visibility(check)
     report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,
@@ -295,13 +357,27 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     return report
 
 
+def _read_notebook(ctx: Context, data: bytes, scratch: Path) -> str | None:
+    """Give the child a notebook's code cells as a Python file; why the notebook is unreadable, if it is."""
+    try:
+        ctx.script = notebook.read(data)
+    except notebook.NotebookError as exc:
+        return str(exc)
+    scratch.chmod(0o755)  # the child may run as another user; the file holds only the student's own code
+    ctx.path = scratch / "cells.py"
+    ctx.path.write_text(ctx.script.source, encoding="utf-8")
+    if ctx.prestarted is not None:  # started for the .ipynb itself, which it can neither parse nor read
+        ctx.prestarted.close()
+        ctx.prestarted = None
+    return None
+
+
 def why_unreadable(path: Path, data: bytes) -> str | None:
-    """Why a file cannot be read as Python source at all, in words for the student; None if it can."""
+    """Why a file cannot be read as a submission at all, in words for the student; None if it can."""
     if path.suffix == ".ipynb":
-        return ("this grader version reads .py files only; export the notebook with "
-                "`jupyter nbconvert --to script` and hand in the .py")
+        return None  # notebook.read says what is wrong with a notebook
     if path.suffix != ".py":
-        return f"a submission must be a .py file, not {path.suffix or 'a file without extension'}"
+        return f"a submission must be a .py file or a .ipynb notebook, not {path.suffix or 'a file without extension'}"
     if b"\x00" in data:
         return "the file is binary, not Python source"
     try:

@@ -16,30 +16,36 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
         return fail(ctx, result, f"Your file could not be read: {load['unreadable']}.", ERROR)
     if "failure" in load:
         failure = load["failure"]
-        where = f" (line {failure.line} was running)" if failure.line else ""
+        where = f" ({ctx.where(failure.line)} was running)" if failure.line else ""
         ctx.fatal = f"loading your file {failure.detail}{where}."
+        advice = ("keep long-running work in functions that no cell calls" if ctx.script else
+                  "move long-running demos under `if __name__ == \"__main__\":`")
         return fail(ctx, result, f"Loading your file {failure.detail}{where}. Code at the top level of the file "
-                            "must finish quickly; move long-running demos under `if __name__ == \"__main__\":`.", ERROR)
+                            f"must finish quickly; {advice}.", ERROR)
     if "syntax_error" in load:
         err = load["syntax_error"]
-        ctx.fatal = f"your file has a syntax error at line {err['line']}."
-        return fail(ctx, result, f"Your file has a syntax error at line {err['line']}: {err['message']} "
+        ctx.fatal = f"your file has a syntax error at {ctx.where(err['line'])}."
+        return fail(ctx, result, f"Your file has a syntax error at {ctx.where(err['line'])}: {err['message']} "
                             f"(`{err['text']}`). Nothing can be graded until the file parses.", ERROR)
     members, problems = load["members"], []
+    functions = {**model.get("functions", {}), **{n: f["args"] for n, f in ctx.spec.functions.items()}}
     if model:  # a class-style assignment: without the class nothing can run
         cls = members.get(model["class"], {"kind": "missing"})
+        skipped = ctx.skipped_text(load.get("skipped", []), graded=cls["kind"] == "class")
         if cls["kind"] != "class":
             what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
             ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
             return fail(ctx, result, f"Your file defines {what} `{model['class']}`; expected a class "
-                                     f"`{model['class']}` with methods {', '.join(model['methods'])}.", ERROR)
+                                     f"`{model['class']}` with methods {', '.join(model['methods'])}." + skipped, ERROR)
         expected = {"__init__": model["sizes"], **model["methods"]}
         for method, args in expected.items():
             problem = _signature_problem(cls["methods"].get(method), args)
             if problem:
                 label = f"{model['class']}({', '.join(args)})" if method == "__init__" else f"{model['class']}.{method}"
                 problems.append(f"`{label}` {problem}")
-    functions = {**model.get("functions", {}), **{n: f["args"] for n, f in ctx.spec.functions.items()}}
+    else:
+        graded = any(members.get(f, {}).get("kind") == "function" for f in functions)
+        skipped = ctx.skipped_text(load.get("skipped", []), graded=graded)
     for function, args in functions.items():
         info = members.get(function, {"kind": "missing"})
         if info["kind"] != "function":
@@ -48,7 +54,6 @@ def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
             problem = _signature_problem(info["signature"], args)
             if problem:
                 problems.append(f"`{function}` {problem}")
-    skipped = _skipped_text(load.get("skipped", []))
     if problems:
         fail(ctx, result, "Interface: " + "; ".join(problems) + ". Checks that need these will fail." + skipped)
     else:
@@ -70,12 +75,3 @@ def _signature_problem(signature: dict | None, args: list[str]) -> str | None:
         return f"takes {len(positional)} argument(s) ({', '.join(p['name'] for p in positional) or 'none'}); " \
                f"expected {len(args)} ({', '.join(args) or 'none'})"
     return None
-
-
-def _skipped_text(skipped: list[dict]) -> str:
-    if not skipped:
-        return ""
-    shown = "; ".join(f"line {s['line']} (`{s['code']}`): {s['why']}" for s in skipped[:5])
-    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-    return (f" Top-level code that was skipped while loading (your definitions were still graded): "
-            f"{shown}{more}.")

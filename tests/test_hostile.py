@@ -53,14 +53,18 @@ def fast_spec(call_seconds: float = 1.5, load_seconds: float = 6.0, statement_se
 
 def write_submission(tmp_path: Path, *replacements: tuple[str, str], top: str = "", name: str = "sub.py",
                      source: str | None = None) -> Path:
-    """The correct example with exact `old -> new` replacements and `top` inserted after `import numpy`."""
+    """The correct example with exact `old -> new` replacements and `top` inserted after `import numpy`.
+
+    `top` goes inside `if True:`, a block the loader runs (time-boxed) as a determined student would
+    write it: a bare call or loop at the top level is work that never runs."""
     text = CORRECT.read_text() if source is None else source
     for old, new in replacements:
         assert text.count(old) == 1, f"test setup: {old!r} is not in the correct example exactly once"
         text = text.replace(old, new)
     if top:
         assert NUMPY_IMPORT in text
-        text = text.replace(NUMPY_IMPORT, NUMPY_IMPORT + textwrap.dedent(top).strip("\n") + "\n", 1)
+        block = "if True:\n" + textwrap.indent(textwrap.dedent(top).strip("\n"), "    ") + "\n"
+        text = text.replace(NUMPY_IMPORT, NUMPY_IMPORT + block, 1)
     path = tmp_path / name
     path.write_text(text)
     return path

@@ -54,8 +54,12 @@ def choices(*stoppers: str) -> list:
 
 
 def submission(tmp_path: Path, attack: str, name: str = "sub.py") -> Path:
-    """The correct example, with the attack run at load time (top level) and `probe()` to report it."""
-    text = CORRECT.read_text() + "\n" + PROBE + textwrap.dedent(attack)
+    """The correct example, with the attack run at load time (top level) and `probe()` to report it.
+
+    The attack goes inside `if True:`, a block the loader runs (time-boxed) as a determined student
+    would write it: a bare top-level call such as `_attempt(...)` is work that never runs."""
+    block = "if True:\n" + textwrap.indent(textwrap.dedent(attack).strip("\n"), "    ") + "\n"
+    text = CORRECT.read_text() + "\n" + PROBE + block
     path = tmp_path / name
     path.write_text(text)
     return path
@@ -446,7 +450,7 @@ def test_a_layer_that_cannot_be_applied_stops_the_child_before_any_student_code(
     submission with less isolation than the report claims, the child refuses every request."""
     marker = tmp_path / "ran"
     path = tmp_path / "m.py"
-    path.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    path.write_text(f"_ran = open({str(marker)!r}, 'w')\n")  # a binding: the loader runs it
     monkeypatch.setattr(isolation, "_seccomp_library", lambda: "libno-such-seccomp.so.9")
     box = Sandbox(str(path), load().limits(), "m.py", plan=isolation.Plan(("seccomp",), ()))
     box.start()

@@ -1,0 +1,99 @@
+"""Notebooks: the code cells of a `.ipynb` as one source for the child, and where each line came from.
+
+A notebook is data: nbformat reads it here, in the grader's process, and nothing in it runs here. The
+child loads the source like a `.py` file, except that it parses cell by cell (`Script.cells`), so a cell
+that does not parse is skipped as Jupyter would skip it. Feedback names a line as the student sees it,
+"cell 3, line 5", counting every cell from the top of the notebook, markdown cells included.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+
+AGAIN = "open it in Jupyter, save it, and hand it in again"
+
+
+class NotebookError(ValueError):
+    """Why a notebook cannot be read at all, in words for the student."""
+
+
+@dataclass(frozen=True)
+class Script:
+    """The code cells joined into one source, with the origin of each of its lines."""
+
+    source: str
+    origins: tuple[tuple[int, int], ...]  # (cell, line in the cell) of each line of source, 1-based
+    cells: tuple[tuple[int, int], ...]  # (first, last) line of source of each code cell
+
+    def origin(self, line: int) -> tuple[int | None, int]:
+        """(cell, line in the cell) of a line of source; (None, line) for a line of no cell, which only
+        a lying child can name."""
+        return self.origins[line - 1] if 1 <= line <= len(self.origins) else (None, line)
+
+
+def read(data: bytes) -> Script:
+    """The code cells of a notebook (v4, or older ones nbformat upgrades); NotebookError if unreadable.
+
+    As lenient as Jupyter, which opens a notebook that breaks its schema somewhere (an odd output, a
+    missing cell id) with a warning: what grading needs, the cells' types and sources, must be sound.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"the notebook is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
+    try:
+        fields = json.loads(text)
+    except (ValueError, RecursionError):
+        raise NotebookError(f"the notebook is not valid JSON, perhaps truncated or damaged; {AGAIN}") from None
+    if not isinstance(fields, dict) or "nbformat" not in fields:
+        raise NotebookError("the file is JSON but not a Jupyter notebook (it has no `nbformat` field)")
+    import nbformat  # here, not at the top: ~70 ms that grading a .py file need not pay
+
+    try:
+        with warnings.catch_warnings():  # nbformat's notes on what it repaired are not the student's business
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
+    except nbformat.ValidationError as exc:
+        raise NotebookError(f"the file is not a valid notebook ({_first_line(exc.message)}); {AGAIN}") from None
+    except Exception as exc:  # nbformat raises many kinds on odd JSON: a list, a string, version 5
+        raise NotebookError(f"the file is not a notebook this grader can read ({_first_line(str(exc))}); "
+                            f"{AGAIN}") from None
+    metadata = notebook.get("metadata")
+    kernel = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    language = kernel.get("language", "python") if isinstance(kernel, dict) else "python"
+    if not isinstance(language, str) or language.lower() != "python":
+        raise NotebookError(f"the notebook's kernel runs {str(language)[:40]}, not Python")
+    return _join_code_cells(notebook.get("cells"))
+
+
+def _join_code_cells(cells) -> Script:
+    if not isinstance(cells, list):
+        raise NotebookError(f"the file is not a valid notebook (it has no list of cells); {AGAIN}")
+    lines, origins, ranges = [], [], []
+    for number, cell in enumerate(cells, start=1):
+        source = _source(cell)
+        if source is None:
+            raise NotebookError(f"cell {number} of the notebook is damaged (no type or no text); {AGAIN}")
+        if cell["cell_type"] != "code" or not source.strip():
+            continue
+        cell_lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        ranges.append((len(lines) + 1, len(lines) + len(cell_lines)))
+        origins.extend((number, index) for index in range(1, len(cell_lines) + 1))
+        lines.extend(cell_lines)
+    return Script("\n".join(lines) + "\n", tuple(origins), tuple(ranges))
+
+
+def _source(cell) -> str | None:
+    """A cell's text (a string, or a list of strings as on disk); None when the cell is not sound."""
+    if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+        return None
+    source = cell.get("source")
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        return "".join(source)
+    return source if isinstance(source, str) else None
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0][:160] if message.strip() else "no detail"
