@@ -173,3 +173,19 @@ def test_a_missing_function_or_key_is_said_in_words_and_costs_only_its_checks(tm
     assert passed == {f"rnn_cell_backward_{g}" for g in ("da_prev", "dWax", "dWaa", "dba")}
     assert "defines no function `rnn_forward`" in by_name["rnn_forward_a"].output
     assert "no key 'dxt' (its keys: 'dX'" in by_name["rnn_cell_backward_dxt"].output
+
+
+def test_the_rnn_cell_notebook_as_handed_in_scores_full_marks():
+    """The issue's acceptance case: the first code cell imports rnn_utils (shipped with the spec) and
+    public_tests (not shipped: the failed import is reported, never held against the student)."""
+    import json
+
+    spec = specs.load("rnn-cell")
+    path = spec.examples / "correct_notebook.ipynb"
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    first = "".join(cells[0]["source"])
+    assert "from rnn_utils import *" in first and "from public_tests import *" in first
+    report = grade_submission(path, spec)
+    assert (report.status, report.score, report.max_score) == ("graded", 14.0, 14.0)
+    interface = next(t for t in report.tests if t.name == "interface")
+    assert "public_tests" in interface.output and "rnn_utils" not in interface.output
