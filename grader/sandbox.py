@@ -208,8 +208,11 @@ class Sandbox:
                     if "progress" in message:
                         marker = message["progress"]
                         if "step" in marker:
+                            # steps only move forward, each once: a forged marker cannot buy more time
+                            if not (step is None or int(marker["step"]) > step) or int(marker["step"]) >= len(limits):
+                                raise wire.WireError("a progress marker for a step already started")
                             step = int(marker["step"])
-                            deadline = time.monotonic() + limits[min(step, len(limits) - 1)]
+                            deadline = time.monotonic() + limits[step]
                         if "line" in marker:
                             line = int(marker["line"])
                     elif "reply" in message and "internal_error" in message["reply"]:
@@ -229,6 +232,12 @@ class Sandbox:
         from grader import wire
 
         while len(self._buffer) >= wire.HEADER.size:
+            if self._buffer[:4] == wire.PROGRESS_MAGIC:
+                if len(self._buffer) < wire.PROGRESS.size:
+                    return
+                frame, self._buffer = self._buffer[:wire.PROGRESS.size], self._buffer[wire.PROGRESS.size:]
+                yield wire.parse_progress(frame)
+                continue
             length = wire.parse_header(self._buffer[: wire.HEADER.size])
             end = wire.HEADER.size + length
             if len(self._buffer) < end:

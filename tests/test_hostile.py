@@ -486,6 +486,28 @@ def test_forged_frames_on_every_descriptor_never_raise_the_score(tmp_path, mode)
     assert_sane(report)
 
 
+@pytest.mark.timeout(120)
+def test_forged_progress_markers_cannot_stretch_a_call_past_its_limit(tmp_path):
+    """A hanging forward that keeps claiming, on the grader's own channel and with the right request
+    number, that a new step has started (which would reset the step's clock) is stopped all the same:
+    a step can start only once, and only a step that was sent."""
+    spec = fast_spec(call_seconds=1.0)
+    hang = at_start_of("forward", """
+        import sys as _sys, time as _time, struct as _struct, os as _os
+        _child = _sys.modules.get("grader.child")
+        if not hasattr(_child, "_seq"):
+            _child = _sys.modules["__main__"]
+        for _k in range(40):
+            _os.write(_child._out_fd, _struct.pack(">4sIii", b"GRDP", _child._seq, _k % 3, -1))
+            _time.sleep(0.25)
+    """)
+    started = time.monotonic()
+    report = grade_submission(write_submission(tmp_path, hang), spec)
+    assert time.monotonic() - started < 8.0, "40 forged markers, 0.25 s apart, would take 10 s per call"
+    assert by_name(report)["forward_values"].status != "passed"
+    assert_sane(report)
+
+
 CHANNEL_FORGER = '''
 import json, os, struct
 
