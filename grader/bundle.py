@@ -74,9 +74,12 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
     # the examples let staff run `grade selftest` inside Gradescope's image (its debugging session)
     from grader.selftest import expectations
 
-    examples = {name: entry for name, entry in expectations(spec).items() if (EXAMPLES / name).exists()}
-    source["submissions_example/expectations.json"] = (json.dumps(examples, indent=2) + "\n").encode()
-    source.update({f"submissions_example/{name}": (EXAMPLES / name).read_bytes() for name in examples})
+    folder = "/".join(("submissions_example", *spec.examples.relative_to(EXAMPLES).parts))
+    examples = {name: entry for name, entry in expectations(spec).items() if (spec.examples / name).exists()}
+    source[f"{folder}/expectations.json"] = (json.dumps(examples, indent=2) + "\n").encode()
+    source.update({f"{folder}/{name}": (spec.examples / name).read_bytes() for name in examples})
+    source.update({f"support/{spec.data['support']}/{name}.py": text.encode()
+                   for name, text in spec.support_modules().items()})
     files.update({f"{SOURCE}/{name}": data for name, data in source.items()})
     return files
 
@@ -96,12 +99,13 @@ def write_bundle(spec: Spec, out: Path) -> list[str]:
     return list(files)
 
 
-def find_submission(folder: Path, class_name: str) -> Path | None:
+def find_submission(folder: Path, marker: str) -> Path | None:
     """The file to grade among what a student uploaded, by one documented rule.
 
     Candidates are the .py and .ipynb files anywhere under the folder (hidden folders, __pycache__,
     .ipynb_checkpoints and __MACOSX aside). The first of them in this order is graded: files that
-    define the spec's class (`class RNN`) before files that do not, .py before .ipynb, shallower
+    define the spec's class or first function (`marker`: `class RNN`, `def rnn_cell_forward`) before files
+    that do not, .py before .ipynb, shallower
     before deeper, then by path. The files are only read as text here, never run.
     """
     candidates: list[Path] = []
@@ -114,7 +118,7 @@ def find_submission(folder: Path, class_name: str) -> Path | None:
     def defines_class(path: Path) -> bool:
         try:
             with open(path, "rb") as fh:
-                return f"class {class_name}".encode() in fh.read(PEEK_BYTES)
+                return marker.encode() in fh.read(PEEK_BYTES)
         except OSError:
             return False
 
@@ -131,14 +135,14 @@ def autograde(root: Path, spec: Spec):
     from grader.views import gradescope_results
 
     folder = root / "submission"
-    found = find_submission(folder, spec.model["class"]) if folder.is_dir() else None
+    found = find_submission(folder, spec.marker) if folder.is_dir() else None
     if found is None:
         uploaded = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())[:10] \
             if folder.is_dir() else []
         return {"score": 0.0, "execution_time": 0,
                 "output": (f"No .py or .ipynb file was found in your submission (it holds: "
-                           f"{', '.join(uploaded) or 'nothing'}). Upload the file that defines class "
-                           f"{spec.model['class']}."),
+                           f"{', '.join(uploaded) or 'nothing'}). Upload the file that defines "
+                           f"{spec.marker.split()[1]}."),
                 "visibility": "visible",  # whatever the spec says: the student must learn this now
                 "stdout_visibility": spec.visibility("stdout"), "tests": []}, None
     report = grade_submission(found, spec, display_name=str(found.relative_to(folder)))

@@ -25,7 +25,7 @@ MAX_OUTPUT = 1500  # characters of feedback per check: a student reads it, a sub
 def run_check(ctx: Context, check: dict) -> CheckResult:
     result = CheckResult(check["name"], float(check["points"]), tags=[check["kind"]])
     try:
-        KINDS[check["kind"]](ctx, check, result)
+        (KINDS.get(check["kind"]) or _kinds_elsewhere()[check["kind"]])(ctx, check, result)
         if result.status == FAILED and not result.diagnoses and check.get("hint"):
             result.output += f" {check['hint']}"
         if len(result.output) > MAX_OUTPUT:
@@ -37,6 +37,12 @@ def run_check(ctx: Context, check: dict) -> CheckResult:
         if os.environ.get("GRADER_DEBUG"):  # course staff chasing a grader bug get the traceback on stderr
             traceback.print_exc()
     return result
+
+
+def _kinds_elsewhere() -> dict:
+    """Check kinds with modules of their own, which build on this module's helpers."""
+    from grader import function_checks, interface_check
+    return {**function_checks.KINDS, "interface": interface_check.check_interface}
 
 
 def keys_text(returned: dict, most: int = 8) -> str:
@@ -55,71 +61,6 @@ def fail(ctx: Context, result: CheckResult, message: str, status: str = FAILED, 
 
 def config_indices(ctx: Context, check: dict) -> list[int]:
     return check.get("configs", list(range(len(ctx.spec.configs))))
-
-
-# ------------------------------------------------------------------ interface
-
-def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
-    load, model = ctx.load, ctx.spec.model
-    if "unreadable" in load:
-        ctx.fatal = load["unreadable"] + "."
-        return fail(ctx, result, f"Your file could not be read: {load['unreadable']}.", ERROR)
-    if "failure" in load:
-        failure = load["failure"]
-        where = f" ({ctx.where(failure.line)} was running)" if failure.line else ""
-        ctx.fatal = f"loading your file {failure.detail}{where}."
-        advice = ("keep long-running work in functions that no cell calls" if ctx.script else
-                  "move long-running demos under `if __name__ == \"__main__\":`")
-        return fail(ctx, result, f"Loading your file {failure.detail}{where}. Code at the top level of the file "
-                            f"must finish quickly; {advice}.", ERROR)
-    if "syntax_error" in load:
-        err = load["syntax_error"]
-        ctx.fatal = f"your file has a syntax error at {ctx.where(err['line'])}."
-        return fail(ctx, result, f"Your file has a syntax error at {ctx.where(err['line'])}: {err['message']} "
-                            f"(`{err['text']}`). Nothing can be graded until the file parses.", ERROR)
-    members, problems = load["members"], []
-    cls = members.get(model["class"], {"kind": "missing"})
-    skipped = ctx.skipped_text(load.get("skipped", []), graded=cls["kind"] == "class")
-    if cls["kind"] != "class":
-        what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
-        ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
-        return fail(ctx, result, f"Your file defines {what} `{model['class']}`; expected a class `{model['class']}` "
-                            f"with methods {', '.join(model['methods'])}." + skipped, ERROR)
-    expected = {"__init__": model["sizes"], **model["methods"]}
-    for method, args in expected.items():
-        problem = _signature_problem(cls["methods"].get(method), args)
-        if problem:
-            label = f"{model['class']}({', '.join(args)})" if method == "__init__" else f"{model['class']}.{method}"
-            problems.append(f"`{label}` {problem}")
-    for function, args in model.get("functions", {}).items():
-        info = members.get(function, {"kind": "missing"})
-        if info["kind"] != "function":
-            problems.append(f"there is no function `{function}({', '.join(args)})`")
-        else:
-            problem = _signature_problem(info["signature"], args)
-            if problem:
-                problems.append(f"`{function}` {problem}")
-    if problems:
-        fail(ctx, result, "Interface: " + "; ".join(problems) + ". Checks that need these will fail." + skipped)
-    else:
-        result.output = "Your file loads and has the documented interface." + skipped
-
-
-def _signature_problem(signature: dict | None, args: list[str]) -> str | None:
-    """Can the documented arguments be passed positionally? (names may differ; *args is fine)"""
-    if signature is None:
-        return "is missing"
-    params = signature.get("params")
-    if params is None:
-        return None
-    positional = [p for p in params if p["kind"] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
-    if any(p["kind"] == "VAR_POSITIONAL" for p in params):
-        return None
-    required = [p for p in positional if not p["default"]]
-    if len(required) > len(args) or len(positional) < len(args):
-        return f"takes {len(positional)} argument(s) ({', '.join(p['name'] for p in positional) or 'none'}); " \
-               f"expected {len(args)} ({', '.join(args) or 'none'})"
-    return None
 
 
 # ------------------------------------------------------------------ construction
@@ -353,7 +294,7 @@ def _own_forward_verdict(ctx: Context, probe: dict, name: str, grad: np.ndarray,
         for u in directions for sign in (1.0, -1.0)])
     if outputs is None or any(o.size != probe["d_loss"].size for o in outputs):
         return None
-    losses = [float(probe["d_loss"] @ o.ravel()) for o in outputs]
+    losses = [float(probe["d_loss"].ravel() @ o.ravel()) for o in outputs]
     slopes = np.array([(losses[2 * i] - losses[2 * i + 1]) / (2 * h) for i in range(len(directions))])
     projections = np.array([float(np.sum(grad * u)) for u in directions])
     if np.max(np.abs(slopes)) <= 1e-8:
@@ -725,7 +666,6 @@ def _along_directions(ctx: Context, config: dict, index: int, x, found: dict, we
 
 
 KINDS = {
-    "interface": check_interface,
     "init_shapes": check_init_shapes,
     "init_values": check_init_values,
     "forward_shape": check_forward_shape,

@@ -104,6 +104,8 @@ class Session:
         cells = request.get("cells")  # a notebook: [first, last] line of each code cell
         # tracebacks name the display name: give linecache the source so they can quote the line
         linecache.cache[self.filename] = (len(source), None, [line + "\n" for line in lines], self.filename)
+        for name, module_source in request.get("modules", {}).items():
+            install_support_module(name, module_source)
         module = types.ModuleType("submission")
         module.__file__ = self.filename
         sys.modules["submission"] = module
@@ -215,7 +217,10 @@ class Session:
         if do == "call":
             return getattr(self.objects[step["obj"]], step["method"])(*args)
         if do == "func":
-            return self.module.__dict__[step["name"]](*args)
+            value = self.module.__dict__[step["name"]](*args)
+            if "as" in step:  # kept for later steps: a cache handed on to backward stays the student's own
+                self.objects[step["as"]] = value
+            return value
         if do == "isolate_forward":
             isolate_method(self.objects[step["obj"]], step["method"], set(step["keep"]))
             return None
@@ -226,10 +231,27 @@ class Session:
         if isinstance(value, dict):
             if set(value) == {"$ref"}:
                 return self.objects[value["$ref"]]
+            if set(value) == {"$ref", "item"}:
+                return _item(self.objects[value["$ref"]], value["item"])
             return {k: self._resolve(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._resolve(v) for v in value]
         return value
+
+
+def _item(value, key):
+    """Part of what a function returned: a tuple position or a dict key; the value itself for None (a
+    function documented to return one thing)."""
+    return value if key is None else value[key]
+
+
+def install_support_module(name: str, source: str) -> None:
+    """A module the assignment gives students (`from rnn_utils import *`), made importable by name.
+    Its source comes from the grader, so the child reads no file beyond the submission."""
+    module = types.ModuleType(name)
+    module.__file__ = f"<support {name}>"
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    sys.modules[name] = module
 
 
 def isolate_method(obj, name: str, keep: set[str]) -> None:

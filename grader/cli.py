@@ -41,13 +41,28 @@ class GradeGroup(click.Group):
         return "grade", self.commands["grade"], args
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "--list-specs"):
             args = ["grade", *args]
         return super().parse_args(ctx, args)
 
 
+def _list_specs(ctx, _param, value):
+    """`grade --list-specs`: one line per shipped spec, its id and what students implement."""
+    if not value or ctx.resilient_parsing:
+        return
+    from grader import spec
+    specs = spec.available()
+    width = max(len(s.id) for s in specs)
+    for each in specs:
+        default = " (default)" if each.id == spec.DEFAULT_SPEC else ""
+        click.echo(f"{each.id:<{width}}  {each.summary}{default}")
+    ctx.exit(0)
+
+
 @click.group(cls=GradeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="grade")
+@click.option("--list-specs", is_flag=True, expose_value=False, is_eager=True, callback=_list_specs,
+              help="List the assignment specs this grader ships, one line each, and exit.")
 def main():
     """Grade NumPy RNN submissions against a hidden reference, in isolation.
 
@@ -55,7 +70,8 @@ def main():
     grade SUBMISSION.py                 grade one file, print a summary
     grade SUBMISSION.py --out r.json    also write the JSON report
     grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
-    grade selftest                      course-staff CI: the examples score what they should
+    grade selftest                      course-staff CI: every spec's examples score what they should
+    grade --list-specs                  the assignments this grader knows; choose one with --spec ID
     grade bundle --out autograder.zip   a Gradescope autograder for the spec
     """
 
@@ -157,16 +173,24 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
 
 
 @main.command("selftest")
-@click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
-              help="Assignment spec to test: an id under specs/ or a path.")
-def selftest_command(spec_name: str):
+@click.option("--spec", "spec_name", default=None,
+              help="Assignment spec to test: an id under specs/ or a path (default: every shipped spec).")
+def selftest_command(spec_name: str | None):
     """Course-staff CI: the reference scores full marks, each example exactly what expectations.json
     says (checks and misconceptions), every report is valid, and regrading gives the same report."""
+    from grader import spec
     from grader.selftest import run_selftest
 
-    spec = _load_spec(spec_name)
-    ok = run_selftest(spec, echo=lambda line: click.echo(line))
-    sys.exit(0 if ok else 1)
+    specs = [_load_spec(spec_name)] if spec_name else spec.available()
+    failed = []
+    for each in specs:
+        if len(specs) > 1:
+            click.echo(f"== {each.id}")
+        if not run_selftest(each, echo=lambda line: click.echo(line)):
+            failed.append(each.id)
+    if len(specs) > 1:
+        click.echo(f"selftest of {len(specs)} specs: " + (f"FAILED for {', '.join(failed)}" if failed else "all passed"))
+    sys.exit(1 if failed else 0)
 
 
 @main.command("bundle")

@@ -8,9 +8,11 @@ variant that detects them. The checks decide pass or fail; these functions only 
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from grader.compare import rel_error
+from grader.compare import as_array, rel_error
 from grader.report import Diagnosis
 
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -34,6 +36,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "gradient_keys_renamed": (
         "backward's dictionary uses other key names than the documented ones.",
         "The keys must be exactly d_W, d_R, d_V, d_bs and d_by."),
+    "gradient_per_sample": (
+        "A gradient has one entry per sample (or per time step) stacked along a first axis, instead of their sum.",
+        "Sum each gradient over the batch and the time steps, so that it has exactly its parameter's shape."),
     "forward_keeps_state": (
         "forward gives a different answer for the same input depending on earlier calls.",
         "Every forward pass must start from a[0] = 0; do not carry the hidden state over from a previous call."),
@@ -93,15 +98,45 @@ def forward_misconceptions(reference, weights: dict, xs: list, outputs: list, to
 def gradient_misconceptions(reference, probe: dict, key: str, got: np.ndarray, tol: float) -> list[str]:
     """Which known mistake explains a wrong gradient `got` for the probe (weights, x, d_loss)."""
     want = probe["grads_ref"][key]
+    if got.shape != want.shape or layout_misconceptions(got, want, tol):
+        return layout_misconceptions(got, want, tol)
+    for variant_id, variant in getattr(reference, "MISCONCEPTIONS", {}).items():
+        if rel_error(got, variant(probe["weights"], probe["x"], probe["d_loss"])[key]) <= tol:
+            return [variant_id]
+    return []
+
+
+def layout_misconceptions(got: np.ndarray, want: np.ndarray, tol: float) -> list[str]:
+    """The right values in the wrong shape, transposed, or not yet summed over a batch."""
     if got.shape != want.shape and got.size == want.size and rel_error(got.reshape(want.shape), want) <= tol:
         return ["gradient_wrong_shape"]
     if got.ndim == 2 and got.shape == want.T.shape and rel_error(got.T, want) <= tol:
         return ["gradient_transposed"]
-    if got.shape != want.shape:
+    if got.ndim == want.ndim + 1 and got.shape[1:] == want.shape and rel_error(got.sum(axis=0), want) <= tol:
+        return ["gradient_per_sample"]
+    return []
+
+
+def function_misconceptions(reference, function: str, args: list, output: str, got, want, tol: float,
+                            described: dict) -> list[str]:
+    """Which known mistake explains a wrong `output` of a module-level function, given the arguments
+    the reference was called with: a layout slip, or one of the reference's `VARIANTS` (id ->
+    {function name: a wrong version of it}) returning the same thing."""
+    from grader.function_checks import unpack
+
+    got = as_array(got)[0]
+    if got is None:
         return []
-    for variant_id, variant in getattr(reference, "MISCONCEPTIONS", {}).items():
-        if rel_error(got, variant(probe["weights"], probe["x"], probe["d_loss"])[key]) <= tol:
-            return [variant_id]
+    want = np.asarray(want, dtype=float)
+    found = layout_misconceptions(got, want, tol)
+    if found or got.shape != want.shape:
+        return found
+    for variant_id, versions in getattr(reference, "VARIANTS", {}).items():
+        if function in versions:
+            wrong, _ = unpack(described, versions[function](*copy.deepcopy(args)))
+            if wrong and output in wrong and np.shape(wrong[output]) == got.shape and \
+                    rel_error(got, wrong[output]) <= tol:
+                return [variant_id]
     return []
 
 

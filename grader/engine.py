@@ -62,6 +62,15 @@ def call_step(obj: str, method: str, *args, keep_going: bool = False) -> dict:
     return {"do": "call", "obj": obj, "method": method, "args": list(args), "continue": keep_going}
 
 
+def func_step(name: str, args: list, keep: str | None = None, keep_going: bool = False) -> dict:
+    """A step that calls the module function name(*args); `keep` names its result for later steps
+    ({"$ref": keep, "item": k} passes part of it on, as a cache to a backward function)."""
+    step = {"do": "func", "name": name, "args": list(args), "continue": keep_going}
+    if keep:
+        step["as"] = keep
+    return step
+
+
 def get_step(obj: str, attr: str, keep_going: bool = False) -> dict:
     """A step that reads obj.attr."""
     return {"do": "get", "obj": obj, "attr": attr, "continue": keep_going}
@@ -104,7 +113,8 @@ class Context:
         if self._sandbox is None:
             self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name, plan=self.plan)
             self._sandbox.start()
-        exchange = self._sandbox.load(self.spec.members(), self.script.cells if self.script else None)
+        exchange = self._sandbox.load(self.spec.members(), self.script.cells if self.script else None,
+                                      self.spec.support_modules())
         if exchange.failure:
             self.close()
             return {"failure": exchange.failure}

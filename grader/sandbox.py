@@ -146,9 +146,10 @@ class Sandbox:
 
     # ---------------------------------------------------------------- exchanges
 
-    def load(self, members: dict, cells: list | None = None) -> Exchange:
-        """Load the file; `cells` ([first, last] line of each notebook cell) makes each parse on its own."""
-        request = {"op": "load", "path": self._submission, "members": members,
+    def load(self, members: dict, cells: list | None = None, modules: dict | None = None) -> Exchange:
+        """Load the file; `cells` ([first, last] line of each notebook cell) makes each parse on its own;
+        `modules` (name -> source) are installed first, for the submission to import."""
+        request = {"op": "load", "path": self._submission, "members": members, "modules": modules or {},
                    "statement_seconds": self.limits.statement_seconds,
                    "load_seconds": self.limits.load_seconds, "cells": cells}
         return self._exchange(request, [self.limits.load_seconds])

@@ -12,20 +12,21 @@ import json
 from typing import Callable
 
 from grader.report import PASSED, Report
-from grader.spec import EXAMPLES, REFERENCES, SPECS, Spec
+from grader.spec import REFERENCES, SPECS, Spec
 
 # Fields that may differ between two gradings of the same file with the same seed: wall-clock time.
 NOT_REPRODUCIBLE = ("execution_time",)
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 
 
-def all_expectations() -> dict[str, dict]:
-    """submissions_example/expectations.json: file name -> {"fails": [...], "diagnoses": [...], ...}."""
-    return json.loads((EXAMPLES / "expectations.json").read_text())
+def all_expectations(spec: Spec) -> dict[str, dict]:
+    """The spec's expectations.json (see `Spec.examples`): file name -> {"fails": [...], "diagnoses": [...]}."""
+    path = spec.examples / "expectations.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def expectations(spec: Spec) -> dict[str, dict]:
-    return {name: entry for name, entry in all_expectations().items() if entry.get("spec", spec.id) == spec.id}
+    return {name: entry for name, entry in all_expectations(spec).items() if entry.get("spec", spec.id) == spec.id}
 
 
 def schema_errors(report: dict) -> list[str]:
@@ -94,18 +95,19 @@ def run_selftest(spec: Spec, echo: Callable[[str], None] = print) -> bool:
     show(f"reference {reference_path.name}", reference, problems, reference.max_score)
     failed += [reference_path.name] if problems else []
 
-    entries = expectations(spec)
-    listed = set(all_expectations())
-    for path in sorted(p for p in EXAMPLES.iterdir() if p.suffix in SUBMISSION_SUFFIXES and p.name not in listed):
+    entries, examples = expectations(spec), spec.examples
+    listed = set(all_expectations(spec))
+    present = sorted(examples.iterdir()) if examples.is_dir() else []
+    for path in (p for p in present if p.suffix in SUBMISSION_SUFFIXES and p.name not in listed):
         echo(f"FAIL  {path.name}: no entry in expectations.json says what it should score")
         failed.append(path.name)
     reports: dict[str, Report] = {}
     for name, entry in sorted(entries.items()):
-        if not (EXAMPLES / name).exists():
-            echo(f"FAIL  {name}: listed in expectations.json but not in {EXAMPLES.name}/")
+        if not (examples / name).exists():
+            echo(f"FAIL  {name}: listed in expectations.json but not in {examples.name}/")
             failed.append(name)
             continue
-        reports[name] = report = grade_submission(EXAMPLES / name, spec)
+        reports[name] = report = grade_submission(examples / name, spec)
         problems = differences(report, spec, entry)
         expected = sum(c["points"] for c in spec.checks if c["name"] not in entry["fails"])
         show(name, report, problems, expected)
@@ -113,7 +115,7 @@ def run_selftest(spec: Spec, echo: Callable[[str], None] = print) -> bool:
 
     # Grading is deterministic by construction, so two samples suffice: the reference, and the first
     # example with a named misconception (it exercises failing checks and their feedback).
-    again = [(reference_path, reference)] + [(EXAMPLES / n, r) for n, r in reports.items() if r.diagnoses][:1]
+    again = [(reference_path, reference)] + [(examples / n, r) for n, r in reports.items() if r.diagnoses][:1]
     for path, first in again:
         problems = reproducible(first, grade_submission(path, spec, seed=first.seed))
         echo(f"{'FAIL' if problems else 'ok  '}  {path.name} graded twice: "

@@ -12,6 +12,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 SPECS = PROJECT / "specs"
 REFERENCES = PROJECT / "reference"
 EXAMPLES = PROJECT / "submissions_example"
+SUPPORT = PROJECT / "support"
 DEFAULT_SPEC = "rnn-seq2one"
 # Feedback is meant to be acted on, so results and checks show at once; the grader's own log is for staff.
 VISIBILITY = {"results": "visible", "checks": "visible", "stdout": "hidden"}
@@ -39,8 +40,43 @@ class Spec:
         return self.data["seed"]
 
     @property
+    def title(self) -> str:
+        return self.data["title"]
+
+    @property
+    def summary(self) -> str:
+        """One line for `grade --list-specs`: the spec's own `summary`, else its title."""
+        return self.data.get("summary", self.title)
+
+    @property
     def model(self) -> dict:
-        return self.data["model"]
+        """The class-style interface (`RNN` with methods); empty for a function-style spec."""
+        return self.data.get("model", {})
+
+    @property
+    def functions(self) -> dict:
+        """The function-style interface: module-level functions, their arguments and what they return."""
+        return self.data.get("functions", {})
+
+    @property
+    def examples(self) -> Path:
+        """Where this spec's examples and their expectations.json live: submissions_example/<id>/, or
+        submissions_example/ itself for the default spec (whose examples came first)."""
+        own = EXAMPLES / self.id
+        return own if own.is_dir() or self.id != DEFAULT_SPEC else EXAMPLES
+
+    @property
+    def marker(self) -> str:
+        """What a file that is meant for this spec contains: `class RNN`, or `def <its first function>`."""
+        return f"class {self.model['class']}" if self.model else f"def {next(iter(self.functions))}"
+
+    def support_modules(self) -> dict[str, str]:
+        """Modules the assignment gives students to import (`rnn_utils`): name -> source, from the
+        folder the spec names under support/; the child installs them before loading a submission."""
+        folder = self.data.get("support")
+        if not folder:
+            return {}
+        return {p.stem: p.read_text() for p in sorted((SUPPORT / folder).glob("*.py"))}
 
     @property
     def checks(self) -> list[dict]:
@@ -68,8 +104,9 @@ class Spec:
     def gradient_key(self, name: str) -> str:
         return self.model["gradient_key"].format(name=name)
 
-    def shape(self, dims: list[str], config: dict) -> tuple[int, ...]:
-        return tuple(int(config[d]) for d in dims)
+    def shape(self, dims: list, config: dict) -> tuple[int, ...]:
+        """A shape from size names (looked up in the configuration) and literal integers."""
+        return tuple(d if isinstance(d, int) else int(config[d]) for d in dims)
 
     def parameter_shapes(self, config: dict) -> dict[str, tuple[int, ...]]:
         return {name: self.shape(dims, config) for name, dims in self.model["parameters"].items()}
@@ -79,8 +116,9 @@ class Spec:
 
     def members(self) -> dict[str, list[str]]:
         """What the interface check asks the child to describe: the class and its methods, the functions."""
-        members = {self.model["class"]: ["__init__", *self.model["methods"]]}
+        members = {self.model["class"]: ["__init__", *self.model["methods"]]} if self.model else {}
         members.update({name: [] for name in self.model.get("functions", {})})
+        members.update({name: [] for name in self.functions})
         return members
 
     @cached_property
@@ -98,6 +136,8 @@ class Spec:
         import hashlib
         digest = hashlib.sha256(json.dumps(self.data, sort_keys=True).encode())
         digest.update((REFERENCES / self.data["reference"]).read_bytes())
+        for name, source in sorted(self.support_modules().items()):
+            digest.update(name.encode() + source.encode())
         return digest.hexdigest()
 
     def limits(self):
@@ -119,7 +159,9 @@ def _validated_marker(schema: bytes, data: dict) -> Path | None:
 
 
 def available() -> list[Spec]:
-    return [load(p) for p in sorted(SPECS.glob("*.json")) if not p.name.endswith(".schema.json")]
+    """Every spec shipped under specs/: the default first, then by id."""
+    found = [load(p) for p in SPECS.glob("*.json") if not p.name.endswith(".schema.json")]
+    return sorted(found, key=lambda s: (s.id != DEFAULT_SPEC, s.id))
 
 
 def load(name_or_path: str | Path = DEFAULT_SPEC) -> Spec:
@@ -160,8 +202,28 @@ def validate(data: dict, where: str = "spec") -> None:
     names = [c["name"] for c in data["checks"]]
     if len(set(names)) != len(names):
         raise SpecError(f"{where}: check names must be unique")
+    if "support" in data and not (SUPPORT / data["support"]).is_dir():
+        raise SpecError(f"{where}: support folder {data['support']} not found under {SUPPORT}")
     if not (REFERENCES / data["reference"]).exists():
         raise SpecError(f"{where}: reference {data['reference']} not found under {REFERENCES}")
+    functions = data.get("functions", {})
+    for name, function in functions.items():
+        named = function.get("calls", []) + ([function["backward_of"]] if "backward_of" in function else [])
+        if any(other not in functions for other in named):
+            raise SpecError(f"{where}: function {name} names a function the spec does not describe")
+        inputs = functions[function["backward_of"]]["args"] if "backward_of" in function else function["args"]
+        if any(arg not in data.get("inputs", {}) for arg in inputs):
+            raise SpecError(f"{where}: function {name} takes an argument that `inputs` does not describe")
     for check in data["checks"]:
         if any(i >= len(data["configs"]) for i in check.get("configs", [])):
             raise SpecError(f"{where}: check {check['name']} names a config that does not exist")
+        if check["kind"].startswith("function_"):
+            function = functions.get(check["function"])
+            if function is None:
+                raise SpecError(f"{where}: check {check['name']} names a function the spec does not describe")
+            named = check.get("outputs", []) + ([check["gradient"]] if "gradient" in check else [])
+            if any(n not in function["returns"] for n in named):
+                raise SpecError(f"{where}: check {check['name']} names an output {check['function']} does not return")
+            if check["kind"] == "function_gradient" and check["gradient"] not in function.get("gradients", {}):
+                raise SpecError(f"{where}: check {check['name']}: {check['function']} has no `gradients` entry "
+                                f"for {check['gradient']}")

@@ -133,7 +133,7 @@ def test_the_documented_rule_for_picking_the_submission(tmp_path):
 
     def picked(files: dict[str, str]) -> str | None:
         folder = layout(files)
-        found = find_submission(folder, "RNN")
+        found = find_submission(folder, "class RNN")
         return None if found is None else found.relative_to(folder).as_posix()
 
     rnn = "class RNN:\n    pass\n"
@@ -144,3 +144,24 @@ def test_the_documented_rule_for_picking_the_submission(tmp_path):
     assert picked({"only.ipynb": "{}"}) == "only.ipynb"  # without the class, still the best guess
     assert picked({".ipynb_checkpoints/x.py": rnn, "__MACOSX/._x.py": rnn, ".git/y.py": rnn,
                    "readme.txt": rnn}) is None
+
+
+def test_a_function_spec_ships_its_support_modules_and_its_own_examples(tmp_path):
+    from grader.spec import load
+
+    spec = load("rnn-cell")
+    out = tmp_path / "cell.zip"
+    assert CliRunner().invoke(cli.main, ["bundle", "--spec", spec.id, "--out", str(out)]).exit_code == 0
+    with zipfile.ZipFile(out) as archive:
+        names = set(archive.namelist())
+        shipped = json.loads(archive.read("rnn-grader/submissions_example/rnn-cell/expectations.json"))
+    assert "rnn-grader/support/rnn-cell/rnn_utils.py" in names
+    assert "rnn-grader/reference/rnn_cell.py" in names
+    assert set(shipped) == set(json.loads((spec.examples / "expectations.json").read_text()))
+    assert {f"rnn-grader/submissions_example/rnn-cell/{n}" for n in shipped} <= names
+    # the rule that picks the file to grade looks for the spec's first function, not a class
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    (folder / "notes.py").write_text("print('hello')\n")
+    (folder / "zz_cells.py").write_text((spec.examples / "correct.py").read_text())
+    assert find_submission(folder, spec.marker).name == "zz_cells.py"

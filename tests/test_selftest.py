@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import grader.engine
 from grader import cli, selftest
+from grader import spec as spec_module
 from grader.spec import EXAMPLES
 
 
@@ -20,7 +21,7 @@ def examples(tmp_path, monkeypatch):
     """A small examples folder: a correct file and the update-sign mutant, with their expectations."""
     shutil.copy(EXAMPLES / "correct_vectorised.py", tmp_path / "good.py")
     shutil.copy(EXAMPLES / "mutant_update_sign.py", tmp_path / "wrong.py")
-    monkeypatch.setattr(selftest, "EXAMPLES", tmp_path)
+    monkeypatch.setattr(spec_module, "EXAMPLES", tmp_path)  # the default spec's examples folder
 
     def expect(entries: dict) -> None:
         (tmp_path / "expectations.json").write_text(json.dumps(entries))
@@ -42,11 +43,14 @@ def test_selftest_passes_on_the_shipped_examples():
     assert "ok    reference rnn_seq2one.py  10/10" in result.output
     assert "graded twice: identical apart from execution_time" in result.output
     assert "selftest passed" in result.output
+    for spec in spec_module.available():  # every shipped spec, each with its own examples
+        assert f"== {spec.id}\n" in result.output
+    assert "all passed" in result.output
 
 
 def test_correct_expectations_pass(examples):
     examples({"good.py": GOOD, "wrong.py": WRONG})
-    result = CliRunner().invoke(cli.main, ["selftest"])
+    result = CliRunner().invoke(cli.main, ["selftest", "--spec", "rnn-seq2one"])
     assert result.exit_code == 0, result.output
     assert "ok    wrong.py  9/10" in result.output
     # the reference and the first example with a misconception are graded twice
@@ -55,7 +59,7 @@ def test_correct_expectations_pass(examples):
 
 def test_a_broken_expectation_exits_one_with_a_table_of_expected_against_got(examples):
     examples({"good.py": GOOD, "wrong.py": {"fails": ["gradient_d_W"], "diagnoses": ["truncated_bptt"]}})
-    result = CliRunner().invoke(cli.main, ["selftest"])
+    result = CliRunner().invoke(cli.main, ["selftest", "--spec", "rnn-seq2one"])
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert "ok    good.py  10/10" in result.output
@@ -73,7 +77,7 @@ def test_a_broken_expectation_exits_one_with_a_table_of_expected_against_got(exa
 def test_unknown_check_names_and_unlisted_or_missing_files_fail(examples, tmp_path):
     shutil.copy(EXAMPLES / "correct_loops.py", tmp_path / "unlisted.py")
     examples({"good.py": {"fails": ["gradient_dW"]}, "wrong.py": WRONG, "gone.py": GOOD})
-    result = CliRunner().invoke(cli.main, ["selftest"])
+    result = CliRunner().invoke(cli.main, ["selftest", "--spec", "rnn-seq2one"])
     assert result.exit_code == 1
     assert "expectation names 'gradient_dW', which is not a check of rnn-seq2one" in result.output
     assert "FAIL  unlisted.py: no entry in expectations.json" in result.output
@@ -93,7 +97,7 @@ def test_a_report_that_changes_between_runs_fails_and_names_the_field(examples, 
         return report
 
     monkeypatch.setattr(grader.engine, "grade_submission", flaky)
-    result = CliRunner().invoke(cli.main, ["selftest"])
+    result = CliRunner().invoke(cli.main, ["selftest", "--spec", "rnn-seq2one"])
     assert result.exit_code == 1
     assert "FAIL  wrong.py graded twice: not identical apart from execution_time" in result.output
     assert "tests/numerical_gradient/output differs" in result.output
@@ -110,7 +114,7 @@ def test_a_report_off_the_schema_fails(examples, monkeypatch):
         return report
 
     monkeypatch.setattr(grader.engine, "grade_submission", off_schema)
-    result = CliRunner().invoke(cli.main, ["selftest"])
+    result = CliRunner().invoke(cli.main, ["selftest", "--spec", "rnn-seq2one"])
     assert result.exit_code == 1
     assert "report does not follow report.schema.json at status: 'great' is not one of" in result.output
 
