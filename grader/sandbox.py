@@ -90,9 +90,7 @@ class Sandbox:
         config.update(isolation.child_config(self.plan, self._submission, self._scratch))
         if "namespaces" not in self.plan.active:  # else its parent is `unshare`, which dies with us
             config["grader_pid"] = os.getpid()
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self._scratch, "TMPDIR": self._scratch,
-               "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        env = child_environment(self._scratch)
         self._proc = _forked_child(self.plan, config, env, self._scratch, (req_r, resp_w, out_w))
         if self._proc is None:
             self._preexisting = our_children()  # what the sweep at close must spare
@@ -286,6 +284,13 @@ class Sandbox:
         return f"did not finish within {seconds:g} s"
 
 
+def child_environment(home: str) -> dict:
+    """All a child's environment: nothing of the grader's, one BLAS thread, its scratch as home."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home,
+            "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 # -------------------------------------------------------------------- children forked by a zygote
 
 _zygote = None  # this process's zygote (see grader.zygote), started on first use once enabled
@@ -302,6 +307,32 @@ def use_zygote(enabled: bool = True) -> None:
         _stop_zygote()
 
 
+def start_zygote(plan):
+    """A new zygote for children under this plan, or None where there can be none (no namespaces, or it
+    failed to start). Batch grading starts them early, while its workers load numpy."""
+    if "namespaces" not in plan.active:
+        return None
+    from grader.zygote import Zygote
+
+    try:
+        zygote = Zygote(plan, child_environment("/"))
+    except OSError:
+        return None
+    _live_children.add(zygote.proc.pid)
+    return zygote
+
+
+def forget_child(pid: int) -> None:
+    """A child this process started outside a sandbox (a zygote) is no longer spared by the sweep."""
+    _live_children.discard(pid)
+
+
+def adopt_zygote(zygote) -> None:
+    """Use this zygote (started by the process this one was forked from) for the children started here."""
+    global _zygote, _zygote_enabled
+    _zygote, _zygote_enabled = zygote, True
+
+
 def _stop_zygote() -> None:
     global _zygote
     if _zygote is not None:
@@ -315,15 +346,15 @@ def _forked_child(plan, config: dict, env: dict, scratch: str, fds: tuple[int, i
     global _zygote
     if not _zygote_enabled or "namespaces" not in plan.active:
         return None
-    from grader.zygote import Zygote, ZygoteError
+    from grader.zygote import ZygoteError
 
-    if _zygote is not None and (_zygote.plan != plan or _zygote.proc.poll() is not None):
-        _stop_zygote()
+    if _zygote is not None and (_zygote.plan != plan or _state(_zygote.proc.pid) in (None, "Z")):
+        _stop_zygote()  # (its liveness by /proc: it may be another process's child, started before a fork)
     try:
         if _zygote is None:
-            _zygote = Zygote(plan, dict(env, HOME="/", TMPDIR="/tmp"))
-            _zygote.plan = plan
-            _live_children.add(_zygote.proc.pid)
+            _zygote = start_zygote(plan)
+            if _zygote is None:
+                return None
         pid, ns_pid = _zygote.spawn(config, env, scratch, fds)
     except (ZygoteError, OSError):
         _stop_zygote()

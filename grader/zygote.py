@@ -49,6 +49,7 @@ class Zygote:
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         theirs.close()
+        self.plan = plan
 
     def spawn(self, config: dict, env: dict, cwd: str, fds: tuple[int, int, int]) -> tuple[int, int]:
         """Fork a child with these descriptors; returns its pid on this machine and in the namespace."""
