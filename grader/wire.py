@@ -129,7 +129,8 @@ def from_plain(value, depth: int = 0):
             return _decode_array(value[ARRAY_KEY])
         if OBJECT_KEY in value and set(value) <= {OBJECT_KEY, "repr"}:
             return Opaque(str(value[OBJECT_KEY])[:100], str(value.get("repr", ""))[:200])
-        return {from_plain(str(k)): from_plain(v, depth + 1) for k, v in value.items()}
+        return {(k if len(k) <= MAX_TEXT else k[: MAX_TEXT - 3] + "..."): from_plain(v, depth + 1)
+                for k, v in value.items()}  # JSON object keys are always strings
     raise WireError(f"unexpected JSON value of type {type(value).__name__}")
 
 

@@ -190,3 +190,25 @@ def test_sampled_differences_catch_an_error_in_entries_they_did_not_difference(m
             numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
             assert numgrad.status == "failed", (sub.name, seed)
             assert [t.name for t in report.tests if t.status != "passed"] == [*other_failures, "numerical_gradient"]
+
+
+@pytest.mark.parametrize("example", ["correct_vectorised.py", "mutant_numgrad_one_sided.py",
+                                     "mutant_numgrad_no_restore.py", "mutant_wrong_activation.py"])
+def test_numerical_gradient_on_a_large_model_is_asked_for_on_a_smaller_one(example, tmp_path):
+    """At hidden size 64 a student's differences cost ~9,000 forward calls; the check asks for them on a
+    model of at most `most_entries` weights (says which) and reaches the same verdict."""
+    import json
+
+    from grader.spec import EXAMPLES, SPECS, load
+
+    data = json.loads((SPECS / "rnn-seq2one.json").read_text())
+    data["configs"] = [dict(c, hidden_size=64, steps=50) for c in data["configs"]]
+    path = tmp_path / "large.json"
+    path.write_text(json.dumps(data))
+    expected = json.loads((EXAMPLES / "expectations.json").read_text())[example]
+    report = grader.engine.grade_submission(EXAMPLES / example, load(path))
+    numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
+    assert (numgrad.status != "passed") == ("numerical_gradient" in expected["fails"]), numgrad.output
+    assert {d.id for d in numgrad.diagnoses} == {d for d in expected["diagnoses"] if d.startswith("numgrad")}
+    if numgrad.status != "passed":
+        assert "hidden_size=64" not in numgrad.output and "T=5" in numgrad.output, numgrad.output
