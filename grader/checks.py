@@ -66,7 +66,7 @@ def config_indices(ctx: Context, check: dict) -> list[int]:
 # ------------------------------------------------------------------ construction
 
 def check_init_shapes(ctx: Context, check: dict, result: CheckResult) -> None:
-    seen = set()
+    seen, probes = set(), []
     for index in config_indices(ctx, check):
         config = {k: ctx.spec.configs[index][k] for k in ctx.spec.model["sizes"]}
         if tuple(config.values()) in seen:
@@ -75,7 +75,8 @@ def check_init_shapes(ctx: Context, check: dict, result: CheckResult) -> None:
         shapes = ctx.spec.parameter_shapes(config)
         steps = ctx.new_model(config, None, seed=index)
         steps += [get_step("m", name, keep_going=True) for name in shapes]
-        outcome = ctx.run(steps)
+        probes.append((config, shapes, steps))
+    for (config, shapes, _), outcome in zip(probes, ctx.run_each([p[2] for p in probes])):
         if not outcome.ok:
             return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
         for (name, shape), value in zip(shapes.items(), outcome.values[1:]):
@@ -143,11 +144,14 @@ def check_init_values(ctx: Context, check: dict, result: CheckResult) -> None:
 # ------------------------------------------------------------------ forward
 
 def check_forward_shape(ctx: Context, check: dict, result: CheckResult) -> None:
+    runs = []
     for index in config_indices(ctx, check):
         config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
         steps = ctx.new_model(config, ctx.hidden_weights(rng, config), seed=index)
         steps.append(call_step("m", "forward", ctx.hidden_input(rng, config)))
-        outcome = ctx.run(steps)
+        runs.append(steps)
+    for index, outcome in zip(config_indices(ctx, check), ctx.run_each(runs)):
+        config = ctx.spec.configs[index]
         if not outcome.ok:
             return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
         want = ctx.spec.shape(ctx.spec.model["output"], config)
@@ -164,13 +168,15 @@ def check_forward_shape(ctx: Context, check: dict, result: CheckResult) -> None:
 
 def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None:
     ref, tol, calls = ctx.spec.reference, check.get("tolerance", 1e-5), check.get("calls", 3)
+    probes = []
     for index in config_indices(ctx, check):
         config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
         weights = ctx.hidden_weights(rng, config)
         xs = [ctx.hidden_input(rng, config) for _ in range(calls)]
         steps = ctx.new_model(config, weights, seed=index)
         steps += [call_step("m", "forward", x) for x in xs]
-        outcome = ctx.run(steps)
+        probes.append((config, weights, xs, steps))
+    for (config, weights, xs, _), outcome in zip(probes, ctx.run_each([p[3] for p in probes])):
         if not outcome.ok:
             return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
         ys = outcome.values[-calls:]
@@ -197,19 +203,26 @@ def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None
 
 def gradient_probe(ctx: Context, index: int) -> dict:
     """One forward and one backward on a fresh model; shared by the gradient checks, judged per key."""
-    key = ("gradient-probe", index)
-    if key not in ctx.cache:
+    return gradient_probes(ctx, [index])[0]
+
+
+def gradient_probes(ctx: Context, indices: list[int]) -> list[dict]:
+    """The gradient probes of these configurations, the missing ones made in one round trip."""
+    missing = [i for i in indices if ("gradient-probe", i) not in ctx.cache]
+    drafts = []
+    for index in missing:
         config, rng = ctx.spec.configs[index], ctx.rng("gradient", index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
         d_loss = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config))
         steps = ctx.new_model(config, weights, seed=index)
         steps += [call_step("m", "forward", x), call_step("m", "backward", d_loss)]
-        outcome = ctx.run(steps)
-        ref = ctx.spec.reference
-        ctx.cache[key] = {"index": index, "config": config, "weights": weights, "x": x, "d_loss": d_loss,
-                          "outcome": outcome, "y_ref": ref.forward(weights, x)[0],
-                          "grads_ref": ref.backward(weights, x, d_loss)}
-    return ctx.cache[key]
+        drafts.append(({"index": index, "config": config, "weights": weights, "x": x, "d_loss": d_loss}, steps))
+    ref = ctx.spec.reference
+    for (probe, _), outcome in zip(drafts, ctx.run_each([steps for _, steps in drafts])):
+        weights, x = probe["weights"], probe["x"]
+        ctx.cache[("gradient-probe", probe["index"])] = dict(
+            probe, outcome=outcome, y_ref=ref.forward(weights, x)[0], grads_ref=ref.backward(weights, x, probe["d_loss"]))
+    return [ctx.cache[("gradient-probe", i)] for i in indices]
 
 
 def find_key(returned: dict, key: str, name: str):
@@ -233,8 +246,8 @@ def normalise_key(key: str) -> str:
 def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
     name, tol = check["parameter"], check.get("tolerance", 1e-4)
     key = ctx.spec.gradient_key(name)
-    for index in config_indices(ctx, check):
-        probe = gradient_probe(ctx, index)
+    for probe in gradient_probes(ctx, config_indices(ctx, check)):
+        index = probe["index"]
         config, outcome = probe["config"], probe["outcome"]
         where = f"For {ctx.describe(config)} and a random d_loss"
         if not outcome.ok:
@@ -350,7 +363,7 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
     gradient check and not update as well. Probes with unusable or all-zero gradients are skipped."""
     tol, rates, params = check.get("tolerance", 1e-4), check.get("learning_rates", [0.1]), ctx.spec.parameters
     verdicts = {True: [], False: []}  # exact shapes? -> [(failure message or None, misconceptions, status)]
-    unusable = []
+    unusable, probes = [], []
     for n, index in enumerate(config_indices(ctx, check)):
         config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
@@ -360,8 +373,8 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
         steps += [get_step("m", p) for p in params]
         steps.append(call_step("m", "update", lr))
         steps += [get_step("m", p) for p in params]
-        where = f"For {ctx.describe(config)} and lr={lr:g}"
-        outcome = ctx.run(steps)
+        probes.append((config, lr, f"For {ctx.describe(config)} and lr={lr:g}", steps))
+    for (config, lr, where, _), outcome in zip(probes, ctx.run_each([p[3] for p in probes])):
         if outcome.died:  # a hang or crash costs one call's limit, not one per probe
             return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
         grads, exact, why = _usable_gradients(ctx, outcome, config)
@@ -490,11 +503,11 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
     eps, tol, model = check.get("eps", 1e-2), check.get("tolerance", 1e-4), ctx.spec.model
     function = next(iter(model["functions"]))
     params, ref = ctx.spec.parameters, ctx.spec.reference
+    probes = []
     for index in config_indices(ctx, check):
         config = affordable(ctx, ctx.spec.configs[index], check.get("most_entries", 400))
         rng = ctx.rng(check["name"], index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
-        where = f"For {ctx.describe(config)} and eps={eps:g}"
         steps = ctx.new_model(config, weights, name="f", seed=index)
         steps.append(call_step("f", "forward", x))
         steps += ctx.new_model(config, weights, seed=index)
@@ -502,7 +515,9 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
         # eps goes positionally: a student may name it epsilon, h or delta
         steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x, eps]})
         steps += [get_step("m", p) for p in params]
-        outcome = ctx.run(steps)
+        probes.append((index, config, weights, x, steps))
+    for (index, config, weights, x, _), outcome in zip(probes, ctx.run_each([p[4] for p in probes])):
+        where = f"For {ctx.describe(config)} and eps={eps:g}"
         if not outcome.ok:
             return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
         y = as_array(outcome.values[len(params) + 1])[0]

@@ -132,32 +132,59 @@ class Context:
             self.dropped_bytes += box.dropped_bytes + box.child_dropped
 
     def run(self, steps: list[dict]) -> Outcome:
-        for what in map(describe_step, steps):
+        return self._run([steps])[0]
+
+    def run_each(self, runs: list[list[dict]]) -> list[Outcome]:
+        """What `run` gives for each of several independent runs (each builds its own model), in one
+        round trip instead of one each: the child runs them in turn, a raise ending only its own run.
+        If the child hangs, crashes or exits, the run it was in gets that outcome, the runs before it
+        are run again on their own (their results went down with the child) and the runs after it are
+        not run: a check stops at its first failing configuration."""
+        return self._run(runs)
+
+    def _run(self, runs: list[list[dict]]) -> list[Outcome]:
+        flat = runs[0] if len(runs) == 1 else [dict(step, group=g) for g, steps in enumerate(runs) for step in steps]
+        for what in map(describe_step, flat):
             if what in self.timed_out:
-                return Outcome([], f"{what} {self.timed_out[what]} earlier, so it was not called again", died=True)
+                if len(runs) > 1:  # only the runs that need that call are refused
+                    return [self.run(steps) for steps in runs]
+                return [Outcome([], f"{what} {self.timed_out[what]} earlier, so it was not called again", died=True)]
         if self._sandbox is not None and not self._sandbox.alive:
             self.close()  # it died between calls (a thread of the student's, say): start afresh
         if self._sandbox is None:
             reply = self.open()
             if "failure" in reply:
-                return Outcome([], "your file could not be loaded again after an earlier failure", died=True)
-        exchange = self._sandbox.run(steps)
+                return [Outcome([], "your file could not be loaded again after an earlier failure", died=True)
+                        for _ in runs]
+        exchange = self._sandbox.run(flat)
         if exchange.failure:
-            failure = exchange.failure
+            failed = self._failure(exchange.failure, flat)
+            if len(runs) == 1:
+                return [failed]
+            group = flat[exchange.failure.step]["group"] if exchange.failure.step is not None else 0
+            return ([self.run(steps) for steps in runs[:group]] + [failed] +
+                    [Outcome([], "not run after an earlier configuration failed", died=True)
+                     for _ in runs[group + 1:]])
+        split = split_results(exchange.reply.get("results"), runs)
+        if split is None:
             self.close()
-            if failure.kind == "internal":
-                return Outcome([], "the grader's child process failed outside your code "
-                                   f"({failure.detail}); this is not your fault, please tell course staff", died=True)
-            what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
-            if failure.kind == "protocol":
-                return Outcome([], f"{what} {LOOK_AT['protocol']}", died=True)
-            if failure.kind == "timeout" and failure.step is not None:
-                self.timed_out[what] = failure.detail
-            return Outcome([], f"{what} {failure.detail}; {LOOK_AT.get(failure.kind, '')}".rstrip("; "), died=True)
-        results = exchange.reply.get("results")
-        if not well_formed_results(results, steps):
-            self.close()
-            return Outcome([], f"your code {LOOK_AT['protocol']}", died=True)
+            return [Outcome([], f"your code {LOOK_AT['protocol']}", died=True) for _ in runs]
+        return [self._outcome(steps, results) for steps, results in zip(runs, split)]
+
+    def _failure(self, failure, steps: list[dict]) -> Outcome:
+        """The outcome of a run whose child hung, crashed, exited or broke the protocol."""
+        self.close()
+        if failure.kind == "internal":
+            return Outcome([], "the grader's child process failed outside your code "
+                               f"({failure.detail}); this is not your fault, please tell course staff", died=True)
+        what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
+        if failure.kind == "protocol":
+            return Outcome([], f"{what} {LOOK_AT['protocol']}", died=True)
+        if failure.kind == "timeout" and failure.step is not None:
+            self.timed_out[what] = failure.detail
+        return Outcome([], f"{what} {failure.detail}; {LOOK_AT.get(failure.kind, '')}".rstrip("; "), died=True)
+
+    def _outcome(self, steps: list[dict], results: list[dict]) -> Outcome:
         for result in results:
             if "raised" in result:
                 result["raised"]["text"] = self.raised_text(result["raised"])
@@ -242,6 +269,26 @@ class Context:
     def describe(self, config: dict) -> str:
         """A configuration as the student reads it: sizes by name, T for the sequence length."""
         return ", ".join(f"{'T' if k == 'steps' else k}={v}" for k, v in config.items())
+
+
+def split_results(results, runs: list[list[dict]]) -> list[list[dict]] | None:
+    """The child's results of one or several runs, one list per run, each well formed; None otherwise."""
+    if not isinstance(results, list):
+        return None
+    split, at = [], 0
+    for steps in runs:
+        mine = []
+        for step in steps:
+            if at >= len(results):
+                break
+            mine.append(results[at])
+            at += 1
+            if isinstance(mine[-1], dict) and "raised" in mine[-1] and not step.get("continue"):
+                break
+        split.append(mine)
+    if at != len(results) or not all(well_formed_results(r, s) for r, s in zip(split, runs)):
+        return None
+    return split
 
 
 def well_formed_results(results, steps: list[dict]) -> bool:
