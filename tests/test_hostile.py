@@ -209,6 +209,23 @@ def test_segfault_in_set_weights_costs_only_weights_io(tmp_path):
     assert_sane(report)
 
 
+def test_a_crash_in_one_configuration_is_blamed_on_that_configuration(tmp_path):
+    """A check sends all its configurations in one round trip; when the child dies in one of them,
+    the configurations before it are graded again on their own and the failure names the one that
+    crashed (hidden size 3 here), not the first or the last."""
+    spec = fast_spec()
+    path = write_submission(tmp_path, at_start_of("forward", "if self.hidden_size == 3:\n"
+                                                             "    import ctypes\n"
+                                                             "    ctypes.string_at(0)"))
+    report = grade_submission(path, spec)
+    forward_shape = by_name(report)["forward_shape"]
+    assert forward_shape.status != "passed"
+    assert "hidden_size=3" in forward_shape.output and "segmentation fault" in forward_shape.output, \
+        forward_shape.output
+    assert "init_shapes" not in report.failed and "weights_io" not in report.failed
+    assert_sane(report)
+
+
 # ---------------------------------------------------------------------------- 5. output flood
 
 @pytest.mark.timeout(120)
