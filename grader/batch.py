@@ -30,7 +30,7 @@ from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
 from grader import __version__
-from grader.report import ERROR, CheckResult, Report
+from grader.report import ERROR, CheckResult, Report, write_atomic
 from grader.sandbox import become_subreaper, our_children, sweep_orphans
 from grader.spec import Spec
 
@@ -145,16 +145,6 @@ def _same(a: Path, b: Path) -> bool:
 
 
 # ------------------------------------------------------------------ reports on disk
-
-def write_atomic(path: Path, text: str) -> None:
-    """A file is either absent or whole: write beside it, flush it to disk, then rename over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
 
 def reusable(path: Path, sub: Submission, spec: Spec, seed: int) -> dict | None:
     """The report already on disk for this submission, if it graded exactly what would be graded now."""
@@ -284,8 +274,7 @@ class Pool:
         from grader import sandbox
 
         for zygote in filter(None, self.zygotes):
-            sandbox.forget_child(zygote.proc.pid)
-            zygote.close()
+            sandbox.stop_zygote(zygote)
 
 
 # ------------------------------------------------------------------ progress
@@ -360,7 +349,7 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
         if sub.path is None:
             sub.sha256 = hashlib.sha256(sub.problem.encode()).hexdigest()
             report = placeholder_report(spec, seed, sub.name, sub.sha256, sub.problem, "ungradable")
-            reports[sub.id] = _with_id(report.to_dict(), sub)
+            reports[sub.id] = _for(sub, report.to_dict())
             continue
         sub.sha256 = hashlib.sha256(sub.path.read_bytes()).hexdigest()
         kept = None if force else reusable(out / f"{sub.id}.json", sub, spec, seed)
@@ -373,12 +362,12 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
                      and f"{s.sha256}{s.path.suffix}" == key), None)
         if kept is not None:
             for sub in todo.pop(key):
-                reports[sub.id] = _with_id(dict(kept, submission=dict(kept["submission"], name=sub.name)), sub)
-                write_atomic(out / f"{sub.id}.json", json.dumps(reports[sub.id], indent=2) + "\n")
+                reports[sub.id] = _for(sub, kept)
+                _write_report(out, sub, reports[sub.id])
     reused = len(reports) - sum(1 for s in submissions if s.path is None)
     for sub in submissions:
         if sub.path is None:
-            write_atomic(out / f"{sub.id}.json", json.dumps(reports[sub.id], indent=2) + "\n")
+            _write_report(out, sub, reports[sub.id])
 
     progress = Progress(len(submissions), len(submissions) - sum(map(len, todo.values())), quiet, stream)
     jobs_list = [(key, str(subs[0].path), subs[0].name) for key, subs in todo.items()]
@@ -389,14 +378,12 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
         for key, result in (pool.run(jobs_list) if pool else ()):
             for sub in todo[key]:
                 if "error" in result:
-                    report = placeholder_report(spec, seed, sub.name, sub.sha256,
+                    result = placeholder_report(spec, seed, sub.name, sub.sha256,
                                                 f"the grader failed on this submission ({result['error']}); "
-                                                "this is not the student's fault: run the batch again", "error")
-                    result_for_sub = _with_id(report.to_dict(), sub)
-                else:
-                    result_for_sub = _with_id(dict(result, submission=dict(result["submission"], name=sub.name)), sub)
-                reports[sub.id] = result_for_sub
-                write_atomic(out / f"{sub.id}.json", json.dumps(result_for_sub, indent=2) + "\n")
+                                                "this is not the student's fault: run the batch again",
+                                                "error").to_dict()
+                reports[sub.id] = _for(sub, result)
+                _write_report(out, sub, reports[sub.id])
             progress.advance(len(todo[key]))
     finally:
         if pool:
@@ -409,10 +396,14 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
     return result
 
 
-def _with_id(report: dict, sub: Submission) -> dict:
-    report = dict(report)
-    report["submission"] = {"id": sub.id, **{k: v for k, v in report["submission"].items() if k != "id"}}
-    return report
+def _for(sub: Submission, report: dict) -> dict:
+    """A report (possibly of an identical file) as this student's: their id and their file's name."""
+    rest = {k: v for k, v in report["submission"].items() if k not in ("id", "name")}
+    return dict(report, submission={"id": sub.id, "name": sub.name, **rest})
+
+
+def _write_report(out: Path, sub: Submission, report: dict) -> None:
+    write_atomic(out / f"{sub.id}.json", json.dumps(report, indent=2) + "\n")
 
 
 # ------------------------------------------------------------------ summary
@@ -429,6 +420,10 @@ def summary_rows(spec: Spec, result: BatchResult) -> list[dict]:
     return rows
 
 
+def _statuses(rows: list[dict]) -> dict[str, int]:
+    return {s: sum(1 for r in rows if r["status"] == s) for s in ("graded", "ungradable", "error")}
+
+
 def write_summary(out: Path, spec: Spec, seed: int, result: BatchResult) -> dict:
     """summary.csv for a spreadsheet or gradebook, summary.json with the same and the class's pass rates."""
     rows = summary_rows(spec, result)
@@ -438,7 +433,7 @@ def write_summary(out: Path, spec: Spec, seed: int, result: BatchResult) -> dict
     writer.writeheader()
     writer.writerows({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
     write_atomic(out / "summary.csv", buffer.getvalue())
-    graded = [r for r in rows if r["status"] == "graded"]
+    statuses = _statuses(rows)
     pass_rates = {}
     for check in spec.checks:
         passed = sum(1 for sub in result.submissions
@@ -448,8 +443,7 @@ def write_summary(out: Path, spec: Spec, seed: int, result: BatchResult) -> dict
     summary = {
         "spec": {"id": spec.id, "version": spec.version, "sha256": spec.fingerprint},
         "grader": {"version": __version__}, "seed": seed,
-        "count": len(rows), "graded": len(graded),
-        "statuses": {s: sum(1 for r in rows if r["status"] == s) for s in ("graded", "ungradable", "error")},
+        "count": len(rows), "graded": statuses["graded"], "statuses": statuses,
         "mean_score": round(sum(r["score"] for r in rows) / len(rows), 4) if rows else 0.0,
         "max_score": spec.max_score, "pass_rates": pass_rates, "submissions": rows,
     }
@@ -460,7 +454,7 @@ def write_summary(out: Path, spec: Spec, seed: int, result: BatchResult) -> dict
 def render_summary(result: BatchResult, out: Path, spec: Spec) -> str:
     """What course staff read at the end of a batch: counts, the class's mean, where things are."""
     rows = summary_rows(spec, result)
-    statuses = {s: sum(1 for r in rows if r["status"] == s) for s in ("graded", "ungradable", "error")}
+    statuses = _statuses(rows)
     mean = sum(r["score"] for r in rows) / len(rows) if rows else 0.0
     lines = [f"{len(rows)} submissions in {_duration(result.seconds)}: {statuses['graded']} graded, "
              f"{statuses['ungradable']} ungradable, {statuses['error']} not graded because of a grader error; "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -13,15 +12,6 @@ import click
 from grader import __version__
 
 FORMATS = ["text", "json", "markdown", "gradescope", "junit"]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """A report is either absent or whole: write beside it, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _load_spec(name: str):
@@ -106,6 +96,8 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
     for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force)):
         if value:
             raise click.UsageError(f"{name} applies to a folder of submissions, and {submission} is a file.")
+    if out is not None and out.is_dir():
+        raise click.UsageError(f"--out {out} is a folder; for one submission give the report's file name.")
     spec = _load_spec(spec_name)
     early = _prestart(submission, spec)
     from grader.engine import grade_submission  # numpy and the checks load while the child starts
@@ -113,9 +105,9 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
 
     report = grade_submission(submission, spec, seed=seed, sandbox=early)
     if out is not None:
-        if out.is_dir():
-            raise click.UsageError(f"--out {out} is a folder; for one submission give the report's file name.")
-        _write_atomic(out, render_json(report))
+        from grader.report import write_atomic
+
+        write_atomic(out, render_json(report))
     click.echo(VIEWS[fmt](report), nl=False)
     if fail_under is not None and _below(report.score, report.max_score, fail_under):
         click.echo(f"Score {report.score:g}/{report.max_score:g} is below --fail-under {fail_under:g}%.", err=True)
@@ -225,7 +217,9 @@ def gradescope_run_command(root: Path, spec_name: str):
 
     spec = _load_spec(spec_name)
     results, report = autograde(root, spec)
-    _write_atomic(root / "results" / "results.json", json.dumps(results, indent=2) + "\n")
+    from grader.report import write_atomic
+
+    write_atomic(root / "results" / "results.json", json.dumps(results, indent=2) + "\n")
     click.echo(render_text(report) if report else results["output"])
 
 

@@ -124,6 +124,23 @@ class Report:
         }
 
 
+def write_atomic(path, text: str) -> None:
+    """A report (or summary) on disk is either absent or whole, even if the grader is killed while
+    writing it: written beside it, flushed to disk, then renamed over it."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def validate(report: dict) -> None:
     """Raise jsonschema.ValidationError when a report does not follow specs/report.schema.json."""
     import jsonschema

@@ -322,9 +322,10 @@ def start_zygote(plan):
     return zygote
 
 
-def forget_child(pid: int) -> None:
-    """A child this process started outside a sandbox (a zygote) is no longer spared by the sweep."""
-    _live_children.discard(pid)
+def stop_zygote(zygote) -> None:
+    """End a zygote (and so its namespace); the sweep no longer spares it."""
+    _live_children.discard(zygote.proc.pid)
+    zygote.close()
 
 
 def adopt_zygote(zygote) -> None:
@@ -336,8 +337,7 @@ def adopt_zygote(zygote) -> None:
 def _stop_zygote() -> None:
     global _zygote
     if _zygote is not None:
-        _live_children.discard(_zygote.proc.pid)
-        _zygote.close()
+        stop_zygote(_zygote)
         _zygote = None
 
 
@@ -394,12 +394,19 @@ class ZygoteChild:
         return self.returncode
 
 
-def _state(pid: int) -> str | None:
+def _stat(pid: int | str) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...); None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0].decode()
+            fields = fh.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    return fields or None
+
+
+def _state(pid: int) -> str | None:
+    fields = _stat(pid)
+    return fields[0].decode() if fields else None
 
 
 # -------------------------------------------------------------------- process clean-up
@@ -418,13 +425,10 @@ def become_subreaper() -> None:
 
 def _parents() -> dict[int, int]:
     table = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat", "rb") as fh:
-                    table[int(name)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        fields = _stat(name)
+        if fields and len(fields) > 1:
+            table[int(name)] = int(fields[1])
     return table
 
 
@@ -476,12 +480,10 @@ def sweep_orphans(preexisting: set[int], rounds: int = 50) -> None:
 
 def _cpu_seconds(pid: int) -> float:
     """CPU time a process and the children it waited for have used (unshare waits for the child)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
+    fields = _stat(pid)
+    if not fields or len(fields) < 15:
         return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _signal_name(number: int) -> str:
