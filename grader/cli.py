@@ -57,12 +57,13 @@ def main():
     """Grade NumPy RNN submissions against a hidden reference, in isolation.
 
     \b
-    grade SUBMISSION.py                 grade one file, print a summary
+    grade SUBMISSION.py|.ipynb          grade one file, print a summary
     grade SUBMISSION.py --out r.json    also write the JSON report
     grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
     grade selftest                      course-staff CI: every spec's examples score what they should
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID
     grade bundle --out autograder.zip   a Gradescope autograder for the spec
+    grade doctor                        the isolation layers a submission gets on this machine
     """
 
 
