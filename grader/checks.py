@@ -13,7 +13,7 @@ import traceback
 
 import numpy as np
 
-from grader import diagnoses
+from grader import diagnoses, own_forward
 from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, same_values, shape_text
 from grader.engine import Context, Raised, call_step, get_step
 from grader.report import ERROR, FAILED, PASSED, CheckResult
@@ -167,6 +167,29 @@ def check_forward_shape(ctx: Context, check: dict, result: CheckResult) -> None:
 
 
 def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None:
+    status, message, found = forward_values_verdict(ctx, check)
+    if status != PASSED:
+        return fail(ctx, result, message, status, *found)
+    result.output = message
+
+
+def forward_agrees(ctx: Context) -> bool:
+    """Does the submission's forward pass the spec's forward_values check? Then the reference decides every
+    gradient and numerical gradient: there is nothing of the student's own forward left to follow."""
+    check = next((c for c in ctx.spec.checks if c["kind"] == "forward_values"),
+                 {"name": "forward_values", "kind": "forward_values"})
+    return forward_values_verdict(ctx, check)[0] == PASSED
+
+
+def forward_values_verdict(ctx: Context, check: dict) -> tuple[str, str, list[str]]:
+    """(status, message, misconceptions) of forward_values, worked out once per submission."""
+    key = ("forward-values", check["name"])
+    if key not in ctx.cache:
+        ctx.cache[key] = _forward_values(ctx, check)
+    return ctx.cache[key]
+
+
+def _forward_values(ctx: Context, check: dict) -> tuple[str, str, list[str]]:
     ref, tol, calls = ctx.spec.reference, check.get("tolerance", 1e-5), check.get("calls", 3)
     probes = []
     for index in config_indices(ctx, check):
@@ -178,25 +201,24 @@ def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None
         probes.append((config, weights, xs, steps))
     for (config, weights, xs, _), outcome in zip(probes, ctx.run_each([p[3] for p in probes])):
         if not outcome.ok:
-            return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
+            return ERROR, f"For {ctx.describe(config)}: {outcome.problem}.", []
         ys = outcome.values[-calls:]
         for call, (x, y) in enumerate(zip(xs, ys), start=1):
             want = ref.forward(weights, x)[0]
             got, why = as_array(y)
             if got is None or got.size != want.size:
                 what = why or f"an array of {got.size} values"
-                return fail(ctx, result, f"For {ctx.describe(config)}, forward returned {what}; expected "
-                                    f"{want.size} value(s).")
+                return FAILED, f"For {ctx.describe(config)}, forward returned {what}; expected {want.size} value(s).", []
             got = got.ravel()
             if nonfinite(got):
-                return fail(ctx, result, f"For {ctx.describe(config)}, call {call} of forward returned NaN or inf.")
+                return FAILED, f"For {ctx.describe(config)}, call {call} of forward returned NaN or inf.", []
             if rel_error(got, want) > tol:
                 outputs = [as_array(y)[0] for y in ys]
                 found = [] if any(o is None for o in outputs) else \
                     diagnoses.forward_misconceptions(ref, weights, xs, [o.ravel() for o in outputs], tol)
-                return fail(ctx, result, f"For {ctx.describe(config)}, call {call} of {calls} on the same model: "
-                                    f"forward's output is wrong ({mismatch(got, want)}).", FAILED, *found)
-    result.output = f"forward matches the reference on every configuration, over {calls} calls per model."
+                return FAILED, (f"For {ctx.describe(config)}, call {call} of {calls} on the same model: "
+                                f"forward's output is wrong ({mismatch(got, want)})."), found
+    return PASSED, f"forward matches the reference on every configuration, over {calls} calls per model.", []
 
 
 # ------------------------------------------------------------------ gradients
@@ -245,7 +267,7 @@ def normalise_key(key: str) -> str:
 
 def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
     name, tol = check["parameter"], check.get("tolerance", 1e-4)
-    key = ctx.spec.gradient_key(name)
+    key, judged, skipped = ctx.spec.gradient_key(name), 0, []
     for probe in gradient_probes(ctx, config_indices(ctx, check)):
         index = probe["index"]
         config, outcome = probe["config"], probe["outcome"]
@@ -275,82 +297,46 @@ def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
         if nonfinite(got):
             return fail(ctx, result, f"{where}, '{key}' contains NaN or inf.")
         if rel_error(got, want) <= tol:
+            judged += bool(np.any(want))  # matching an all-zero gradient (R when T = 1) shows little
             continue
-        own = _own_forward_verdict(ctx, probe, name, got, tol)
+        own = None if forward_agrees(ctx) else _own_gradient_verdicts(ctx, tol)[(index, name)]
         if own == "matches":
+            judged += 1
             continue
-        if own == "ignores parameter":  # the forward's mistake, not backward's: name it here too
-            y = as_array(probe["outcome"].values[-2])[0].ravel()
-            return fail(ctx, result, f"{where}, '{key}' is wrong ({mismatch(got, want)}); your forward does not "
-                                     f"change at all when `{name}` changes, so fix forward first.", FAILED,
-                        *diagnoses.forward_misconceptions(ctx.spec.reference, probe["weights"], [probe["x"]],
-                                                          [y], tol))
+        if own in ("flat", "degenerate"):  # judged where that forward reads the parameter and is not affine
+            skipped.append((own, probe))
+            continue
         return fail(ctx, result, f"{where}, '{key}' is wrong ({mismatch(got, want)}).", FAILED,
                     *diagnoses.gradient_misconceptions(ctx.spec.reference, probe, key, got, tol))
+    if not judged and skipped:
+        return _forward_first(ctx, result, key, name, skipped, tol)
     result.output = f"'{key}' matches the expected gradient on every configuration."
 
 
-def _own_forward_verdict(ctx: Context, probe: dict, name: str, grad: np.ndarray, tol: float) -> str | None:
-    """When forward differs from the reference, is `grad` the exact gradient of that forward?
-    "matches" when it is; "ignores parameter" when that forward does not depend on the parameter at
-    all (so it earns nothing this way); None otherwise.
-
-    Projection test (torch.autograd.gradcheck's fast mode): for random directions u, compare
-    <grad, u> with central differences of d_loss . y(w + h u)."""
-    y, _ = as_array(probe["outcome"].values[-2])
-    if y is None or y.size != probe["y_ref"].size or rel_error(y.ravel(), probe["y_ref"]) <= 1e-6:
-        return None
-    rng, h = ctx.rng("own-forward", probe["index"], name), 1e-5
-    directions = [rng.normal(size=grad.shape) for _ in range(3)]
-    outputs = forward_at(ctx, probe["config"], probe["x"], [
-        dict(probe["weights"], **{name: probe["weights"][name] + sign * h * u})
-        for u in directions for sign in (1.0, -1.0)])
-    if outputs is None or any(o.size != probe["d_loss"].size for o in outputs):
-        return None
-    losses = [float(probe["d_loss"].ravel() @ o.ravel()) for o in outputs]
-    slopes = np.array([(losses[2 * i] - losses[2 * i + 1]) / (2 * h) for i in range(len(directions))])
-    projections = np.array([float(np.sum(grad * u)) for u in directions])
-    if np.max(np.abs(slopes)) <= 1e-8:
-        return "ignores parameter"
-    if rel_error(projections, slopes) > max(tol, 1e-4):
-        return None
-    return "matches" if forward_is_affine(ctx, probe["config"], probe["index"], probe["x"]) is False else None
+def _forward_first(ctx: Context, result: CheckResult, key: str, name: str, skipped: list, tol: float) -> None:
+    """A wrong gradient, on every configuration where it was wrong, of a forward that does not read the
+    parameter there or is affine there: nothing right to follow, so the forward's mistake is named."""
+    flat = [probe for why, probe in skipped if why == "flat"]
+    if not flat:
+        return fail(ctx, result, f"'{key}' could not be judged: your forward is wrong and affine in its weights on "
+                                 "every configuration tried, so any gradient of it is the same everywhere; fix "
+                                 "forward first.")
+    probe = flat[0]
+    y = as_array(probe["outcome"].values[-2])[0]
+    found = [] if y is None else diagnoses.forward_misconceptions(
+        ctx.spec.reference, probe["weights"], [probe["x"]], [y.ravel()], tol)
+    return fail(ctx, result, f"For {ctx.describe(probe['config'])} and a random d_loss, '{key}' is wrong; your "
+                             f"forward does not change at all when `{name}` changes, so fix forward first.",
+                FAILED, *found)
 
 
-def forward_at(ctx: Context, config: dict, x: np.ndarray, weight_sets: list[dict]) -> list[np.ndarray] | None:
-    """The submission's forward(x) for each set of weights, each on a fresh model (first call, so no
-    state carries over); None when any call fails or returns something that is not numeric."""
-    steps = []
-    for weights in weight_sets:
-        steps += ctx.new_model(config, weights, name="e")
-        steps.append(call_step("e", "forward", x))
-    outcome = ctx.run(steps)
-    if not outcome.ok:
-        return None
-    outputs = [as_array(v)[0] for s, v in zip(steps, outcome.values) if s["do"] == "call"]
-    return None if any(o is None for o in outputs) else outputs
-
-
-def forward_is_affine(ctx: Context, config: dict, index: int, x: np.ndarray) -> bool | None:
-    """Is the submission's forward affine in its weights (so its gradient is the same everywhere)?
-
-    The own-forward routes credit a gradient because it follows the submission's forward; a forward
-    that is affine in every weight has a gradient anyone can write down without computing it (a
-    constant forward is the simplest case), so it earns nothing that way. Compares central
-    differences along one random direction at two unrelated weight points. None when forward fails."""
-    key = ("affine", index)
-    if key not in ctx.cache:
-        rng, h = ctx.rng("affine", index), 1e-3
-        points = [ctx.hidden_weights(rng, config), ctx.hidden_weights(rng, config)]
-        direction = {p: rng.normal(size=w.shape) for p, w in points[0].items()}
-        sums = forward_at(ctx, config, x, [{p: w + sign * h * direction[p] for p, w in weights.items()}
-                                          for weights in points for sign in (1.0, -1.0)])
-        if sums is None:
-            ctx.cache[key] = None
-        else:
-            slopes = [float(np.sum(sums[0]) - np.sum(sums[1])), float(np.sum(sums[2]) - np.sum(sums[3]))]
-            ctx.cache[key] = rel_error(slopes[0], slopes[1]) <= 1e-7
-    return ctx.cache[key]
+def _own_gradient_verdicts(ctx: Context, tol: float) -> dict:
+    """own_forward's verdicts for every configuration and parameter of the spec's gradient checks, worked
+    out together (one set of fresh children for all of them)."""
+    gradient_checks = [c for c in ctx.spec.checks if c["kind"] == "gradient"]
+    configs = {i: ctx.spec.configs[i] for c in gradient_checks for i in config_indices(ctx, c)}
+    return own_forward.gradient_verdicts(ctx, configs, [c["parameter"] for c in gradient_checks], tol,
+                                         lookup=lambda returned, p: find_key(returned, ctx.spec.gradient_key(p), p)[0])
 
 
 # ------------------------------------------------------------------ update
@@ -497,84 +483,99 @@ def _holds(value, want: np.ndarray) -> bool:
 # ------------------------------------------------------------------ numerical gradient
 
 def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
-    """The student's differences against two-sided differences of sum(forward(x)), computed here: of the
-    reference's forward where the submission's forward agrees with it (nothing to trust), else of the
-    submission's own forward, evaluated by the grader, deterministic and not constant."""
+    """The student's differences, on a fresh model, against two-sided differences of sum(forward(x)): of the
+    reference's forward, computed here, when the submission's forward passes forward_values; else of the
+    submission's own forward, evaluated in fresh children (`own_forward`) where it is not degenerate."""
     eps, tol, model = check.get("eps", 1e-2), check.get("tolerance", 1e-4), ctx.spec.model
     function = next(iter(model["functions"]))
-    params, ref = ctx.spec.parameters, ctx.spec.reference
+    params, agrees = ctx.spec.parameters, forward_agrees(ctx)
     probes = []
     for index in config_indices(ctx, check):
         config = affordable(ctx, ctx.spec.configs[index], check.get("most_entries", 400))
         rng = ctx.rng(check["name"], index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
-        steps = ctx.new_model(config, weights, name="f", seed=index)
-        steps.append(call_step("f", "forward", x))
-        steps += ctx.new_model(config, weights, seed=index)
-        steps.append({"do": "isolate_forward", "obj": "m", "method": "forward", "keep": params})
+        steps = ctx.new_model(config, weights, seed=index)
         # eps goes positionally: a student may name it epsilon, h or delta
         steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x, eps]})
         steps += [get_step("m", p) for p in params]
         probes.append((index, config, weights, x, steps))
+    returned = []
     for (index, config, weights, x, _), outcome in zip(probes, ctx.run_each([p[4] for p in probes])):
         where = f"For {ctx.describe(config)} and eps={eps:g}"
-        if not outcome.ok:
-            return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
-        y = as_array(outcome.values[len(params) + 1])[0]
-        returned, after = outcome.values[-len(params) - 1], outcome.values[-len(params):]
-        if not isinstance(returned, dict):
-            return fail(ctx, result, f"{where}, {function}() returned {describe_type(returned)}; expected a dict "
-                                     f"with keys {', '.join(ctx.spec.gradient_key(p) for p in params)}.")
-        changed = [p for p, v in zip(params, after) if not _holds(v, weights[p])]
-        if changed:
-            return fail(ctx, result, f"{where}, {function}() left the model's `{', '.join(changed)}` changed; "
-                                     f"every weight must be restored after it is nudged.", FAILED,
-                        "numgrad_changes_weights")
-        agrees = y is not None and y.size == ref.forward(weights, x)[0].size and \
-            rel_error(y.ravel(), ref.forward(weights, x)[0]) <= 1e-6
-        found = {}
-        for p in params:
-            key = ctx.spec.gradient_key(p)
-            value, found_key = find_key(returned, key, p)
-            if found_key is None:
-                return fail(ctx, result, f"{where}, {function}()'s dict has no key '{key}' (its keys: "
-                                         f"{keys_text(returned)}).")
-            if found_key != key:
-                return fail(ctx, result, f"{where}, {function}() returned this gradient under '{found_key}'; the "
-                                         f"key must be '{key}'.", FAILED, "numgrad_keys_renamed")
-            got, why = as_array(value)
-            if got is None or got.shape != weights[p].shape:
-                what = why or f"shape {shape_text(got.shape)}"
-                return fail(ctx, result, f"{where}, '{key}' is {what}; expected shape {shape_text(weights[p].shape)}.")
-            found[p] = got
-        coords = difference_coordinates(weights, check.get("full_up_to", 200), check.get("samples", 8),
-                                        ctx.rng(check["name"], index, "coordinates"))
-        sets = nudged_weight_sets(weights, eps, coords)
-        if agrees:
-            values = [float(np.sum(ref.forward(w, x)[0])) for w in sets]
-        else:
-            values = _own_sums(ctx, config, x, sets)
-            if isinstance(values, str):
-                return fail(ctx, result, f"{where}: {values}.", ERROR)
-            if forward_is_affine(ctx, config, index, x):
-                return fail(ctx, result, f"{where}: your forward is affine in its weights, so its differences are "
-                                         f"the same everywhere and cannot show that {function} computes them; "
-                                         f"fix forward first.")
-        two_sided, one_sided = differences_at(values, eps, coords)
-        for p in params:
-            key, got = ctx.spec.gradient_key(p), found[p].reshape(-1)[coords[p]]
-            if rel_error(got, two_sided[p]) > tol:
-                diagnosis = ["numgrad_one_sided"] if rel_error(got, one_sided[p]) <= tol else []
-                return fail(ctx, result, f"{where}, '{key}' is not the two-sided difference of sum(forward(x)) "
-                                         f"({mismatch(got, two_sided[p])}).", FAILED, *diagnosis)
-        if any(len(coords[p]) < weights[p].size for p in params):
-            # only some entries were differenced: the rest are held to the gradient those differences
-            # approximate (exact, or the submission's forward along random directions)
-            problem = (_against_exact_gradient(ctx, found, weights, x, coords, two_sided, tol) if agrees else
-                       _along_directions(ctx, config, index, x, found, weights, eps, tol, check["name"]))
-            if problem:
-                return fail(ctx, result, f"{where}, {problem}.", ERROR if problem.startswith("evaluating") else FAILED)
+        found = _returned_differences(ctx, function, where, weights, outcome)
+        if isinstance(found, tuple):  # what is wrong with it
+            return fail(ctx, result, *found)
+        returned.append((index, config, weights, x, found))
+    if agrees:
+        verdicts = [_against_reference(ctx, check, *probe, eps, tol) for probe in returned]
+    else:
+        verdicts = [(problem, []) for problem in own_forward.differences_verdicts(ctx, returned, eps, tol)]
+    judged = 0
+    for (index, config, *_), (problem, named) in zip(returned, verdicts):
+        if problem == "degenerate":  # judged where that forward is not affine
+            continue
+        if problem:
+            status = ERROR if problem.startswith("evaluating") else FAILED
+            return fail(ctx, result, f"For {ctx.describe(config)} and eps={eps:g}, {problem}.", status, *named)
+        judged += 1
+    if not judged:
+        return fail(ctx, result, f"{function} could not be judged: your forward is wrong and affine in its weights "
+                                 "on every configuration tried, so its differences are the same everywhere; fix "
+                                 "forward first.")
     result.output = f"{function} returns the two-sided differences of sum(forward(x)) and restores the weights."
+
+
+def _returned_differences(ctx: Context, function: str, where: str, weights: dict, outcome):
+    """The student's differences keyed by parameter, or (message, status, misconceptions) saying what is
+    wrong with what the function returned or did to the model."""
+    params = ctx.spec.parameters
+    if not outcome.ok:
+        return f"{where}: {outcome.problem}.", ERROR
+    returned, after = outcome.values[-len(params) - 1], outcome.values[-len(params):]
+    if not isinstance(returned, dict):
+        return (f"{where}, {function}() returned {describe_type(returned)}; expected a dict with keys "
+                f"{', '.join(ctx.spec.gradient_key(p) for p in params)}.", FAILED)
+    changed = [p for p, v in zip(params, after) if not _holds(v, weights[p])]
+    if changed:
+        return (f"{where}, {function}() left the model's `{', '.join(changed)}` changed; every weight must be "
+                "restored after it is nudged.", FAILED, "numgrad_changes_weights")
+    found = {}
+    for p in params:
+        key = ctx.spec.gradient_key(p)
+        value, found_key = find_key(returned, key, p)
+        if found_key is None:
+            return f"{where}, {function}()'s dict has no key '{key}' (its keys: {keys_text(returned)}).", FAILED
+        if found_key != key:
+            return (f"{where}, {function}() returned this gradient under '{found_key}'; the key must be '{key}'.",
+                    FAILED, "numgrad_keys_renamed")
+        got, why = as_array(value)
+        if got is None or got.shape != weights[p].shape:
+            what = why or f"shape {shape_text(got.shape)}"
+            return f"{where}, '{key}' is {what}; expected shape {shape_text(weights[p].shape)}.", FAILED
+        if nonfinite(got):
+            return f"{where}, '{key}' contains NaN or inf.", FAILED
+        found[p] = got
+    return found
+
+
+def _against_reference(ctx: Context, check: dict, index: int, config: dict, weights: dict, x, found: dict,
+                       eps: float, tol: float) -> tuple[str | None, list[str]]:
+    """The student's differences entry by entry against the reference's two-sided differences (a random
+    sample of entries above `full_up_to`, every other entry then held to the exact gradient): what is
+    wrong, if anything, and the misconception that explains it."""
+    ref = ctx.spec.reference
+    coords = difference_coordinates(weights, check.get("full_up_to", 200), check.get("samples", 8),
+                                    ctx.rng(check["name"], index, "coordinates"))
+    values = [float(np.sum(ref.forward(w, x)[0])) for w in nudged_weight_sets(weights, eps, coords)]
+    two_sided, one_sided = differences_at(values, eps, coords)
+    for p, got in found.items():
+        key, got = ctx.spec.gradient_key(p), got.reshape(-1)[coords[p]]
+        if rel_error(got, two_sided[p]) > tol:
+            named = ["numgrad_one_sided"] if rel_error(got, one_sided[p]) <= tol else []
+            return f"'{key}' is not the two-sided difference of sum(forward(x)) ({mismatch(got, two_sided[p])})", named
+    if any(len(coords[p]) < weights[p].size for p in found):
+        return _against_exact_gradient(ctx, found, weights, x, coords, two_sided, tol), []
+    return None, []
 
 
 def affordable(ctx: Context, config: dict, most: int) -> dict:
@@ -626,37 +627,6 @@ def differences_at(values: list[float], eps: float, coords: dict):
     return two, one
 
 
-def _own_sums(ctx: Context, config: dict, x: np.ndarray, weight_sets: list[dict]):
-    """sum(forward(x)) of the submission for each weight set, on one model in one run, setting only the
-    weights that change. A sentence instead when that forward cannot be used: it fails, is not
-    deterministic (the first evaluation is repeated at the end), or does not change with any weight."""
-    params = ctx.spec.parameters
-    steps = ctx.new_model(config, weight_sets[0], name="e")
-    steps.append({"do": "isolate_forward", "obj": "e", "method": "forward", "keep": params})
-    current = dict(weight_sets[0])
-    for weights in [*weight_sets, weight_sets[0]]:
-        for p in params:
-            if weights[p] is not current[p] and not np.array_equal(weights[p], current[p]):
-                current[p] = weights[p]
-                steps.append({"do": "set", "obj": "e", "attr": p, "value": weights[p]})
-        steps.append(call_step("e", "forward", x))
-    outcome = ctx.run(steps)
-    if not outcome.ok:
-        return f"evaluating your forward to check the differences failed: {outcome.problem}"
-    sums = []
-    for step, value in zip(steps, outcome.values):
-        if step["do"] == "call":
-            arr = as_array(value)[0]
-            if arr is None:
-                return f"your forward returned {describe_type(value)}"
-            sums.append(float(np.sum(arr)))
-    if not np.isclose(sums[0], sums[-1], rtol=1e-12, atol=0):
-        return "your forward gave two different results for the same weights and input"
-    if np.all(np.asarray(sums) == sums[0]):
-        return "your forward does not change when any weight is nudged, so its differences cannot be judged"
-    return sums[:-1]
-
-
 def _against_exact_gradient(ctx: Context, found: dict, weights: dict, x, coords: dict, two_sided: dict,
                             tol: float) -> str | None:
     """Every entry against the reference's exact gradient of sum(forward), allowing the truncation error
@@ -670,31 +640,6 @@ def _against_exact_gradient(ctx: Context, found: dict, weights: dict, x, coords:
         if worst > 10 * truncation + tol * scale:
             return (f"'{keys[p]}' is not the two-sided difference of sum(forward(x)) for every entry "
                     f"(the largest error is {worst / max(scale, 1e-12):.2e} of the largest gradient entry)")
-    return None
-
-
-def _along_directions(ctx: Context, config: dict, index: int, x, found: dict, weights: dict, eps: float,
-                      tol: float, salt: str) -> str | None:
-    """Every entry at once, for a forward the grader cannot differentiate itself: the returned
-    differences projected on a few random directions against the submission's own forward's central
-    difference along each (the fast mode of torch.autograd.gradcheck). Both carry an error of order
-    eps squared, hence the looser tolerance."""
-    rng = ctx.rng(salt, index, "directions")
-    directions = []
-    for _ in range(3):
-        u = {p: rng.normal(size=w.shape) for p, w in weights.items()}
-        norm = np.sqrt(sum(float(np.sum(v * v)) for v in u.values()))
-        directions.append({p: v / norm for p, v in u.items()})
-    sets = [dict(weights)] + [{p: w + sign * eps * u[p] for p, w in weights.items()}
-                              for u in directions for sign in (1.0, -1.0)]
-    sums = _own_sums(ctx, config, x, sets)
-    if isinstance(sums, str):
-        return sums
-    slopes = np.array([(sums[1 + 2 * k] - sums[2 + 2 * k]) / (2 * eps) for k in range(len(directions))])
-    projections = np.array([sum(float(np.sum(found[p] * u[p])) for p in found) for u in directions])
-    if rel_error(projections, slopes) > max(10 * tol, 1e-3):
-        return ("its differences, taken together, do not follow sum(forward(x)) along random directions "
-                f"({mismatch(projections, slopes)})")
     return None
 
 

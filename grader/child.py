@@ -9,7 +9,6 @@ file descriptors named in CONFIG_JSON.
 from __future__ import annotations
 
 import ast
-import copy
 import inspect
 import io
 import json
@@ -226,9 +225,6 @@ class Session:
             if "as" in step:  # kept for later steps: a cache handed on to backward stays the student's own
                 self.objects[step["as"]] = value
             return value
-        if do == "isolate_forward":
-            isolate_method(self.objects[step["obj"]], step["method"], set(step["keep"]))
-            return None
         raise ValueError(f"unknown step {do!r}")
 
     def _resolve(self, value):
@@ -257,36 +253,6 @@ def install_support_module(name: str, source: str) -> None:
     module.__file__ = f"<support {name}>"
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     sys.modules[name] = module
-
-
-def isolate_method(obj, name: str, keep: set[str]) -> None:
-    """Make obj.<name> start every call from the instance state it has now (parameters aside).
-
-    Used when the submission's own helper (the numerical gradient) calls forward many times: a forward
-    that wrongly keeps state between calls must cost the forward checks, not this one too.
-    """
-    if not hasattr(obj, "__dict__"):
-        return  # a __slots__ class keeps no instance state we could reset; leave it as it is
-    snapshot = {k: _copy(v) for k, v in vars(obj).items() if k not in keep}
-    original = getattr(obj, name)
-
-    def fresh(*args, **kwargs):
-        state = vars(obj)
-        for key in [k for k in state if k not in keep and k not in snapshot and k != name]:
-            del state[key]
-        for key, value in snapshot.items():
-            state[key] = _copy(value)
-        state[name] = fresh
-        return original(*args, **kwargs)
-
-    setattr(obj, name, fresh)
-
-
-def _copy(value):
-    try:
-        return copy.deepcopy(value)
-    except Exception:  # an uncopyable attribute is shared rather than reset
-        return value
 
 
 def _signature(value, bound: bool):

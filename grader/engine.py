@@ -21,8 +21,7 @@ from grader.report import ERROR, CheckResult, Report
 from grader.sandbox import Failure, Sandbox
 from grader.spec import Spec
 
-ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute",
-           "isolate_forward": "preparing the model"}
+ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute"}
 
 
 LOOK_AT = {
@@ -141,6 +140,18 @@ class Context:
         are run again on their own (their results went down with the child) and the runs after it are
         not run: a check stops at its first failing configuration."""
         return self._run(runs)
+
+    def run_fresh(self, runs: list[list[dict]]) -> list[Outcome]:
+        """What `run_each` gives, in a new child that has loaded the file and seen nothing else: no probe,
+        no earlier call, no gradient it handed out. Re-runs of the student's code that decide a score run
+        here, so a forward cannot answer them from memory of what it was asked before. The current child
+        is left as it is."""
+        main, self._sandbox = self._sandbox, None
+        try:
+            return self._run(runs)
+        finally:
+            self.close()
+            self._sandbox = main
 
     def _run(self, runs: list[list[dict]]) -> list[Outcome]:
         flat = runs[0] if len(runs) == 1 else [dict(step, group=g) for g, steps in enumerate(runs) for step in steps]
