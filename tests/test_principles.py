@@ -90,7 +90,7 @@ def test_feedback_never_prints_arrays_of_values():
 
 
 def test_uncopyable_model_state_does_not_cost_the_numerical_gradient(make_submission, spec):
-    """isolate_forward resets instance state by copying it; what cannot be copied is shared instead."""
+    """Nothing of the model is copied or reset by the grader: an attribute that cannot be copied is harmless."""
     path = make_submission(("        self.grads = {}\n", "        self.grads = {}\n        self.log = (i for i in range(3))\n"))
     assert grade_submission(path, spec).failed == []
 
