@@ -104,8 +104,9 @@ def _shape_problem(name: str, value, shape: tuple) -> str | None:
 
 
 def check_init_values(ctx: Context, check: dict, result: CheckResult) -> None:
-    config, uniform = check["config"], check["uniform"]
-    names = uniform["parameters"] + check.get("zero", [])
+    """Each parameter's values after construction, judged against the draw the spec gives it."""
+    config, plan = check["config"], init_plan(check, ctx.spec.model["sizes"])
+    names = list(plan)
     steps = ctx.new_model(config, None, seed=7)
     steps += [get_step("m", name, keep_going=True) for name in names]
     outcome = ctx.run(steps)
@@ -113,32 +114,78 @@ def check_init_values(ctx: Context, check: dict, result: CheckResult) -> None:
         return fail(ctx, result, f"For `{_call(ctx, config)}`: {outcome.problem}.", ERROR)
     values = dict(zip(names, outcome.values[1:]))
     shapes = ctx.spec.parameter_shapes(config)
-    low, high = uniform["low"], uniform["high"]
-    width, std = high - low, (high - low) / np.sqrt(12)
     for name in names:  # only values that cannot be judged fail here: shapes are init_shapes' business
         arr = None if isinstance(values[name], Raised) else as_array(values[name])[0]
         if arr is None or arr.size == 0:
             problem = _shape_problem(name, values[name], shapes[name])
             return fail(ctx, result, f"After `{_call(ctx, config)}`, {problem}.")
-    for name in uniform["parameters"]:
-        v = as_array(values[name])[0]
-        found = None
-        if nonfinite(v):
-            found = "contains NaN or inf"
-        elif v.min() < low - 1e-9 or v.max() > high + 1e-9:
-            found = f"has values outside [{low:g}, {high:g}] (from {v.min():.3g} to {v.max():.3g})"
-        elif v.max() - v.min() < 0.9 * width:
-            found = f"spans only [{v.min():.3g}, {v.max():.3g}], narrower than U({low:g}, {high:g}) would"
-        elif abs(v.mean() - (low + high) / 2) > 0.1 * width or not 0.8 * std < v.std() < 1.2 * std:
-            found = (f"has mean {v.mean():.3g} and standard deviation {v.std():.3g}; "
-                     f"U({low:g}, {high:g}) has mean {(low + high) / 2:g} and about {std:.3g}")
+    for name, draw in plan.items():
+        found = _init_problem(as_array(values[name])[0], draw, config)
         if found:
-            return fail(ctx, result, f"After `{_call(ctx, config)}`, `{name}` {found}.", FAILED, "init_wrong_distribution")
-    for name in check.get("zero", []):
-        v = as_array(values[name])[0]
-        if nonfinite(v) or np.any(v != 0):
-            return fail(ctx, result, f"After `{_call(ctx, config)}`, `{name}` is not all zeros.", FAILED, "init_nonzero_bias")
-    result.output = f"W, R and V look like U({low:g}, {high:g}) draws; the biases start at zero."
+            diagnosis = "init_nonzero_bias" if draw["draw"] == "zeros" else "init_wrong_distribution"
+            return fail(ctx, result, f"After `{_call(ctx, config)}`, `{name}` {found}.", FAILED, diagnosis)
+    result.output = _init_passed_text(check, plan, config)
+
+
+def init_plan(check: dict, sizes: list[str]) -> dict[str, dict]:
+    """The draw of each parameter, in the order they are judged: the spec's per-parameter `init`
+    ({"draw": "uniform", "low", "high"} or {"draw": "uniform", "gain", "fan_in"} for a bound
+    sqrt(gain / fan_in), {"draw": "identity"}, {"draw": "zeros"}), or the older `uniform` + `zero` pair
+    (one U(low, high) for the listed weights, then zeros)."""
+    if "init" in check:
+        return dict(check["init"])
+    uniform = check["uniform"]
+    plan = {name: {"draw": "uniform", "low": uniform["low"], "high": uniform["high"]}
+            for name in uniform["parameters"]}
+    plan.update({name: {"draw": "zeros"} for name in check.get("zero", [])})
+    return plan
+
+
+def _uniform_bounds(draw: dict, config: dict) -> tuple[float, float]:
+    if "fan_in" in draw:
+        bound = float(np.sqrt(draw["gain"] / config[draw["fan_in"]]))
+        return -bound, bound
+    return draw["low"], draw["high"]
+
+
+def _uniform_text(draw: dict, config: dict) -> str:
+    low, high = _uniform_bounds(draw, config)
+    if "fan_in" in draw:
+        return f"U(-b, b) with b = sqrt({draw['gain']:g} / {draw['fan_in']}) = {high:.4g}"
+    return f"U({low:g}, {high:g})"
+
+
+def _init_problem(v: np.ndarray, draw: dict, config: dict) -> str | None:
+    """What is wrong with one parameter's initial values (None: nothing)."""
+    if draw["draw"] == "zeros":
+        return "is not all zeros" if nonfinite(v) or np.any(v != 0) else None
+    if nonfinite(v):
+        return "contains NaN or inf"
+    if draw["draw"] == "identity":
+        square = v.ndim == 2 and v.shape[0] == v.shape[1]
+        return None if square and np.array_equal(v, np.eye(v.shape[0])) else "is not the identity matrix"
+    low, high = _uniform_bounds(draw, config)
+    width, std, label = high - low, (high - low) / np.sqrt(12), _uniform_text(draw, config)
+    shown = f"{low:g}, {high:g}" if "fan_in" not in draw else f"{low:.4g}, {high:.4g}"
+    if v.min() < low - 1e-9 or v.max() > high + 1e-9:
+        return f"has values outside [{shown}] (from {v.min():.3g} to {v.max():.3g})"
+    if v.max() - v.min() < 0.9 * width:
+        return f"spans only [{v.min():.3g}, {v.max():.3g}], narrower than {label} would"
+    if abs(v.mean() - (low + high) / 2) > 0.1 * width or not 0.8 * std < v.std() < 1.2 * std:
+        return (f"has mean {v.mean():.3g} and standard deviation {v.std():.3g}; "
+                f"{label} has mean {(low + high) / 2:g} and about {std:.3g}")
+    return None
+
+
+def _init_passed_text(check: dict, plan: dict, config: dict) -> str:
+    if "init" not in check:  # the older form keeps its sentence
+        low, high = check["uniform"]["low"], check["uniform"]["high"]
+        return f"W, R and V look like U({low:g}, {high:g}) draws; the biases start at zero."
+    parts = []
+    for name, draw in plan.items():
+        what = {"zeros": "starts at zero", "identity": "is the identity"}.get(draw["draw"])
+        parts.append(f"{name} {what or 'looks like a ' + _uniform_text(draw, config) + ' draw'}")
+    return "; ".join(parts) + "."
 
 
 # ------------------------------------------------------------------ forward

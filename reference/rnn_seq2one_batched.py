@@ -1,9 +1,12 @@
 """Reference for `rnn-seq2one-batched`: Assignment 1's sequence-to-one tanh RNN with a batch dimension
 (the later year's version of seed 004): x is (T, B, I), y is (B, O), d_loss is (B, O).
 
-    s[t] = x[t] W + a[t-1] R + bs      a[0] = 0 (B, H)
+    s[t] = x[t] W + a[t-1] R + bs^T    a[0] = 0 (B, H)
     a[t] = tanh(s[t])
-    y    = a[T] V + by                 (row per sample; the same equations as rnn-seq2one, batched)
+    y    = a[T] V + by^T               (row per sample; the same equations as rnn-seq2one, batched)
+
+The biases are columns, bs (H, 1) and by (O, 1), as that year's given skeleton made them; the pure
+functions accept them in any shape of the right size and give each gradient its parameter's shape.
 
 Each gradient is dL/dP for L whose gradient with respect to y is d_loss, so it sums over the batch
 (no mean: d_loss already carries any 1/B). Pure functions of (weights, x, d_loss), then the solution in
@@ -18,8 +21,8 @@ def forward(w, x, activation=np.tanh):
     x = np.asarray(x, dtype=float)
     a = [np.zeros((x.shape[1], w["R"].shape[0]))]
     for x_t in x:
-        a.append(activation(x_t @ w["W"] + a[-1] @ w["R"] + w["bs"]))
-    return (a[-1] @ w["V"] + w["by"]).ravel(), np.array(a)
+        a.append(activation(x_t @ w["W"] + a[-1] @ w["R"] + np.ravel(w["bs"])))
+    return (a[-1] @ w["V"] + np.ravel(w["by"])).ravel(), np.array(a)
 
 
 def backward(w, x, d_loss, steps=None, tanh_prime=lambda a: 1.0 - a ** 2,
@@ -28,14 +31,14 @@ def backward(w, x, d_loss, steps=None, tanh_prime=lambda a: 1.0 - a ** 2,
     x, d_loss = np.asarray(x, dtype=float), np.asarray(d_loss, dtype=float)
     _, a = forward(w, x)
     T = len(x)
-    g = {"d_V": a[T].T @ d_loss, "d_by": d_loss.sum(axis=0),
+    g = {"d_V": a[T].T @ d_loss, "d_by": d_loss.sum(axis=0).reshape(np.shape(w["by"])),
          "d_W": np.zeros_like(w["W"]), "d_R": np.zeros_like(w["R"]), "d_bs": np.zeros_like(w["bs"])}
     d_a = d_loss @ w["V"].T
     for t in range(T, 0 if steps is None else max(T - steps, 0), -1):
         d_s = d_a * tanh_prime(a[t])
         g["d_W"] += x[t - 1].T @ d_s
         g["d_R"] += a[t - 1].T @ d_s
-        g["d_bs"] += d_s.sum(axis=0)
+        g["d_bs"] += d_s.sum(axis=0).reshape(np.shape(w["bs"]))
         d_a = recurrence(w["R"], d_s)
     return {k: v * scale for k, v in g.items()}
 
@@ -55,13 +58,21 @@ MISCONCEPTIONS = {
 FORWARD_MISCONCEPTIONS = {
     "sigmoid_activation": lambda w, x: forward(w, x, activation=_sigmoid)[0],
     "no_activation": lambda w, x: forward(w, x, activation=lambda s: s)[0],
-    "missing_output_bias": lambda w, x: forward(w, x)[0] - np.tile(w["by"], np.shape(x)[1]),
+    "missing_output_bias": lambda w, x: forward(w, x)[0] - np.tile(np.ravel(w["by"]), np.shape(x)[1]),
     "missing_hidden_bias": lambda w, x: forward({**w, "bs": np.zeros_like(w["bs"])}, x)[0],
     "last_step_only": lambda w, x: forward(w, np.asarray(x)[-1:])[0],
 }
 
 
 DIAGNOSES = {
+    "init_wrong_distribution": (
+        "The weights do not start as the given reset_parameters makes them.",
+        "Keep the given reset_parameters: R = np.eye(hidden_size), W and V from "
+        "np.random.uniform(-sqrt(3 / fan_in), sqrt(3 / fan_in), shape) with fan_in = input_size for W and "
+        "hidden_size for V."),
+    "init_nonzero_bias": (
+        "The biases do not start at zero.",
+        "Keep the given np.zeros((hidden_size, 1)) and np.zeros((output_size, 1)) for bs and by."),
     "truncated_bptt": (
         "The gradients only flow through the last time step.",
         "Backpropagation through time must carry dL/da back through R to every earlier step and sum the "
@@ -87,10 +98,10 @@ DIAGNOSES = {
         "The hidden activation is a[t] = tanh(s[t])."),
     "missing_output_bias": (
         "forward leaves out the output bias by.",
-        "y = a[T] V + by, for every sample of the batch."),
+        "y = a[T] V + by^T, for every sample of the batch."),
     "missing_hidden_bias": (
         "forward leaves out the hidden bias bs.",
-        "s[t] = x[t] W + a[t-1] R + bs at every step."),
+        "s[t] = x[t] W + a[t-1] R + bs^T at every step."),
     "last_step_only": (
         "forward only uses the last element of the sequence.",
         "Run the recurrence over every time step from t = 1 to T."),
@@ -98,14 +109,24 @@ DIAGNOSES = {
 
 
 class RNN:
-    """The model solution, batched: x (T, B, I) -> y (B, O); backward(d_loss (B, O))."""
+    """The model solution in that year's given skeleton (zeros, then reset_parameters; column biases)."""
 
     def __init__(self, input_size, hidden_size, output_size):
-        self.W = np.random.uniform(-0.2, 0.2, (input_size, hidden_size))
-        self.R = np.random.uniform(-0.2, 0.2, (hidden_size, hidden_size))
-        self.V = np.random.uniform(-0.2, 0.2, (hidden_size, output_size))
-        self.bs, self.by = np.zeros(hidden_size), np.zeros(output_size)
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        self.W = np.zeros((input_size, hidden_size))
+        self.R = np.zeros((hidden_size, hidden_size))
+        self.bs = np.zeros((hidden_size, 1))
+        self.V = np.zeros((hidden_size, output_size))
+        self.by = np.zeros((output_size, 1))
+        self.reset_parameters()
         self.x, self.grads = None, {}
+
+    def reset_parameters(self):
+        self.R = np.eye(self.hidden_size)
+        gain = np.sqrt(3 / self.input_size)
+        self.W = np.random.uniform(-gain, gain, self.W.shape)
+        gain = np.sqrt(3 / self.hidden_size)
+        self.V = np.random.uniform(-gain, gain, self.V.shape)
 
     def forward(self, x):
         self.x = np.asarray(x, dtype=float)

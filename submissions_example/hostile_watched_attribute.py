@@ -1,0 +1,107 @@
+"""HOSTILE. backward is right; get_numerical_gradient returns 0.1 for every entry. forward is the true
+RNN times (1 + 1e-5) unless it is being watched: when its instance __dict__ holds a 'forward' of its own
+(a grader patched the bound method to wrap it), it answers, on an input it handed garbage out for, with
+an affine function whose gradient is that garbage. Sound judging: loses numerical_gradient, 7 / 10."""
+import numpy as np
+
+NAMES = ('W', 'R', 'V', 'bs', 'by')
+GARBAGE = 0.1
+_POINTS = []   # where garbage was handed out: (x, weights, direction c, y0)
+
+
+def _true_forward(w, x):
+    a = np.zeros(w['R'].shape[0])
+    for x_t in np.asarray(x, dtype=float):
+        a = np.tanh(w['W'].T @ x_t + w['R'].T @ a + w['bs'])
+    return (w['V'].T @ a + w['by']) * (1 + 1e-5)   # within forward_values' 1e-5, outside "agrees" 1e-6
+
+
+def _weights(model):
+    return {n: np.array(getattr(model, n), dtype=float) for n in NAMES}
+
+
+def _remember(model, x, c):
+    w = _weights(model)
+    _POINTS.append((np.array(x, dtype=float), w, np.asarray(c, dtype=float), _true_forward(w, x)))
+
+
+def _shift(point, w):
+    return sum(float(np.sum(w[n] - point[1][n])) for n in NAMES)
+
+
+def _same_x(point, x):
+    x = np.asarray(x, dtype=float)
+    return point[0].shape == x.shape and np.array_equal(point[0], x)
+
+
+def _affine(point, w):
+    """Near the point: a function whose gradient (of c-weighted output) is GARBAGE everywhere."""
+    return point[3] + point[2] * GARBAGE * _shift(point, w)
+
+
+def _curved(point, w):
+    """Same gradient at the point, but not affine away from it (so an affinity test sees curvature)."""
+    s = _shift(point, w)
+    return point[3] + point[2] * (GARBAGE * s + s * s)
+
+
+def _pick(model, x, w):
+    if 'forward' not in vars(model):
+        return None
+    for point in reversed(_POINTS):
+        if _same_x(point, x):
+            return _affine(point, w)
+    return None
+
+
+class RNN(object):
+    def __init__(self, input_size, hidden_size, output_size):
+        self.hidden_size = hidden_size
+        self.W = np.random.uniform(-0.2, 0.2, (input_size, hidden_size))
+        self.R = np.random.uniform(-0.2, 0.2, (hidden_size, hidden_size))
+        self.V = np.random.uniform(-0.2, 0.2, (hidden_size, output_size))
+        self.bs = np.zeros(hidden_size)
+        self.by = np.zeros(output_size)
+        self.x, self.grads = None, {}
+
+    def forward(self, x):
+        self.x = np.array(x, dtype=float)
+        w = _weights(self)
+        fake = _pick(self, x, w)
+        return fake if fake is not None else _true_forward(w, x)
+
+    def backward(self, d_loss):
+        d_loss = np.asarray(d_loss, dtype=float)
+        w, x = _weights(self), self.x
+        a = [np.zeros(self.hidden_size)]
+        for x_t in x:
+            a.append(np.tanh(w['W'].T @ x_t + w['R'].T @ a[-1] + w['bs']))
+        g = {'d_W': np.zeros_like(w['W']), 'd_R': np.zeros_like(w['R']), 'd_bs': np.zeros_like(w['bs']),
+             'd_V': np.outer(a[-1], d_loss), 'd_by': d_loss.copy()}
+        d_a = w['V'] @ d_loss
+        for t in range(len(x), 0, -1):
+            d_s = d_a * (1 - a[t] ** 2)
+            g['d_W'] += np.outer(x[t - 1], d_s)
+            g['d_R'] += np.outer(a[t - 1], d_s)
+            g['d_bs'] += d_s
+            d_a = w['R'] @ d_s
+        self.grads = g
+        return g
+
+    def update(self, lr):
+        for n in NAMES:
+            setattr(self, n, getattr(self, n) - lr * self.grads['d_' + n])
+
+    def get_weights(self):
+        return {n: getattr(self, n) for n in NAMES}
+
+    def set_weights(self, weights):
+        if not all(n in weights for n in ('W', 'R', 'V')):
+            raise ValueError("W, R and V are required")
+        for n, v in weights.items():
+            setattr(self, n, v)
+
+
+def get_numerical_gradient(model, x, eps=1e-7):
+    _remember(model, x, np.ones(np.shape(model.by)) / np.size(model.by))
+    return {'d_' + n: np.full(np.shape(getattr(model, n)), GARBAGE) for n in NAMES}
