@@ -223,9 +223,17 @@ def check_forward_values(ctx: Context, check: dict, result: CheckResult) -> None
 def forward_agrees(ctx: Context) -> bool:
     """Does the submission's forward pass the spec's forward_values check? Then the reference decides every
     gradient and numerical gradient: there is nothing of the student's own forward left to follow."""
-    check = next((c for c in ctx.spec.checks if c["kind"] == "forward_values"),
-                 {"name": "forward_values", "kind": "forward_values"})
-    return forward_values_verdict(ctx, check)[0] == PASSED
+    return forward_values_verdict(ctx, _forward_values_check(ctx))[0] == PASSED
+
+
+def _forward_values_check(ctx: Context) -> dict:
+    return next((c for c in ctx.spec.checks if c["kind"] == "forward_values"),
+                {"name": "forward_values", "kind": "forward_values"})
+
+
+def _forward_named(ctx: Context) -> list[str]:
+    """The misconceptions forward_values named (its verdict is worked out once)."""
+    return forward_values_verdict(ctx, _forward_values_check(ctx))[2]
 
 
 def forward_values_verdict(ctx: Context, check: dict) -> tuple[str, str, list[str]]:
@@ -255,7 +263,8 @@ def _forward_values(ctx: Context, check: dict) -> tuple[str, str, list[str]]:
             got, why = as_array(y)
             if got is None or got.size != want.size:
                 what = why or f"an array of {got.size} values"
-                return FAILED, f"For {ctx.describe(config)}, forward returned {what}; expected {want.size} value(s).", []
+                return (FAILED, f"For {ctx.describe(config)}, forward returned {what}; expected {want.size} "
+                                "value(s).", [])
             got = got.ravel()
             if nonfinite(got):
                 return FAILED, f"For {ctx.describe(config)}, call {call} of forward returned NaN or inf.", []
@@ -439,11 +448,22 @@ def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list
             return (f"{where}, after update `{p}` is {got}; expected it to keep the shape "
                     f"{shape_text(grads[p].shape)}.", [], FAILED)
         step, expected = a_arr - b_arr, -lr * grads[p]
-        if rel_error(step, expected) > tol:
+        if not _steps_agree(step, expected, tol, rounding=np.maximum(np.abs(a_arr), np.abs(b_arr)), dtype=a):
             return (f"{where}, update changed `{p}` by the wrong amount: expected exactly -lr times the "
                     f"'{ctx.spec.gradient_key(p)}' that your backward returned ({mismatch(step, expected)}).",
                     diagnoses.update_misconceptions(step, expected, tol), FAILED)
     return None, [], PASSED
+
+
+def _steps_agree(step: np.ndarray, expected: np.ndarray, tol: float, rounding: np.ndarray, dtype) -> bool:
+    """Relative agreement, allowing each entry the rounding of the dtype the submission stores its weights
+    in: a float32 model updated with a zero gradient still moves by that rounding."""
+    if rel_error(step, expected) <= tol:
+        return True
+    kind = np.dtype(getattr(dtype, "dtype", np.float64))
+    resolution = np.finfo(kind).eps if kind.kind == "f" else 0.0
+    slack = tol * float(np.max(np.abs(step) + np.abs(expected))) + 4 * resolution * rounding
+    return bool(np.all(np.abs(step - expected) <= slack))
 
 
 def _usable_gradients(ctx: Context, outcome, config) -> tuple[dict | None, bool, str]:
@@ -561,6 +581,11 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
     for (index, config, *_), (problem, named) in zip(returned, verdicts):
         if problem == "degenerate":  # judged where that forward is not affine
             continue
+        keeps_state = not agrees and "forward_keeps_state" in _forward_named(ctx)
+        if problem and keeps_state and not problem.startswith("evaluating"):
+            problem += ("; your forward keeps state from one call to the next, so differences taken by calling it "
+                        "again and again drift: fix forward first")
+            named = ["forward_keeps_state"]
         if problem:
             status = ERROR if problem.startswith("evaluating") else FAILED
             return fail(ctx, result, f"For {ctx.describe(config)} and eps={eps:g}, {problem}.", status, *named)

@@ -112,8 +112,9 @@ def layout_misconceptions(got: np.ndarray, want: np.ndarray, tol: float) -> list
         return ["gradient_wrong_shape"]
     if got.ndim == 2 and got.shape == want.T.shape and rel_error(got.T, want) <= tol:
         return ["gradient_transposed"]
-    if got.ndim == want.ndim + 1 and got.shape[1:] == want.shape and rel_error(got.sum(axis=0), want) <= tol:
-        return ["gradient_per_sample"]
+    summed = got.sum(axis=0) if got.ndim >= 2 and got.shape[0] > 1 else None
+    if summed is not None and summed.size == want.size and rel_error(summed.reshape(want.shape), want) <= tol:
+        return ["gradient_per_sample"]  # (B, O) stacked for a bias kept as a column (O, 1) too
     return []
 
 
