@@ -7,6 +7,7 @@ kills the child (hang, crash, exit), the next check gets a fresh child with the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 import time
@@ -18,7 +19,7 @@ import numpy as np
 
 from grader import __version__, isolation, notebook
 from grader.report import ERROR, CheckResult, Report
-from grader.sandbox import Failure, Sandbox
+from grader.sandbox import Failure, Sandbox, use_zygote, zygote_in_use
 from grader.spec import Spec
 
 ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute"}
@@ -103,6 +104,7 @@ class Context:
     printed_bytes: int = 0
     dropped_bytes: int = 0
     timed_out: dict = field(default_factory=dict)  # call -> why: a hang costs its limit once, not per check
+    zygote_started: bool = False  # by `fresh`, for this submission only
 
     # ---------------------------------------------------------------- the child
 
@@ -146,9 +148,20 @@ class Context:
         no earlier call, no gradient it handed out. Re-runs of the student's code that decide a score run
         here, so a forward cannot answer them from memory of what it was asked before. The current child
         is left as it is."""
+        with self.fresh():
+            return self._run(runs)
+
+    @contextlib.contextmanager
+    def fresh(self):
+        """Steps run inside this block go to a new child that has loaded the file and seen nothing else;
+        the current child is kept for after it. Children come from a zygote where the machine has one
+        (a fork instead of a new interpreter): fresh children are many where forward is wrong."""
+        if not zygote_in_use() and "namespaces" in self.plan.active:
+            use_zygote(True)
+            self.zygote_started = True
         main, self._sandbox = self._sandbox, None
         try:
-            return self._run(runs)
+            yield
         finally:
             self.close()
             self._sandbox = main
@@ -397,6 +410,8 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
         ctx.close()
         if ctx.prestarted is not None:  # never used: the file could not be read
             ctx.prestarted.close()
+        if ctx.zygote_started:
+            use_zygote(False)
         scratch.cleanup()
     for check, result in zip(spec.checks, results):
         result.visibility = spec.check_visibility(check)

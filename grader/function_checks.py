@@ -208,14 +208,16 @@ def check_function_gradient(ctx: Context, check: dict, result: CheckResult) -> N
 
 def composed(ctx: Context, name: str, args: list) -> dict | None:
     """What the reference's `name` returns on `args` when the functions it calls (the spec's `calls`)
-    are the submission's own, each call run in the child; None when one of them fails or returns what
-    the reference cannot use. Only plain data comes back into the reference's code."""
+    are the submission's own, each call run in a fresh child that has seen nothing else (a callee that
+    saw its caller's answer, or its own earlier calls, could steer the composition); None when one of
+    them fails or returns what the reference cannot use. Only plain data comes back into the
+    reference's code."""
     function = ctx.spec.functions[name]
     reference = getattr(ctx.spec.reference, name)
 
     def submission(callee: str):
-        def call(*call_args):
-            outcome = ctx.run([func_step(callee, list(call_args))])
+        def call(*call_args):  # in a fresh child each: the callee cannot know what its caller handed out
+            outcome = ctx.run_fresh([[func_step(callee, list(call_args))]])[0]
             if not outcome.ok:
                 raise LookupError(outcome.problem)
             return outcome.values[-1]

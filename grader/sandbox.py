@@ -307,6 +307,10 @@ def use_zygote(enabled: bool = True) -> None:
         _stop_zygote()
 
 
+def zygote_in_use() -> bool:
+    return _zygote_enabled
+
+
 def start_zygote(plan):
     """A new zygote for children under this plan, or None where there can be none (no namespaces, or it
     failed to start). Batch grading starts them early, while its workers load numpy."""
