@@ -96,7 +96,7 @@ class Context:
     display_name: str
     script: notebook.Script | None = None  # a notebook's cells and where its lines came from
     load: dict = field(default_factory=dict)
-    fatal: str | None = None  # why nothing beyond `interface` can run
+    load_verdict: object = None  # interface_check.LoadVerdict: the load phase, judged before any check
     cache: dict = field(default_factory=dict)
     plan: isolation.Plan | None = None  # the isolation layers every child of this submission gets
     _sandbox: Sandbox | None = None
@@ -379,7 +379,7 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
 
     `sandbox`: a child already started for this file (`prestart`), so that its start-up overlaps the
     caller's own imports; it is used for the first load, or closed."""
-    from grader import checks
+    from grader import checks, interface_check
 
     started = time.monotonic()
     path = Path(path)
@@ -393,12 +393,13 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     if not unreadable and path.suffix == ".ipynb":
         unreadable = _read_notebook(ctx, data, Path(scratch.name))
     try:
-        ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()
+        ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()  # phase 1: load, judged alone
+        ctx.load_verdict = loaded = interface_check.judge_load(ctx)
         budget = spec.limits().submission_seconds
-        for check in spec.checks:
-            if ctx.fatal and check["kind"] != "interface":
+        for check in spec.checks:  # phase 2: the checks
+            if loaded.fatal and check["kind"] != "interface":
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
-                                           f"Not run: {ctx.fatal}"))
+                                           f"Not run: {loaded.fatal}"))
                 continue
             if time.monotonic() - started > budget:
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
@@ -421,9 +422,10 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
                     spec_sha256=spec.fingerprint,
                     visibility=spec.visibility("results"), stdout_visibility=spec.visibility("stdout"),
                     isolation=ctx.plan.to_dict())
-    if unreadable or "syntax_error" in ctx.load:
-        report.status = "ungradable"
-        report.notes.insert(0, f"Ungradable: {ctx.fatal}")
+    if ctx.load_verdict.status != "graded":  # phase 3: the report
+        report.status = ctx.load_verdict.status
+        report.notes.insert(0, f"{'Ungradable' if report.status == 'ungradable' else 'Not graded'}: "
+                               f"{ctx.load_verdict.fatal}")
     if ctx.dropped_bytes:
         report.notes.append(f"Your code printed {ctx.printed_bytes:,} bytes; output beyond "
                             f"{spec.limits().output_kb} KiB per run was dropped. This does not affect the score.")

@@ -4,39 +4,67 @@ Its feedback is what a student sees first when nothing else can run."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from grader.checks import fail
 from grader.engine import Context
 from grader.report import ERROR, CheckResult
 
 
-def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
+@dataclass
+class LoadVerdict:
+    """The load phase, judged before any check runs: why nothing can be graded (if so), what the
+    interface check says about it, and the report's status."""
+
+    fatal: str | None = None
+    feedback: str | None = None
+    status: str = "graded"
+
+
+def judge_load(ctx: Context) -> LoadVerdict:
+    """What the load reply means for the whole submission, whatever checks the spec has."""
     load, model = ctx.load, ctx.spec.model
     if "unreadable" in load:
-        ctx.fatal = load["unreadable"] + "."
-        return fail(ctx, result, f"Your file could not be read: {load['unreadable']}.", ERROR)
+        return LoadVerdict(load["unreadable"] + ".", f"Your file could not be read: {load['unreadable']}.",
+                           "ungradable")
     if "failure" in load:
         failure = load["failure"]
+        if failure.kind == "internal":  # the child's own code failed before any of the student's ran
+            return LoadVerdict("the grader could not start a sandbox for your file; this is not a problem "
+                               "with your code, please tell course staff.",
+                               "The grader could not start a sandbox for your file. This is not a problem with "
+                               "your code; please tell course staff.", "error")
         where = f" ({ctx.where(failure.line)} was running)" if failure.line else ""
-        ctx.fatal = f"loading your file {failure.detail}{where}."
         advice = ("keep long-running work in functions that no cell calls" if ctx.script else
                   "move long-running demos under `if __name__ == \"__main__\":`")
-        return fail(ctx, result, f"Loading your file {failure.detail}{where}. Code at the top level of the file "
-                            f"must finish quickly; {advice}.", ERROR)
+        return LoadVerdict(f"loading your file {failure.detail}{where}.",
+                           f"Loading your file {failure.detail}{where}. Code at the top level of the file must "
+                           f"finish quickly; {advice}.")
     if "syntax_error" in load:
         err = load["syntax_error"]
-        ctx.fatal = f"your file has a syntax error at {ctx.where(err['line'])}."
-        return fail(ctx, result, f"Your file has a syntax error at {ctx.where(err['line'])}: {err['message']} "
-                            f"(`{err['text']}`). Nothing can be graded until the file parses.", ERROR)
-    members, problems = load["members"], []
-    functions = {**model.get("functions", {}), **{n: f["args"] for n, f in ctx.spec.functions.items()}}
+        return LoadVerdict(f"your file has a syntax error at {ctx.where(err['line'])}.",
+                           f"Your file has a syntax error at {ctx.where(err['line'])}: {err['message']} "
+                           f"(`{err['text']}`). Nothing can be graded until the file parses.", "ungradable")
     if model:  # a class-style assignment: without the class nothing can run
-        cls = members.get(model["class"], {"kind": "missing"})
-        skipped = ctx.skipped_text(load.get("skipped", []), graded=cls["kind"] == "class")
+        cls = load["members"].get(model["class"], {"kind": "missing"})
         if cls["kind"] != "class":
             what = "no" if cls["kind"] == "missing" else f"a {cls['kind']} named"
-            ctx.fatal = f"your file defines {what} `{model['class']}`, so no model can be built."
-            return fail(ctx, result, f"Your file defines {what} `{model['class']}`; expected a class "
-                                     f"`{model['class']}` with methods {', '.join(model['methods'])}." + skipped, ERROR)
+            skipped = ctx.skipped_text(load.get("skipped", []), graded=False)
+            return LoadVerdict(f"your file defines {what} `{model['class']}`, so no model can be built.",
+                               f"Your file defines {what} `{model['class']}`; expected a class `{model['class']}` "
+                               f"with methods {', '.join(model['methods'])}." + skipped)
+    return LoadVerdict()
+
+
+def check_interface(ctx: Context, check: dict, result: CheckResult) -> None:
+    load, model, verdict = ctx.load, ctx.spec.model, ctx.load_verdict
+    if verdict.feedback:
+        return fail(ctx, result, verdict.feedback, ERROR)
+    members, problems = load["members"], []
+    functions = {**model.get("functions", {}), **{n: f["args"] for n, f in ctx.spec.functions.items()}}
+    if model:
+        cls = members[model["class"]]
+        skipped = ctx.skipped_text(load.get("skipped", []), graded=True)
         expected = {"__init__": model["sizes"], **model["methods"]}
         for method, args in expected.items():
             problem = _signature_problem(cls["methods"].get(method), args)
