@@ -212,3 +212,11 @@ def test_numerical_gradient_on_a_large_model_is_asked_for_on_a_smaller_one(examp
     assert {d.id for d in numgrad.diagnoses} == {d for d in expected["diagnoses"] if d.startswith("numgrad")}
     if numgrad.status != "passed":
         assert "hidden_size=64" not in numgrad.output and "T=5" in numgrad.output, numgrad.output
+
+
+def test_a_lossy_set_weights_is_judged_against_what_was_set(make_submission, spec):
+    """A set_weights that stores float16 loses what was set: weights_io fails, however exact the float16
+    round trip is on its own terms. float32 (an honest style) keeps full marks (correct_float32.py)."""
+    path = make_submission(("setattr(self, k, np.array(weights[k], dtype=np.float64))",
+                            "setattr(self, k, np.array(weights[k], dtype=np.float16))"))
+    assert grade_submission(path, spec).failed == ["weights_io"]
