@@ -13,9 +13,10 @@ import traceback
 
 import numpy as np
 
-from grader import diagnoses, own_forward
+from grader import diagnoses, layout, own_forward
 from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, same_values, shape_text
 from grader.engine import Context, Raised, call_step, get_step
+from grader.layout import arrange
 from grader.report import ERROR, FAILED, PASSED, CheckResult
 
 
@@ -65,18 +66,42 @@ def config_indices(ctx: Context, check: dict) -> list[int]:
 
 # ------------------------------------------------------------------ construction
 
+def construction_probes(ctx: Context) -> list[tuple[int, dict, dict, object]]:
+    """(index, sizes, documented shapes, outcome) of constructing a model of each distinct size and
+    reading every parameter: made once, read by init_shapes and by the layout discovery."""
+    if "construction" not in ctx.cache:
+        seen, probes = set(), []
+        for index, full in enumerate(ctx.spec.configs):
+            config = {k: full[k] for k in ctx.spec.model["sizes"]}
+            if tuple(config.values()) not in seen:
+                seen.add(tuple(config.values()))
+                shapes = ctx.spec.parameter_shapes(config)
+                steps = ctx.new_model(config, None, seed=index)
+                probes.append((index, config, shapes, steps + [get_step("m", n, keep_going=True) for n in shapes]))
+        ctx.cache["construction"] = [(index, config, shapes, outcome) for (index, config, shapes, _), outcome
+                                     in zip(probes, ctx.run_each([p[3] for p in probes]))]
+    return ctx.cache["construction"]
+
+
+def discover_layout(ctx: Context) -> None:
+    """The submission's own orientation of each documented vector parameter, where it keeps one in another
+    orientation on every size tried (layout.py): the checks that set weights then follow it."""
+    found: dict[str, set] = {}
+    for _, _, shapes, outcome in construction_probes(ctx):
+        for (name, shape), value in zip(shapes.items(), outcome.values[1:] if outcome.ok else []):
+            arr = None if isinstance(value, Raised) else as_array(value)[0]
+            if arr is not None and int(np.prod(shape)) > 1:
+                found.setdefault(name, set()).add(layout.followed(arr.shape, shape) or
+                                                  ("documented" if arr.shape == shape else "other"))
+    ctx.layout.update({name: how.pop() for name, how in found.items()
+                       if len(how) == 1 and next(iter(how)) not in ("documented", "other")})
+
+
 def check_init_shapes(ctx: Context, check: dict, result: CheckResult) -> None:
-    seen, probes = set(), []
-    for index in config_indices(ctx, check):
-        config = {k: ctx.spec.configs[index][k] for k in ctx.spec.model["sizes"]}
-        if tuple(config.values()) in seen:
+    wanted = set(config_indices(ctx, check))
+    for index, config, shapes, outcome in construction_probes(ctx):
+        if not wanted & _same_sizes(ctx, config):
             continue
-        seen.add(tuple(config.values()))
-        shapes = ctx.spec.parameter_shapes(config)
-        steps = ctx.new_model(config, None, seed=index)
-        steps += [get_step("m", name, keep_going=True) for name in shapes]
-        probes.append((config, shapes, steps))
-    for (config, shapes, _), outcome in zip(probes, ctx.run_each([p[2] for p in probes])):
         if not outcome.ok:
             return fail(ctx, result, f"For {ctx.describe(config)}: {outcome.problem}.", ERROR)
         for (name, shape), value in zip(shapes.items(), outcome.values[1:]):
@@ -84,8 +109,15 @@ def check_init_shapes(ctx: Context, check: dict, result: CheckResult) -> None:
             if problem:
                 arr = None if isinstance(value, Raised) else as_array(value)[0]
                 found = diagnoses.shape_misconceptions(arr.shape, shape) if arr is not None else []
+                if name in ctx.layout:
+                    problem += f" (a {ctx.layout[name]} vector: the other checks follow that, this one cannot)"
+                    found = ["vector_orientation"]
                 return fail(ctx, result, f"After `{_call(ctx, config)}`, {problem}.", FAILED, *found)
     result.output = "All parameters have the documented shapes."
+
+
+def _same_sizes(ctx: Context, sizes: dict) -> set[int]:
+    return {i for i, c in enumerate(ctx.spec.configs) if all(c[k] == v for k, v in sizes.items())}
 
 
 def _call(ctx: Context, config: dict) -> str:
@@ -208,8 +240,10 @@ def check_forward_shape(ctx: Context, check: dict, result: CheckResult) -> None:
             return fail(ctx, result, f"For {ctx.describe(config)}, forward returned {why}; expected an array of "
                                 f"shape {shape_text(want)}.{hint}")
         if arr.shape != want:
+            convention = layout.followed(arr.shape, want) and any(p in ctx.layout for p in ctx.spec.parameters)
             return fail(ctx, result, f"For {ctx.describe(config)}, forward returned shape {shape_text(arr.shape)}; "
-                                f"expected {shape_text(want)}.")
+                                     f"expected {shape_text(want)}.", FAILED,
+                        *(["vector_orientation"] if convention else []))
     result.output = "forward returns the documented shape for every configuration tried."
 
 
@@ -292,15 +326,52 @@ def gradient_probes(ctx: Context, indices: list[int]) -> list[dict]:
         config, rng = ctx.spec.configs[index], ctx.rng("gradient", index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
         d_loss = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config))
-        steps = ctx.new_model(config, weights, seed=index)
-        steps += [call_step("m", "forward", x), call_step("m", "backward", d_loss)]
-        drafts.append(({"index": index, "config": config, "weights": weights, "x": x, "d_loss": d_loss}, steps))
+        steps = ctx.new_model(config, weights, seed=index) + [call_step("m", "forward", x)]
+        drafts.append(({"index": index, "config": config, "weights": weights, "x": x, "d_loss": d_loss},
+                       lambda d, steps=steps: steps + [call_step("m", "backward", d)]))
     ref = ctx.spec.reference
-    for (probe, _), outcome in zip(drafts, ctx.run_each([steps for _, steps in drafts])):
+    for (probe, _), outcome in zip(drafts, run_with_d_loss(ctx, [(build, p["d_loss"]) for p, build in drafts])):
         weights, x = probe["weights"], probe["x"]
         ctx.cache[("gradient-probe", probe["index"])] = dict(
-            probe, outcome=outcome, y_ref=ref.forward(weights, x)[0], grads_ref=ref.backward(weights, x, probe["d_loss"]))
+            probe, outcome=outcome, y_ref=ref.forward(weights, x)[0],
+            grads_ref=ref.backward(weights, x, probe["d_loss"]))
     return [ctx.cache[("gradient-probe", i)] for i in indices]
+
+
+def run_with_d_loss(ctx: Context, drafts: list[tuple]) -> list:
+    """Run probes that call backward(d_loss): drafts are (build(d_loss) -> steps, documented d_loss). When
+    backward raises on the documented d_loss and forward returns the same vector in another orientation
+    (an (O, 1) column), they run again with d_loss in forward's orientation (layout.py)."""
+    def run() -> list:
+        return ctx.run_each([build(arrange(d_loss, ctx.layout.get("output"))) for build, d_loss in drafts])
+
+    outcomes = run()
+    if "output" not in ctx.layout and any(_backward_raised(o) for o in outcomes):
+        ctx.layout["output"] = _output_orientation(ctx)
+        if ctx.layout["output"]:
+            outcomes = run()
+    return outcomes
+
+
+def _backward_raised(outcome) -> bool:
+    return not outcome.ok and not outcome.died and (outcome.problem or "").startswith("backward() raised")
+
+
+def _output_orientation(ctx: Context) -> str | None:
+    """The orientation forward returns its output in, when it is the documented vector in another one on
+    every configuration where that can be told."""
+    runs = []
+    for index, config in enumerate(ctx.spec.configs):
+        rng = ctx.rng("output-orientation", index)
+        runs.append(ctx.new_model(config, ctx.hidden_weights(rng, config), seed=index) +
+                    [call_step("m", "forward", ctx.hidden_input(rng, config))])
+    seen = set()
+    for config, outcome in zip(ctx.spec.configs, ctx.run_each(runs)):
+        want = ctx.spec.shape(ctx.spec.model["output"], config)
+        arr = as_array(outcome.values[-1])[0] if outcome.ok and outcome.values else None
+        if arr is not None and int(np.prod(want)) > 1:
+            seen.add(layout.followed(arr.shape, want))
+    return seen.pop() if len(seen) == 1 else None
 
 
 def find_key(returned: dict, key: str, name: str):
@@ -346,10 +417,12 @@ def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
             return fail(ctx, result, f"{where}, backward returned this gradient under '{found_key}'; the key must be "
                                 f"'{key}'." + (" Its values are right." if agrees else ""),
                         FAILED, "gradient_keys_renamed")
-        if got.shape != want.shape:
+        documented = layout.as_documented(got, want.shape, ctx.layout.get(name))
+        if documented is None:
             return fail(ctx, result, f"{where}, '{key}' has shape {shape_text(got.shape)}; expected "
                                 f"{shape_text(want.shape)}, the shape of {name}.", FAILED,
                         *diagnoses.gradient_misconceptions(ctx.spec.reference, probe, key, got, tol))
+        got = documented
         if nonfinite(got):
             return fail(ctx, result, f"{where}, '{key}' contains NaN or inf.")
         if rel_error(got, want) <= tol:
@@ -410,13 +483,12 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
         config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
         d_loss, lr = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config)), rates[n % len(rates)]
-        steps = ctx.new_model(config, weights, seed=index)
-        steps += [call_step("m", "forward", x), call_step("m", "backward", d_loss)]
-        steps += [get_step("m", p) for p in params]
-        steps.append(call_step("m", "update", lr))
-        steps += [get_step("m", p) for p in params]
-        probes.append((config, lr, f"For {ctx.describe(config)} and lr={lr:g}", steps))
-    for (config, lr, where, _), outcome in zip(probes, ctx.run_each([p[3] for p in probes])):
+        steps = ctx.new_model(config, weights, seed=index) + [call_step("m", "forward", x)]
+        weights_now = [get_step("m", p) for p in params]
+        after = weights_now + [call_step("m", "update", lr)] + weights_now
+        probes.append((config, lr, f"For {ctx.describe(config)} and lr={lr:g}",
+                       (lambda d, steps=steps, after=after: steps + [call_step("m", "backward", d)] + after, d_loss)))
+    for (config, lr, where, _), outcome in zip(probes, run_with_d_loss(ctx, [p[3] for p in probes])):
         if outcome.died:  # a hang or crash costs one call's limit, not one per probe
             return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
         grads, exact, why = _usable_gradients(ctx, outcome, config)
@@ -477,7 +549,8 @@ def _usable_gradients(ctx: Context, outcome, config) -> tuple[dict | None, bool,
     if not isinstance(returned, dict):
         return None, False, f"backward returned {describe_type(returned)}, not a dict of gradients"
     grads, exact = {}, True
-    for p, shape in ctx.spec.parameter_shapes(config).items():
+    for p, documented in ctx.spec.parameter_shapes(config).items():
+        shape = layout.student_shape(documented, ctx.layout.get(p))  # the weights are kept that way
         value, _ = find_key(returned, ctx.spec.gradient_key(p), p)
         arr = as_array(value)[0] if value is not None else None
         if arr is None or arr.size != int(np.prod(shape)) or nonfinite(arr):
@@ -522,12 +595,12 @@ def check_weights_io(ctx: Context, check: dict, result: CheckResult) -> None:
         return fail(ctx, result, f"{where}, get_weights() has no key(s) {', '.join(missing)}; expected all of "
                                  f"{', '.join(params)}.")
     for p in params:
-        if not _holds(got[p], first[p]):
+        if not _holds(got[p], first[p], ctx.layout.get(p)):
             return fail(ctx, result, f"{where}, get_weights()['{p}'] is not the model's current `{p}`.")
     if isinstance(set_result, Raised):
         return fail(ctx, result, f"{where}, set_weights() with all five weights raised {set_result.info['text']}.", ERROR)
     for p, value in zip(params, after):
-        if not _holds(value, second[p]):
+        if not _holds(value, second[p], ctx.layout.get(p)):
             return fail(ctx, result, f"{where}, after set_weights() `{p}` does not hold the value that was passed in.")
     for p, outcome_value in zip(required, partial_results):
         if not isinstance(outcome_value, Raised):
@@ -539,12 +612,14 @@ def check_weights_io(ctx: Context, check: dict, result: CheckResult) -> None:
     result.output = "get_weights and set_weights round-trip every parameter; a missing weight raises ValueError."
 
 
-def _holds(value, want: np.ndarray) -> bool:
-    """Does a value the submission gave back hold exactly `want`, up to the rounding of float32 at most
-    (students who store float32 are right; a float16 store loses what was set)?"""
+def _holds(value, want: np.ndarray, how: str | None = None) -> bool:
+    """Does a value the submission gave back hold exactly `want` (in the documented shape, or in the
+    submission's own orientation `how` of a vector), up to the rounding of float32 at most (students who
+    store float32 are right; a float16 store loses what was set)?"""
     if isinstance(value, Raised):
         return False
     arr = as_array(value)[0]
+    arr = None if arr is None else layout.as_documented(arr, want.shape, how)
     dtype = np.dtype(getattr(value, "dtype", np.float64))
     if dtype.kind != "f" or dtype.itemsize < 4:
         dtype = np.dtype(np.float32)
@@ -611,7 +686,7 @@ def _returned_differences(ctx: Context, function: str, where: str, weights: dict
     if not isinstance(returned, dict):
         return (f"{where}, {function}() returned {describe_type(returned)}; expected a dict with keys "
                 f"{', '.join(ctx.spec.gradient_key(p) for p in params)}.", FAILED)
-    changed = [p for p, v in zip(params, after) if not _holds(v, weights[p])]
+    changed = [p for p, v in zip(params, after) if not _holds(v, weights[p], ctx.layout.get(p))]
     if changed:
         return (f"{where}, {function}() left the model's `{', '.join(changed)}` changed; every weight must be "
                 "restored after it is nudged.", FAILED, "numgrad_changes_weights")
@@ -625,9 +700,11 @@ def _returned_differences(ctx: Context, function: str, where: str, weights: dict
             return (f"{where}, {function}() returned this gradient under '{found_key}'; the key must be '{key}'.",
                     FAILED, "numgrad_keys_renamed")
         got, why = as_array(value)
-        if got is None or got.shape != weights[p].shape:
+        documented = None if got is None else layout.as_documented(got, weights[p].shape, ctx.layout.get(p))
+        if documented is None:
             what = why or f"shape {shape_text(got.shape)}"
             return f"{where}, '{key}' is {what}; expected shape {shape_text(weights[p].shape)}.", FAILED
+        got = documented
         if nonfinite(got):
             return f"{where}, '{key}' contains NaN or inf.", FAILED
         found[p] = got

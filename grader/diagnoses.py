@@ -42,6 +42,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "forward_keeps_state": (
         "forward gives a different answer for the same input depending on earlier calls.",
         "Every forward pass must start from a[0] = 0; do not carry the hidden state over from a previous call."),
+    "vector_orientation": (
+        "A vector (a bias, or forward's output) is kept in another orientation than documented, for example "
+        "a column (n, 1) where (n,) is documented.",
+        "Give every parameter and forward's output exactly the documented shape. The grader followed your "
+        "orientation for the other checks, so only the shape checks cost you; with columns, numpy "
+        "broadcasting quietly changes shapes (an (n, 1) plus an (n,) is (n, n))."),
     "weights_stored_transposed": (
         "A weight matrix is stored with its two dimensions swapped.",
         "Give every parameter exactly the documented shape (rows and columns in the documented order). The "

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import __version__, isolation, notebook
+from grader.layout import arrange
 from grader.report import ERROR, CheckResult, Report
 from grader.sandbox import Failure, Sandbox, use_zygote, zygote_in_use
 from grader.spec import Spec
@@ -105,6 +106,7 @@ class Context:
     dropped_bytes: int = 0
     timed_out: dict = field(default_factory=dict)  # call -> why: a hang costs its limit once, not per check
     zygote_started: bool = False  # by `fresh`, for this submission only
+    layout: dict = field(default_factory=dict)  # parameter (or "output") -> the submission's own vector orientation
 
     # ---------------------------------------------------------------- the child
 
@@ -286,8 +288,8 @@ class Context:
         # the student's own draws (np.random in __init__) follow the report's seed too
         steps = [{"do": "new", "cls": self.spec.model["class"], "args": self.spec.constructor_args(config),
                   "as": name, "seed": zlib.crc32(f"{self.seed}/{seed}".encode())}]
-        for attr, value in (weights or {}).items():
-            steps.append({"do": "set", "obj": name, "attr": attr, "value": value})
+        for attr, value in (weights or {}).items():  # a vector kept as a column gets a column (layout.py)
+            steps.append({"do": "set", "obj": name, "attr": attr, "value": arrange(value, self.layout.get(attr))})
         return steps
 
     def describe(self, config: dict) -> str:
@@ -395,6 +397,8 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()  # phase 1: load, judged alone
         ctx.load_verdict = loaded = interface_check.judge_load(ctx)
+        if spec.model and not loaded.fatal:  # how the submission keeps its vectors (layout.py)
+            checks.discover_layout(ctx)
         budget = spec.limits().submission_seconds
         for check in spec.checks:  # phase 2: the checks
             if loaded.fatal and check["kind"] != "interface":

@@ -22,6 +22,7 @@ import numpy as np
 
 from grader.compare import as_array, rel_error
 from grader.engine import Context, call_step
+from grader.layout import arrange
 
 DIRECTIONS = 2  # random directions per judged quantity: a wrong gradient matches both by chance never
 GRADIENT_STEP = 1e-5
@@ -104,8 +105,8 @@ def gradient_verdicts(ctx: Context, configs: dict[int, dict], parameters: list[s
             d_loss = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config))
             directions = [_direction(rng, weights, only=p) for _ in range(DIRECTIONS)]
             bases.append((index, p, config, weights, x, d_loss, directions))
-            runs.append(ctx.new_model(config, weights, seed=index) +
-                        [call_step("m", "forward", x), call_step("m", "backward", d_loss)])
+            backward = call_step("m", "backward", arrange(d_loss, ctx.layout.get("output")))
+            runs.append(ctx.new_model(config, weights, seed=index) + [call_step("m", "forward", x), backward])
     returned = [o.values[-1] if o.ok else None for o in ctx.run_each(runs)]
     clusters, affine = {}, {}
     for index, p, config, weights, x, _, directions in bases:
