@@ -433,6 +433,8 @@ def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
             judged += 1
             continue
         if own in ("flat", "degenerate"):  # judged where that forward reads the parameter and is not affine
+            if _degenerate_everywhere(ctx, name, tol):  # then there is nowhere to follow it
+                return _forward_first(ctx, result, key, name, [(own, probe)], tol)
             skipped.append((own, probe))
             continue
         return fail(ctx, result, f"{where}, '{key}' is wrong ({mismatch(got, want)}).", FAILED,
@@ -440,6 +442,11 @@ def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
     if not judged and skipped:
         return _forward_first(ctx, result, key, name, skipped, tol)
     result.output = f"'{key}' matches the expected gradient on every configuration."
+
+
+def _degenerate_everywhere(ctx: Context, name: str, tol: float) -> bool:
+    verdicts = _own_gradient_verdicts(ctx, tol)
+    return all(v in ("flat", "degenerate") for (_, p), v in verdicts.items() if p == name)
 
 
 def _forward_first(ctx: Context, result: CheckResult, key: str, name: str, skipped: list, tol: float) -> None:

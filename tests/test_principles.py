@@ -168,7 +168,7 @@ def test_sampled_differences_judge_numerical_gradient_like_full_ones(example, tm
     numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
     assert (numgrad.status != "passed") == ("numerical_gradient" in expected["fails"]), numgrad.output
     named = {d.id for d in numgrad.diagnoses}
-    assert named == {d for d in expected["diagnoses"] if d.startswith("numgrad")}, numgrad.output
+    assert named - {"forward_keeps_state"} == {d for d in expected["diagnoses"] if d.startswith("numgrad")}, numgrad.output
 
 
 def test_sampled_differences_catch_an_error_in_entries_they_did_not_difference(make_submission, tmp_path):
