@@ -334,13 +334,21 @@ def _remove_segment(key: int) -> None:
         _libc.shmctl(shmid, _IPC_RMID, None)
 
 
-@pytest.mark.parametrize("zygote", [False, True], ids=["exec", "zygote"])
-@pytest.mark.parametrize("choice", choices(*SYSV_STOPPERS))
+def _sysv_params() -> list:
+    """Each choice with exec'd children, and with children forked by a zygote where it has one."""
+    params = []
+    for param in choices(*SYSV_STOPPERS):
+        choice = param.values[0]
+        params.append(pytest.param(choice, False, id=f"{choice}-exec"))
+        if "namespaces" in isolation.plan(choice).active:  # a zygote needs that layer
+            params.append(pytest.param(choice, True, id=f"{choice}-zygote"))
+    return params
+
+
+@pytest.mark.parametrize("choice,zygote", _sysv_params())
 def test_sysv_shared_memory_is_no_channel_between_two_submissions(tmp_path, choice, zygote, monkeypatch):
     """Student A leaves a SysV segment with a secret; student B, graded next by the same worker (so by
     the same zygote, where there is one), looks it up by its key."""
-    if zygote and "namespaces" not in isolation.plan(choice).active:
-        pytest.skip("children are forked by a zygote only with the namespaces layer")
     key = 0x6772000 + os.getpid() % 4096
     writer = submission(tmp_path, _sysv_attack(key, write=True), name="a.py")
     reader = submission(tmp_path, _sysv_attack(key, write=False), name="b.py")
@@ -398,3 +406,53 @@ def test_honest_files_threads_and_blas_work_with_every_layer(tmp_path, monkeypat
     results = attempts(path, "full")
     assert results == {"files": "ok: 15.0", "threads": "ok: [4096.0, 4096.0, 4096.0, 4096.0]"}
     assert graded(path, "full", monkeypatch).score == 10
+
+
+# ---------------------------------------------------------------------------- grade doctor
+
+def test_doctor_names_the_new_layers_and_the_fallback_without_a_memory_cgroup(monkeypatch):
+    from click.testing import CliRunner
+
+    from grader import cgroup, cli
+
+    def doctor() -> dict[str, str]:
+        isolation.detect.cache_clear()
+        output = CliRunner().invoke(cli.main, ["doctor"]).output
+        return {line.split()[0]: line for line in output.splitlines() if line.startswith("  ") and line.split()}, output
+
+    try:
+        lines, _ = doctor()
+        assert "IPC namespace" in lines["namespaces"]
+        assert "drops every capability" in lines["capabilities"] or "holds no capability" in lines["capabilities"]
+        if "memory" in AVAILABLE:
+            assert "active" in lines["memory"] and "memory cgroup per child" in lines["memory"]
+        monkeypatch.setattr(cgroup, "hierarchy", lambda: None)  # a machine without a memory cgroup
+        lines, output = doctor()
+        assert lines["memory"].split()[1] == "missing"
+        assert "to get it: run the grader as root with the memory controller mounted" in output
+        assert "instead: seccomp refuses memfds, SysV and POSIX shared memory" in output
+        assert "memory" in isolation.plan("full").missing and "memory" not in isolation.plan("full").active
+    finally:
+        monkeypatch.undo()
+        isolation.detect.cache_clear()
+
+
+def test_every_memory_cgroup_is_removed_with_its_child(tmp_path):
+    if "memory" not in AVAILABLE:
+        pytest.skip("this machine has no memory cgroup the grader may create")
+    from grader import cgroup
+
+    folder = cgroup.hierarchy().folder
+    ours = lambda: {n for n in os.listdir(folder) if n.startswith(f"rnn-grader-{os.getpid()}-")}  # noqa: E731
+    before = ours()
+    path = tmp_path / "tiny.py"
+    path.write_text("def f():\n    return 1\n")
+    for zygote in (False, True):
+        sandbox.use_zygote(zygote)
+        try:
+            with Sandbox(str(path), load().limits(), "tiny.py", plan=isolation.plan("full")) as box:
+                assert box.load({}).failure is None
+                assert len(ours() - before) == 1
+        finally:
+            sandbox.use_zygote(False)
+        assert ours() == before
