@@ -111,6 +111,20 @@ def join(folder: str) -> None:
     _write(os.path.join(folder, "cgroup.procs"), "0")
 
 
+def oom_kills(folder: str) -> int:
+    """How many processes the kernel killed in this cgroup for reaching its limit."""
+    for name in ("memory.oom_control", "memory.events"):  # v1, v2
+        try:
+            with open(os.path.join(folder, name)) as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
 def remove(folder: str, seconds: float = 2.0) -> None:
     """Remove a child's cgroup once the child is gone (an exiting process may linger a moment)."""
     deadline = time.monotonic() + seconds

@@ -240,6 +240,13 @@ def child_config(plan: Plan, submission: str, scratch: str, memory_mb: int) -> d
 _cgroups: dict[str, str] = {}  # scratch folder -> the memory cgroup of the child that uses it
 
 
+def killed_for_memory(scratch: str) -> bool:
+    """Whether the kernel killed the child that uses this scratch folder at its memory cgroup's limit
+    (as pid 1 of its namespace, its death reads as `unshare` exiting with status 1)."""
+    folder = _cgroups.get(scratch)
+    return folder is not None and cgroup.oom_kills(folder) > 0
+
+
 def release(scratch: str) -> None:
     """After the child (and all it started) is gone: remove its memory cgroup."""
     folder = _cgroups.pop(scratch, None)

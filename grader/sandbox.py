@@ -271,7 +271,10 @@ class Sandbox:
                 code = proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
+        out_of_memory = isolation.killed_for_memory(self._scratch)
         self.close()
+        if out_of_memory:
+            return Failure("crash", step, f"crashed ({_signal_name(signal.SIGKILL)})", line)
         if cpu >= self.limits.cpu_seconds - 0.5:  # killed by RLIMIT_CPU (unshare reports that as status 1)
             return Failure("timeout", step, f"used up its CPU time ({self.limits.cpu_seconds} s "
                                             "for all calls in one process)", line)

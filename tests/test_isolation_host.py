@@ -219,6 +219,33 @@ def test_the_child_holds_no_capability(tmp_path, choice, monkeypatch):
     assert_outcome(choice, ("capabilities",), results, graded(path, choice, monkeypatch))
 
 
+RLIMIT_STOPPERS = ("capabilities", "uid")  # raising a hard limit takes CAP_SYS_RESOURCE
+
+
+@pytest.mark.parametrize("choice", choices(*RLIMIT_STOPPERS))
+def test_raising_its_own_hard_limits(tmp_path, choice, monkeypatch):
+    """A root child could lift its own memory and CPU limits: the rlimits hold only without capabilities."""
+    attack = """
+    import resource as _resource
+
+    def _raise(which):
+        _resource.setrlimit(which, (_resource.RLIM_INFINITY, _resource.RLIM_INFINITY))
+        return _resource.getrlimit(which)
+
+    _attempt("RLIMIT_AS", lambda: _raise(_resource.RLIMIT_AS))
+    _attempt("RLIMIT_CPU", lambda: _raise(_resource.RLIMIT_CPU))
+    """
+    path = submission(tmp_path, attack)
+    results = attempts(path, choice)
+    report = graded(path, choice, monkeypatch)
+    from grader import capabilities
+    if capabilities.held()["effective"] >> 24 & 1:  # CAP_SYS_RESOURCE: some containers hold it, some not
+        assert_outcome(choice, RLIMIT_STOPPERS, results, report)
+    else:  # a machine without it: the limits hold whatever the layers, and the score is still the same
+        assert all(result.startswith("refused") for result in results.values()), results
+        assert report.score == 10
+
+
 # ---------------------------------------------------------------------------- memory
 
 MEMFD_STOPPERS = ("seccomp", "memory")
@@ -276,6 +303,38 @@ def test_memfds_cannot_hold_more_than_the_memory_limit(tmp_path, choice, monkeyp
     assert report.score <= 10
     if not stopped(choice, MEMFD_STOPPERS):
         assert set(MEMFD_STOPPERS) <= set(report.isolation["missing"])
+
+
+SCRATCH_STOPPERS = ("memory",)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("choice", choices(*SCRATCH_STOPPERS))
+def test_files_in_a_tmpfs_scratch_folder_count_against_the_memory_limit(tmp_path, choice, monkeypatch):
+    """RLIMIT_FSIZE bounds each file, not their number: 48 files of 16 MB in a scratch folder on a tmpfs
+    (TMPDIR=/dev/shm here) hold 768 MB of RAM against a 512 MB limit, unless a memory cgroup counts them."""
+    monkeypatch.setattr(tempfile, "tempdir", "/dev/shm")  # where the grader makes scratch folders
+    attack = """
+    import os as _os
+
+    def _files():
+        for number in range(48):
+            with open(_os.path.join(_os.environ["HOME"], f"f{number}"), "wb") as fh:
+                fh.write(b"\1" * (16 << 20))
+        return "768 MB written"
+
+    _attempt("files", _files)
+    """
+    path = submission(tmp_path, attack)
+    outcome = _attempts_or_death(path, choice, memory_mb=512)
+    if stopped(choice, SCRATCH_STOPPERS):
+        assert isinstance(outcome, sandbox.Failure) and outcome.kind == "crash", outcome
+        assert "out of memory" in outcome.detail  # also as pid 1 of a namespace, whose death reads as exit 1
+    else:
+        assert outcome["files"] == "ok: '768 MB written'", outcome
+        report = graded(path, choice, monkeypatch)
+        assert set(SCRATCH_STOPPERS) <= set(report.isolation["missing"]) and report.score == 10
+    assert not glob.glob("/dev/shm/grader-*/f47")  # removed with the scratch folder either way
 
 
 POSIX_SHM_STOPPERS = ("landlock",)
