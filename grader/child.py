@@ -315,16 +315,23 @@ def serve(config: dict) -> None:
     """Be the child: limits, isolation, then answer the grader's requests until it closes the pipe.
     Started by exec (`main`) or forked from a zygote (`grader.zygote`), it behaves the same."""
     global _out_fd, _seq
+    from grader import isolation
+
     apply_limits(config)
     request_fd, _out_fd = config["request_fd"], config["response_fd"]
+    refusal = None
+    try:  # its memory cgroup first, so that every page it ever holds counts
+        isolation.limit_memory(config)
+    except Exception as exc:  # never run student code with less isolation than the report will claim
+        refusal = f"isolation could not be applied ({type(exc).__name__}: {exc})"
     import numpy  # noqa: F401  (loaded before student code, under the limits)
     import numpy.random  # noqa: F401  (numpy loads it lazily; every load seeds it)
-    from grader import isolation, wire
+    from grader import wire
 
     try:  # the deeper layers, once everything the child itself needs is loaded
-        isolation.enter(config)
-        refusal = None
-    except Exception as exc:  # never run student code with less isolation than the report will claim
+        if refusal is None:
+            isolation.enter(config)
+    except Exception as exc:
         refusal = f"isolation could not be applied ({type(exc).__name__}: {exc})"
     stdout = CappedStream(1, config["output_bytes"])
     sys.stdout = sys.stderr = stdout

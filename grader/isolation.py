@@ -3,12 +3,17 @@
 `limits` (rlimits and a new session, set by `grader.child` and `grader.sandbox`) always holds. The
 deeper layers are detected once per grader process and used when present:
 
-- `namespaces`: the child starts in a new pid and network namespace (`unshare`, from util-linux), so
-  every process it starts dies with it and it has no network at all;
+- `namespaces`: the child starts in a new pid, network and IPC namespace (`unshare`, from util-linux),
+  so every process it starts dies with it, it has no network at all, and SysV IPC objects it leaves
+  die with it (a child forked by a zygote takes an IPC namespace of its own);
 - `landlock`: the child can read only Python, its site-packages and its submission file, write only its
   scratch folder, exec nothing, connect nowhere, and signal nothing outside (kernel Landlock);
-- `seccomp`: the child cannot create sockets, exec programs, start processes (threads are fine) or send
-  signals to other processes (PyPI `pyseccomp` over libseccomp);
+- `seccomp`: the child cannot create sockets, exec programs, start processes (threads are fine), send
+  signals to other processes, change files' modes, owners, times or attributes, watch files, raise its
+  priority, or use shared memory and IPC (PyPI `pyseccomp` over libseccomp; the list: `grader.syscalls`);
+- `capabilities`: a root child drops every capability for good (`grader.capabilities`);
+- `memory`: the child's memory limit is also a memory cgroup's, which counts what RLIMIT_AS does not
+  (memfds, shared memory, files on tmpfs; `grader.cgroup`);
 - `uid`: the child runs as user nobody, when that user can reach the interpreter and the grader.
 
 `GRADER_ISOLATION` chooses: `full` (the default: every layer available), `minimal` (limits only, for
@@ -19,7 +24,6 @@ chosen and available is `active`; every other deeper layer is `missing`, and rep
 from __future__ import annotations
 
 import ctypes
-import errno
 import functools
 import os
 import stat
@@ -27,9 +31,12 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 
-DEEP_LAYERS = ("namespaces", "landlock", "seccomp", "uid")
+from grader import capabilities, cgroup, landlock, syscalls  # stdlib only; the child needs them before Landlock
+
+DEEP_LAYERS = ("namespaces", "landlock", "seccomp", "capabilities", "memory", "uid")
 NOBODY = 65534
-UNSHARE = ["unshare", "--pid", "--net", "--fork", "--kill-child"]
+UNSHARE = ["unshare", "--pid", "--net", "--ipc", "--fork", "--kill-child"]
+_CLONE_NEWIPC = 0x08000000
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,8 @@ class Plan:
 @functools.cache
 def detect() -> dict[str, Layer]:
     """Every deeper layer, as this machine offers it (probed once per process)."""
-    return {layer.name: layer for layer in (_namespaces(), _landlock(), _seccomp(), _uid())}
+    return {layer.name: layer for layer in (_namespaces(), _landlock(), _seccomp(), _capabilities(), _memory(),
+                                            _uid())}
 
 
 def _namespaces() -> Layer:
@@ -73,12 +81,10 @@ def _namespaces() -> Layer:
     if probe.returncode != 0:
         why = probe.stderr.decode("utf-8", "replace").strip()[:200]
         return Layer("namespaces", False, f"`unshare` cannot create namespaces here ({why})", remedy)
-    return Layer("namespaces", True, "new pid and network namespace per child (unshare)")
+    return Layer("namespaces", True, "new pid, network and IPC namespace per child (unshare)")
 
 
 def _landlock() -> Layer:
-    from grader import landlock
-
     version = landlock.abi_version()
     if version < 1:
         return Layer("landlock", False, "the kernel has no Landlock, or it is disabled",
@@ -102,7 +108,31 @@ def _seccomp() -> Layer:
         import pyseccomp  # noqa: F401
     except (ImportError, OSError, RuntimeError) as exc:
         return Layer("seccomp", False, f"pyseccomp cannot be used ({exc})", remedy)
-    return Layer("seccomp", True, "no sockets, exec, new processes or signals to other processes")
+    return Layer("seccomp", True, "no sockets, exec, new processes, signals to other processes, changes to "
+                                  "files' modes, owners, times or flags, file watches, real-time priority, "
+                                  "memfds, SysV or POSIX IPC")
+
+
+def _capabilities() -> Layer:
+    if not sys.platform.startswith("linux"):
+        return Layer("capabilities", False, "not Linux", "run the grader on Linux")
+    if os.geteuid() == 0:
+        return Layer("capabilities", True, "the child runs as root but drops every capability (bounding set "
+                                           "and ambient included) and sets no_new_privs")
+    return Layer("capabilities", True, "the child holds no capability (not root) and sets no_new_privs")
+
+
+def _memory() -> Layer:
+    found = cgroup.hierarchy()
+    if found is None:
+        return Layer("memory", False, "no memory cgroup this grader may create (so memfds, shared memory and "
+                                      "files on tmpfs are not counted by the memory limit)",
+                     "run the grader as root with the memory controller mounted (cgroups v1: "
+                     "/sys/fs/cgroup/memory; v2: `memory` in the grader's cgroup.subtree_control, e.g. "
+                     "systemd-run -p Delegate=yes); until then seccomp refuses memfds, SysV and POSIX shared "
+                     "memory, and files in the scratch folder are limited one by one (RLIMIT_FSIZE)")
+    return Layer("memory", True, f"a memory cgroup per child (cgroups v{found.version}, under {found.folder}) "
+                                 "counts memfds, shared memory and files on tmpfs against the memory limit")
 
 
 def _uid() -> Layer:
@@ -196,10 +226,32 @@ def readable_copy(plan: Plan, submission: str, scratch: str) -> str:
     return copy
 
 
-def child_config(plan: Plan, submission: str, scratch: str) -> dict:
-    """What the child needs to apply its own layers: which ones, and the paths Landlock allows."""
-    return {"layers": list(plan.active), "read": [*python_paths(), submission], "write": [scratch, "/dev/null"],
-            "seccomp_library": _seccomp_library()}
+def child_config(plan: Plan, submission: str, scratch: str, memory_mb: int) -> dict:
+    """What the child needs to apply its own layers: which ones, the paths Landlock allows, and the
+    memory cgroup it joins (made here, removed by `release` when the child is gone)."""
+    config = {"layers": list(plan.active), "read": [*python_paths(), submission], "write": [scratch, "/dev/null"],
+              "seccomp_library": _seccomp_library()}
+    if "memory" in plan.active:
+        config["cgroup"] = _cgroups[scratch] = cgroup.create(memory_mb, owner=NOBODY if "uid" in plan.active
+                                                             else None)
+    return config
+
+
+_cgroups: dict[str, str] = {}  # scratch folder -> the memory cgroup of the child that uses it
+
+
+def killed_for_memory(scratch: str) -> bool:
+    """Whether the kernel killed the child that uses this scratch folder at its memory cgroup's limit
+    (as pid 1 of its namespace, its death reads as `unshare` exiting with status 1)."""
+    folder = _cgroups.get(scratch)
+    return folder is not None and cgroup.oom_kills(folder) > 0
+
+
+def release(scratch: str) -> None:
+    """After the child (and all it started) is gone: remove its memory cgroup."""
+    folder = _cgroups.pop(scratch, None)
+    if folder is not None:
+        cgroup.remove(folder)
 
 
 def python_paths() -> list[str]:
@@ -224,73 +276,37 @@ def _seccomp_library() -> str | None:
 
 # ---------------------------------------------------------------------------- inside the child
 
+def limit_memory(config: dict) -> None:
+    """Join the child's memory cgroup: first thing in the child, so everything it ever holds counts."""
+    if "cgroup" in config:
+        cgroup.join(config["cgroup"])
+
+
 def enter(config: dict) -> None:
     """Apply the child's own layers, after numpy and the grader's modules are imported and before any
-    student code: Landlock first (it needs to open the paths it allows), then seccomp. Raises OSError
-    when a layer the grader counted on cannot be applied: the child must then not run student code."""
+    student code: a fresh IPC namespace, Landlock (it needs to open the paths it allows), no
+    capabilities, then seccomp (it refuses capset and unshare). Raises OSError when a layer the grader
+    counted on cannot be applied: the child must then not run student code."""
     layers = config.get("layers", [])
-    if "seccomp" in layers:
-        _import_pyseccomp(config.get("seccomp_library"))  # reads files: before Landlock closes them
+    sc = syscalls.import_pyseccomp(config.get("seccomp_library")) if "seccomp" in layers else None
+    if "namespaces" in layers and os.geteuid() == 0:
+        # a zygote's children share its IPC namespace: one after another, they would share SysV objects
+        if _libc.unshare(_CLONE_NEWIPC) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC) failed")
     if "landlock" in layers:
-        from grader import landlock
         landlock.restrict(config["read"], config["write"])
-    if "seccomp" in layers:
-        _seccomp_filter().load()
+    if "capabilities" in layers:
+        capabilities.drop_all()
+    if sc is not None:
+        syscalls.build(sc).load()
 
 
 def preload() -> None:
     """What `enter` imports, loaded ahead by a process that forks children (the zygote)."""
-    _import_pyseccomp(_seccomp_library())
-    from grader import landlock  # noqa: F401
+    syscalls.import_pyseccomp(_seccomp_library())
 
 
-def _import_pyseccomp(library: str | None):
-    """pyseccomp finds libseccomp through `ctypes.util`, which imports subprocess and runs `ldconfig -p`
-    (~15 ms a child). The grader already knows the library: lend pyseccomp a `ctypes.util` that says
-    so, and put the real one back for student code."""
-    import types
-
-    lent = types.ModuleType("ctypes.util")
-    lent.find_library = {"seccomp": library, "c": "libc.so.6"}.get
-    saved_module, saved_attribute = sys.modules.get("ctypes.util"), getattr(ctypes, "util", None)
-    sys.modules["ctypes.util"], ctypes.util = lent, lent
-    try:
-        import pyseccomp
-    finally:
-        if saved_module is None:
-            del sys.modules["ctypes.util"]
-        else:
-            sys.modules["ctypes.util"] = saved_module
-        if saved_attribute is None:
-            del ctypes.util
-        else:
-            ctypes.util = saved_attribute
-    return pyseccomp
-
-
-def _seccomp_filter():
-    """A deny-list: what an honest NumPy submission never needs. Calls from another architecture (a
-    32-bit syscall, say) kill the process, libseccomp's default."""
-    import pyseccomp as sc
-
-    refuse = sc.ERRNO(errno.EPERM)
-    me = os.getpid()
-    rules = sc.SyscallFilter(sc.ALLOW)
-    for name in ("socket", "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv",
-                 "process_vm_writev", "pidfd_open", "pidfd_send_signal", "pidfd_getfd", "setns", "unshare",
-                 "mount", "umount2", "pivot_root", "chroot", "bpf", "perf_event_open", "userfaultfd",
-                 "io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl", "add_key", "request_key"):
-        rules.add_rule(refuse, name)
-    # threads (clone with CLONE_THREAD) are fine; a new process is not. clone3 passes its flags in
-    # memory seccomp cannot read, so it says "not implemented" and glibc falls back to clone.
-    rules.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
-    rules.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
-    for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
-        rules.add_rule(refuse, name, sc.Arg(0, sc.NE, me))  # signals to itself only
-    return rules
-
-
-_CLONE_THREAD = 0x10000
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 # ---------------------------------------------------------------------------- `grade doctor`
@@ -298,12 +314,17 @@ _CLONE_THREAD = 0x10000
 def describe(choice: str | None = None) -> list[str]:
     """Each layer on this machine, whether a child gets it, and what would add the missing ones."""
     chosen = plan(choice)
-    lines = ["  limits      active   rlimits (memory, CPU, file size), a new session, wall-clock limits per call"]
+    lines = [f"  {'limits':<13} {'active':<8} rlimits (memory, CPU, file size), a new session, wall-clock "
+             "limits per call"]
     for name, layer in detect().items():
         state = "active" if name in chosen.active else "off" if layer.available else "missing"
-        lines.append(f"  {name:<11} {state:<8} {layer.detail}")
+        lines.append(f"  {name:<13} {state:<8} {layer.detail}")
         if not layer.available:
-            lines.append(f"  {'':<11} {'':<8} to get it: {layer.remedy}")
+            lines.append(f"  {'':<13} {'':<8} to get it: {layer.remedy}")
+        if name == "memory" and state != "active":
+            fallback = ("seccomp refuses memfds, SysV and POSIX shared memory" if "seccomp" in chosen.active
+                        else "none: seccomp is off too, so memfds and shared memory are not limited")
+            lines.append(f"  {'':<13} {'':<8} instead: {fallback}")
     if set(chosen.missing) - {n for n, layer in detect().items() if not layer.available}:
         lines.append("  (layers marked off are available but turned off by GRADER_ISOLATION)")
     return lines

@@ -87,7 +87,7 @@ class Sandbox:
         if self.plan is None:
             self.plan = isolation.plan()
         self._submission = isolation.readable_copy(self.plan, os.path.abspath(self.path), self._scratch)
-        config.update(isolation.child_config(self.plan, self._submission, self._scratch))
+        config.update(isolation.child_config(self.plan, self._submission, self._scratch, self.limits.memory_mb))
         if "namespaces" not in self.plan.active:  # else its parent is `unshare`, which dies with us
             config["grader_pid"] = os.getpid()
         env = child_environment(self._scratch)
@@ -134,6 +134,7 @@ class Sandbox:
             except OSError:
                 pass
         shutil.rmtree(self._scratch, ignore_errors=True)
+        isolation.release(self._scratch)
 
     def __enter__(self) -> "Sandbox":
         self.start()
@@ -270,7 +271,10 @@ class Sandbox:
                 code = proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
+        out_of_memory = isolation.killed_for_memory(self._scratch)
         self.close()
+        if out_of_memory:
+            return Failure("crash", step, f"crashed ({_signal_name(signal.SIGKILL)})", line)
         if cpu >= self.limits.cpu_seconds - 0.5:  # killed by RLIMIT_CPU (unshare reports that as status 1)
             return Failure("timeout", step, f"used up its CPU time ({self.limits.cpu_seconds} s "
                                             "for all calls in one process)", line)

@@ -2,12 +2,14 @@
 
 Starting `python -m grader.child` costs an interpreter and a numpy import for every submission. A
 batch worker instead starts one zygote (by exec, with the same clean environment a child gets, so it
-holds nothing of the grader's memory: no spec, no reference, no hidden input) inside new pid and
-network namespaces, as their init. For each submission the zygote forks; the fork becomes the child
+holds nothing of the grader's memory: no spec, no reference, no hidden input) inside new pid,
+network and IPC namespaces, as their init. For each submission the zygote forks; the fork becomes the child
 of `grader.child` exactly as if it had been exec'd (same limits, same Landlock and seccomp), running
 the submission in the namespace. When the grader is done with it, the zygote kills every other
 process in the namespace (`kill(-1)` from init spares only init) and reaps them: nothing a submission
-started survives into the next one.
+started survives into the next one. Each fork also takes an IPC namespace of its own (in
+`isolation.enter`), so no SysV object of one submission is there for the next; and joins its own
+memory cgroup (`isolation.limit_memory`), as an exec'd child does.
 
 Protocol (a SOCK_SEQPACKET socket pair, one JSON message per packet):
   grader -> zygote  {"op": "spawn", "config": {...}, "env": {...}, "cwd": path} + fds: request, response, output

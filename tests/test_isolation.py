@@ -375,7 +375,7 @@ def test_the_report_and_doctor_name_the_same_layers(monkeypatch):
     monkeypatch.setenv("GRADER_ISOLATION", "minimal")
     report = grade_submission(CORRECT, load())
     assert report.isolation == {"active": ["limits"], "missing": list(isolation.DEEP_LAYERS)}
-    assert "Graded without these isolation layers: namespaces, landlock, seccomp, uid" in report.summary()
+    assert "Graded without these isolation layers: namespaces, landlock, seccomp, capabilities, memory, uid" in report.summary()
 
     monkeypatch.setenv("GRADER_ISOLATION", "full")
     report = grade_submission(CORRECT, load())
