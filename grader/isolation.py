@@ -89,13 +89,14 @@ def _landlock() -> Layer:
     if version < 1:
         return Layer("landlock", False, "the kernel has no Landlock, or it is disabled",
                      "use Linux >= 5.13 with `lsm=landlock,...` on the kernel command line (6.7+ also limits TCP)")
-    from grader.spec import PROJECT
+    from grader.spec import current_pack
 
-    exposing = [p for p in python_paths() if PROJECT.is_relative_to(os.path.realpath(p))]
+    pack = current_pack().root  # where the references are: the child must not be able to read them
+    exposing = [p for p in python_paths() if pack.is_relative_to(os.path.realpath(p))]
     if exposing:
-        return Layer("landlock", False, f"the grader's folder {PROJECT} lies inside {exposing[0]}, which the "
+        return Layer("landlock", False, f"the assignment pack {pack} lies inside {exposing[0]}, which the "
                                         "child must read, so Landlock cannot hide the reference",
-                     "install the grader outside Python's installation folders")
+                     "keep the pack outside Python's installation folders")
     return Layer("landlock", True, f"file access limited to Python, site-packages, the submission and its "
                                    f"scratch folder (ABI {version})")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from grader.spec import SPECS
+from grader.spec import SCHEMAS
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 
@@ -145,5 +145,5 @@ def validate(report: dict) -> None:
     """Raise jsonschema.ValidationError when a report does not follow specs/report.schema.json."""
     import jsonschema
 
-    schema = json.loads((SPECS / "report.schema.json").read_text())
+    schema = json.loads((SCHEMAS / "report.schema.json").read_text())
     jsonschema.validate(report, schema, cls=jsonschema.Draft202012Validator)

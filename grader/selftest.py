@@ -12,7 +12,7 @@ import json
 from typing import Callable
 
 from grader.report import PASSED, Report
-from grader.spec import REFERENCES, SPECS, Spec
+from grader.spec import SCHEMAS, Spec
 
 # Fields that may differ between two gradings of the same file with the same seed: wall-clock time.
 NOT_REPRODUCIBLE = ("execution_time",)
@@ -32,7 +32,7 @@ def expectations(spec: Spec) -> dict[str, dict]:
 def schema_errors(report: dict) -> list[str]:
     import jsonschema
 
-    schema = json.loads((SPECS / "report.schema.json").read_text())
+    schema = json.loads((SCHEMAS / "report.schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
     return [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
             for e in validator.iter_errors(report)]
@@ -89,7 +89,7 @@ def run_selftest(spec: Spec, echo: Callable[[str], None] = print) -> bool:
             echo(f"        {line}")
 
     failed: list[str] = []
-    reference_path = REFERENCES / spec.data["reference"]
+    reference_path = spec.reference_path
     reference = grade_submission(reference_path, spec)
     problems = differences(reference, spec, {"fails": [], "diagnoses": []})
     show(f"reference {reference_path.name}", reference, problems, reference.max_score)

@@ -4,28 +4,71 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
+SCHEMAS = Path(__file__).resolve().parent / "schemas"  # the engine's: what a spec and a report must follow
+# The demo pack: the six shipped assignments, found beside the package when it runs from a checkout.
 SPECS = PROJECT / "specs"
 REFERENCES = PROJECT / "reference"
 EXAMPLES = PROJECT / "submissions_example"
 SUPPORT = PROJECT / "support"
 DEFAULT_SPEC = "rnn-seq2one"
+PACK_VARIABLE = "GRADER_PACK"
 # Feedback is meant to be acted on, so results and checks show at once; the grader's own log is for staff.
 VISIBILITY = {"results": "visible", "checks": "visible", "stdout": "hidden"}
 
 
 class SpecError(Exception):
-    """A spec that cannot be found or does not follow specs/spec.schema.json; the text says which."""
+    """A spec that cannot be found or does not follow spec.schema.json; the text says which."""
+
+
+@dataclass(frozen=True)
+class Pack:
+    """An assignment pack: a folder with `specs/` (one JSON per assignment), `reference/` (the hidden
+    solutions, read by the grader's process only), `support/` (modules students may import) and
+    `submissions_example/` (examples with expectations.json). A course keeps its own pack private and
+    points the grader at it (`--pack DIR` or GRADER_PACK); the engine ships none."""
+
+    root: Path
+
+    @property
+    def specs(self) -> Path:
+        return self.root / "specs"
+
+    @property
+    def references(self) -> Path:
+        return self.root / "reference"
+
+    @property
+    def support(self) -> Path:
+        return self.root / "support"
+
+    @property
+    def examples(self) -> Path:
+        return self.root / "submissions_example"
+
+
+def current_pack() -> Pack:
+    """The pack named by GRADER_PACK, else the demo pack beside the package (a checkout)."""
+    named = os.environ.get(PACK_VARIABLE)
+    return Pack(Path(named).resolve()) if named else Pack(PROJECT)
+
+
+def _pack_of(spec_file: Path) -> Pack:
+    """The pack a spec file belongs to: the folder above its specs/ when that holds a reference/."""
+    root = spec_file.absolute().parent.parent
+    return Pack(root) if (root / "reference").is_dir() else current_pack()
 
 
 @dataclass
 class Spec:
     data: dict
     path: Path
+    pack: Pack = field(default_factory=current_pack)
 
     @property
     def id(self) -> str:
@@ -62,8 +105,8 @@ class Spec:
     def examples(self) -> Path:
         """Where this spec's examples and their expectations.json live: submissions_example/<id>/, or
         submissions_example/ itself for the default spec (whose examples came first)."""
-        own = EXAMPLES / self.id
-        return own if own.is_dir() or self.id != DEFAULT_SPEC else EXAMPLES
+        own = self.pack.examples / self.id
+        return own if own.is_dir() or self.id != DEFAULT_SPEC else self.pack.examples
 
     @property
     def marker(self) -> str:
@@ -76,7 +119,7 @@ class Spec:
         folder = self.data.get("support")
         if not folder:
             return {}
-        return {p.stem: p.read_text() for p in sorted((SUPPORT / folder).glob("*.py"))}
+        return {p.stem: p.read_text() for p in sorted((self.pack.support / folder).glob("*.py"))}
 
     @property
     def checks(self) -> list[dict]:
@@ -124,18 +167,22 @@ class Spec:
     @cached_property
     def reference(self):
         """The reference module, loaded in the grader's process only (never in a submission's)."""
-        path = REFERENCES / self.data["reference"]
+        path = self.reference_path
         module_spec = importlib.util.spec_from_file_location(f"grader_reference_{self.id.replace('-', '_')}", path)
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
         return module
+
+    @property
+    def reference_path(self) -> Path:
+        return self.pack.references / self.data["reference"]
 
     @cached_property
     def fingerprint(self) -> str:
         """sha256 of the spec as loaded and of its reference: what a report's scores depend on."""
         import hashlib
         digest = hashlib.sha256(json.dumps(self.data, sort_keys=True).encode())
-        digest.update((REFERENCES / self.data["reference"]).read_bytes())
+        digest.update(self.reference_path.read_bytes())
         for name, source in sorted(self.support_modules().items()):
             digest.update(name.encode() + source.encode())
         return digest.hexdigest()
@@ -158,31 +205,43 @@ def _validated_marker(schema: bytes, data: dict) -> Path | None:
     return root / digest
 
 
-def available() -> list[Spec]:
-    """Every spec shipped under specs/: the default first, then by id."""
-    found = [load(p) for p in SPECS.glob("*.json") if not p.name.endswith(".schema.json")]
+def available(pack: Pack | None = None) -> list[Spec]:
+    """Every spec of the pack (the current one by default): the default first, then by id."""
+    pack = pack or current_pack()
+    found = [load(p) for p in _spec_files(pack)]
     return sorted(found, key=lambda s: (s.id != DEFAULT_SPEC, s.id))
 
 
+def _spec_files(pack: Pack) -> list[Path]:
+    return sorted(p for p in pack.specs.glob("*.json") if not p.name.endswith(".schema.json"))
+
+
 def load(name_or_path: str | Path = DEFAULT_SPEC) -> Spec:
-    """A spec by id (a file under specs/) or by path to a JSON file, validated against its schema."""
-    path = Path(name_or_path)
+    """A spec by id (a file under the current pack's specs/) or by path to a JSON file (whose pack is the
+    folder above its specs/), validated against the engine's schema."""
+    path, pack = Path(name_or_path), None
     if not path.suffix == ".json" or not path.exists():
-        candidate = SPECS / f"{name_or_path}.json"
+        pack = current_pack()
+        candidate = pack.specs / f"{name_or_path}.json"
         if not candidate.exists():
-            known = ", ".join(s.stem for s in SPECS.glob("*.json") if not s.name.endswith(".schema.json"))
+            if not pack.specs.is_dir():
+                raise SpecError(f"no assignment pack at {pack.root}: point the grader at one with --pack DIR "
+                                f"or {PACK_VARIABLE}=DIR (`grade new-pack DIR` makes one)")
+            known = ", ".join(sorted((p.stem for p in _spec_files(pack)), key=lambda i: (i != DEFAULT_SPEC, i)))
             raise SpecError(f"no spec named {str(name_or_path)!r}; known specs: {known}")
         path = candidate
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise SpecError(f"cannot read spec {path}: {exc}") from None
-    validate(data, where=str(path))
-    return Spec(data, path)
+    pack = pack or _pack_of(path)
+    validate(data, where=str(path), pack=pack)
+    return Spec(data, path, pack)
 
 
-def validate(data: dict, where: str = "spec") -> None:
-    schema_text = (SPECS / "spec.schema.json").read_bytes()
+def validate(data: dict, where: str = "spec", pack: Pack | None = None) -> None:
+    pack = pack or current_pack()
+    schema_text = (SCHEMAS / "spec.schema.json").read_bytes()
     marker = _validated_marker(schema_text, data)
     if marker is None or not marker.exists():
         import jsonschema  # ~50 ms to import: paid once per spec and schema, not per grade
@@ -202,10 +261,10 @@ def validate(data: dict, where: str = "spec") -> None:
     names = [c["name"] for c in data["checks"]]
     if len(set(names)) != len(names):
         raise SpecError(f"{where}: check names must be unique")
-    if "support" in data and not (SUPPORT / data["support"]).is_dir():
-        raise SpecError(f"{where}: support folder {data['support']} not found under {SUPPORT}")
-    if not (REFERENCES / data["reference"]).exists():
-        raise SpecError(f"{where}: reference {data['reference']} not found under {REFERENCES}")
+    if "support" in data and not (pack.support / data["support"]).is_dir():
+        raise SpecError(f"{where}: support folder {data['support']} not found under {pack.support}")
+    if not (pack.references / data["reference"]).exists():
+        raise SpecError(f"{where}: reference {data['reference']} not found under {pack.references}")
     functions = data.get("functions", {})
     for name, function in functions.items():
         named = function.get("calls", []) + ([function["backward_of"]] if "backward_of" in function else [])

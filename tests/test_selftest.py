@@ -18,13 +18,18 @@ from grader.spec import EXAMPLES
 
 @pytest.fixture
 def examples(tmp_path, monkeypatch):
-    """A small examples folder: a correct file and the update-sign mutant, with their expectations."""
-    shutil.copy(EXAMPLES / "correct_vectorised.py", tmp_path / "good.py")
-    shutil.copy(EXAMPLES / "mutant_update_sign.py", tmp_path / "wrong.py")
-    monkeypatch.setattr(spec_module, "EXAMPLES", tmp_path)  # the default spec's examples folder
+    """A pack whose default spec has a small examples folder: a correct file and the update-sign mutant,
+    with their expectations (the demo pack's specs and references, linked)."""
+    for part in ("specs", "reference", "support"):
+        (tmp_path / part).symlink_to(spec_module.PROJECT / part)
+    folder = tmp_path / "submissions_example"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "correct_vectorised.py", folder / "good.py")
+    shutil.copy(EXAMPLES / "mutant_update_sign.py", folder / "wrong.py")
+    monkeypatch.setenv(spec_module.PACK_VARIABLE, str(tmp_path))
 
     def expect(entries: dict) -> None:
-        (tmp_path / "expectations.json").write_text(json.dumps(entries))
+        (folder / "expectations.json").write_text(json.dumps(entries))
 
     return expect
 
@@ -75,7 +80,7 @@ def test_a_broken_expectation_exits_one_with_a_table_of_expected_against_got(exa
 
 
 def test_unknown_check_names_and_unlisted_or_missing_files_fail(examples, tmp_path):
-    shutil.copy(EXAMPLES / "correct_loops.py", tmp_path / "unlisted.py")
+    shutil.copy(EXAMPLES / "correct_loops.py", tmp_path / "submissions_example" / "unlisted.py")
     examples({"good.py": {"fails": ["gradient_dW"]}, "wrong.py": WRONG, "gone.py": GOOD})
     result = CliRunner().invoke(cli.main, ["selftest", "--spec", "rnn-seq2one"])
     assert result.exit_code == 1
