@@ -59,6 +59,7 @@ def main():
     \b
     grade SUBMISSION.py|.ipynb          grade one file, print a summary
     grade SUBMISSION.py --out r.json    also write the JSON report
+    grade SUB.py --format junit --out junit.xml   --out holds the --format given (else JSON)
     grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
     grade selftest                      course-staff CI: every spec's examples score what they should
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID
@@ -73,9 +74,11 @@ def main():
               help="Assignment spec: an id under specs/ or a path to a spec JSON file.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Hidden seed (default: the spec's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="A file: also write the JSON report there. For a folder: the output folder (required).")
+              help="A file: also write the report there, in the --format given (without --format: the JSON "
+                   "report). For a folder: the output folder (required).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="What to print on stdout (for a folder: the class summary, as text or JSON).")
+              help="What to print on stdout, and what --out FILE holds (for a folder: the class summary, "
+                   "as text or JSON).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
               help="Exit 1 when a score is below this percentage.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -102,17 +105,37 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
     spec = _load_spec(spec_name)
     early = _prestart(submission, spec)
     from grader.engine import grade_submission  # numpy and the checks load while the child starts
-    from grader.views import VIEWS, render_json
+    from grader.views import VIEWS
 
     report = grade_submission(submission, spec, seed=seed, sandbox=early)
+    if report.isolation_note():  # for whoever runs the grader, never in what the student reads
+        click.echo(report.isolation_note(), err=True)
     if out is not None:
         from grader.report import write_atomic
 
-        write_atomic(out, render_json(report))
+        write_atomic(out, VIEWS[_out_format(fmt)](report))
     click.echo(VIEWS[fmt](report), nl=False)
     if fail_under is not None and _below(report.score, report.max_score, fail_under):
         click.echo(f"Score {report.score:g}/{report.max_score:g} is below --fail-under {fail_under:g}%.", err=True)
         sys.exit(1)
+
+
+def _out_format(fmt: str) -> str:
+    """What `--out FILE` holds: the format `--format` names when it is given, else the JSON report."""
+    source = click.get_current_context().get_parameter_source("fmt")
+    return fmt if source is not click.core.ParameterSource.DEFAULT else "json"
+
+
+def _say_missing_layers(result) -> None:
+    """Once per batch, on stderr: the isolation layers some submission was graded without."""
+    from grader.report import isolation_note
+
+    missing = sorted({layer for report in result.reports.values()
+                      for layer in (report.get("isolation") or {}).get("missing", [])},
+                     key=lambda layer: ("namespaces", "landlock", "seccomp", "uid").index(layer)
+                     if layer in ("namespaces", "landlock", "seccomp", "uid") else 9)
+    if missing:
+        click.echo(isolation_note({"active": [], "missing": missing}), err=True)
 
 
 def _prestart(submission: Path, spec):
@@ -153,6 +176,7 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         click.echo(f"\nInterrupted. Finished reports are kept in {out} ({done} files); run the same command "
                    "again to grade the rest.", err=True)
         sys.exit(130)
+    _say_missing_layers(result)
     if fmt == "json":
         click.echo((out / "summary.json").read_text(), nl=False)
     else:
@@ -218,10 +242,13 @@ def gradescope_run_command(root: Path, spec_name: str):
 
     spec = _load_spec(spec_name)
     results, report = autograde(root, spec)
-    from grader.report import write_atomic
+    from grader.report import clean, write_atomic
 
     write_atomic(root / "results" / "results.json", json.dumps(results, indent=2) + "\n")
-    click.echo(render_text(report) if report else results["output"])
+    # this log is the student's when the spec makes stdout visible: staff-only facts only when it is not
+    if report and report.isolation_note() and spec.visibility("stdout") == "hidden":
+        click.echo(report.isolation_note(), err=True)
+    click.echo(render_text(report) if report else clean(results["output"]))
 
 
 @main.command("doctor")
