@@ -103,11 +103,19 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
     if out is not None and out.is_dir():
         raise click.UsageError(f"--out {out} is a folder; for one submission give the report's file name.")
     spec = _load_spec(spec_name)
-    early = _prestart(submission, spec)
-    from grader.engine import grade_submission  # numpy and the checks load while the child starts
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="grader-source-")
+    try:
+        early = _prestart(submission, spec, folder)
+        from grader.engine import grade_submission  # numpy and the checks load while the child starts
+
+        report = grade_submission(submission, spec, seed=seed, sandbox=early)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     from grader.views import VIEWS
 
-    report = grade_submission(submission, spec, seed=seed, sandbox=early)
     if report.isolation_note():  # for whoever runs the grader, never in what the student reads
         click.echo(report.isolation_note(), err=True)
     if out is not None:
@@ -138,14 +146,19 @@ def _say_missing_layers(result) -> None:
         click.echo(isolation_note({"active": [], "missing": missing}), err=True)
 
 
-def _prestart(submission: Path, spec):
+def _prestart(submission: Path, spec, folder: str):
     """Start the child before the grader imports numpy and its checks: both take ~0.1 s, and the
-    child needs nothing from them. Only for a .py file (anything else is converted or refused first)."""
+    child needs nothing from them. Only for a .py file (anything else is converted or refused first),
+    on a private copy in `folder` of the bytes read now: the engine uses it only if it reads the same."""
     if submission.suffix != ".py":
         return None
+    from grader import source
     from grader.sandbox import Sandbox
 
-    box = Sandbox(str(submission), spec.limits(), submission.name)
+    read = source.read(submission)
+    if read.problem:
+        return None
+    box = Sandbox(str(source.private_copy(read.data, Path(folder))), spec.limits(), submission.name)
     try:
         box.start()
     except OSError:
