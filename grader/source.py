@@ -13,6 +13,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import stat
 import tokenize
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ def is_link(path: Path) -> bool:
         return False
 
 
+CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")  # PEP 263's line
+
+
 class Undecodable(Exception):
     """Python itself could not read the file as source; the message says why and what to do."""
 
@@ -97,19 +101,24 @@ def decode(data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         raise Undecodable("the file is saved as UTF-16 or UTF-32, which Python cannot run; save it as UTF-8")
     if b"\x00" in data:
-        kind = ("it looks like UTF-16 text, which Python cannot run" if data[1:200:2].count(0) > 40
-                or data[0:200:2].count(0) > 40 else "it holds null bytes, as a binary file does, not Python source")
+        odd, even = data[1:400:2], data[0:400:2]  # UTF-16 without a BOM: every other byte of ASCII is 0
+        utf16 = max(odd.count(0), even.count(0)) >= 0.6 * max(len(odd), 1)
+        kind = ("it looks like UTF-16 text, which Python cannot run" if utf16
+                else "it holds null bytes, as a binary file does, not Python source")
         raise Undecodable(f"{kind}; save the file as UTF-8 text")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # an unknown coding, or a BOM with another coding line
-        raise Undecodable(f"its coding line is one Python cannot use ({exc.msg}); remove it and save "
-                          "the file as UTF-8") from None
+    except SyntaxError as exc:  # an unknown coding, a BOM with another coding line, or bad UTF-8 early on
+        if not any(CODING.match(line) for line in data.split(b"\n", 2)[:2]):
+            encoding = "utf-8"  # no coding line: the decoding below says which byte
+        else:
+            raise Undecodable(f"its coding line is one Python cannot use ({exc.msg}); remove it and save "
+                              "the file as UTF-8") from None
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        said = "" if encoding in ("utf-8", "utf-8-sig") else f" (the encoding its coding line declares)"
+        said = "" if encoding in ("utf-8", "utf-8-sig") else " (the encoding its coding line declares)"
         raise Undecodable(f"byte {exc.start} (line {line}) is not valid {encoding}{said}; save the file as "
                           "UTF-8") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
