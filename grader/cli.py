@@ -86,7 +86,8 @@ def main():
 @click.option("--pick", default=None, metavar="GLOB",
               help="Folder: in a sub-folder with several .py/.ipynb files, grade the one whose name matches.")
 @click.option("--force", is_flag=True, help="Folder: grade everything again, even reports that are up to date.")
-@click.option("--quiet", "-q", is_flag=True, help="Folder: no progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Folder: nothing on stderr (no progress, no note of missing isolation layers).")
 @click.option("--isolation", default=None, envvar="GRADER_ISOLATION", show_envvar=True,
               help="Isolation layers: full (default: all this machine has), minimal, or a list such as "
                    "namespaces,seccomp. See `grade doctor`.")
@@ -189,7 +190,8 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         click.echo(f"\nInterrupted. Finished reports are kept in {out} ({done} files); run the same command "
                    "again to grade the rest.", err=True)
         sys.exit(130)
-    _say_missing_layers(result)
+    if not quiet:
+        _say_missing_layers(result)
     if fmt == "json":
         click.echo((out / "summary.json").read_text(), nl=False)
     else:

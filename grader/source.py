@@ -81,13 +81,6 @@ def is_private(path) -> bool:
     return str(path) in _private
 
 
-def is_link(path: Path) -> bool:
-    try:
-        return path.is_symlink()
-    except OSError:
-        return False
-
-
 CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")  # PEP 263's line
 
 
@@ -101,8 +94,7 @@ def decode(data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         raise Undecodable("the file is saved as UTF-16 or UTF-32, which Python cannot run; save it as UTF-8")
     if b"\x00" in data:
-        odd, even = data[1:400:2], data[0:400:2]  # UTF-16 without a BOM: every other byte of ASCII is 0
-        utf16 = max(odd.count(0), even.count(0)) >= 0.6 * max(len(odd), 1)
+        utf16 = any(_mostly_text(data, codec) for codec in ("utf-16-le", "utf-16-be"))  # without a BOM
         kind = ("it looks like UTF-16 text, which Python cannot run" if utf16
                 else "it holds null bytes, as a binary file does, not Python source")
         raise Undecodable(f"{kind}; save the file as UTF-8 text")
@@ -122,6 +114,14 @@ def decode(data: bytes) -> str:
         raise Undecodable(f"byte {exc.start} (line {line}) is not valid {encoding}{said}; save the file as "
                           "UTF-8") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _mostly_text(data: bytes, codec: str) -> bool:
+    try:
+        text = data[:4000].decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return len(text) >= 4 and sum(c.isprintable() or c in "\n\r\t" for c in text) >= 0.95 * len(text)
 
 
 def is_empty(text: str) -> bool:

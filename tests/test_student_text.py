@@ -164,7 +164,7 @@ def test_a_batch_says_missing_layers_once_on_stderr_and_its_summary_is_clean(tmp
     for name in ("ann.py", "bob.py"):
         (folder / name).write_text(CORRECT.read_text() + f"\n# {name}\n")
     (folder / "\x1b[2J\x1b[Hnotes\u202e.txt").write_text("not a submission")
-    result = CliRunner().invoke(cli.main, [str(folder), "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"])
+    result = CliRunner().invoke(cli.main, [str(folder), "--out", str(tmp_path / "out"), "--jobs", "1"])
     assert result.exit_code == 0, result.output
     assert result.stderr.count("Graded without these isolation layers: namespaces, landlock, seccomp, uid") == 1
     assert "Ignored 1 file(s)" in result.stdout and not UNSAFE.search(result.stdout), repr(result.stdout)
