@@ -46,7 +46,8 @@ def make_class(folder: Path, n: int, hostile_share: float = 0.1, duplicates: int
         if i >= n - duplicates and texts and example not in hostile:  # the hostile share stays exact
             example, text = rng.choice(texts)
         else:
-            text = (EXAMPLES / example).read_text() + f"\n# handed in by student {student}\n"
+            # bytes: an example may be saved in another encoding than UTF-8 (correct_latin1.py)
+            text = (EXAMPLES / example).read_bytes() + f"\n# handed in by student {student}\n".encode()
             if example not in hostile and example in others:
                 texts.append((example, text))
         layout = i % 3
@@ -60,5 +61,5 @@ def make_class(folder: Path, n: int, hostile_share: float = 0.1, duplicates: int
             path = folder / f"Student {i}_{student}_assignsubmission_file_" / "rnn.py"
             path.parent.mkdir()
             expected[str(student)] = example
-        path.write_text(text)
+        path.write_bytes(text)
     return expected

@@ -30,7 +30,8 @@ from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
 from grader import __version__
-from grader.report import ERROR, CheckResult, Report, write_atomic
+from grader import source
+from grader.report import ERROR, CheckResult, Report, clean, write_atomic
 from grader.sandbox import become_subreaper, our_children, sweep_orphans
 from grader.spec import Spec
 
@@ -69,7 +70,14 @@ def discover(folder: Path, pick: str | None = None, exclude: Path | None = None)
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or entry.name in IGNORED_PARTS or exclude and _same(entry, exclude):
             continue
-        if entry.is_file():
+        if entry.is_symlink():  # never followed: it could name any file the grader can read
+            if entry.suffix in SUFFIXES or entry.is_dir():
+                student, name = _from_file_name(entry.name) if entry.suffix in SUFFIXES else (entry.name, entry.name)
+                submissions.append(Submission(student, None, name, f"{entry.name} is a symbolic link; "
+                                              "hand in the file itself"))
+            else:
+                ignored.append(entry)
+        elif entry.is_file():
             if entry.suffix in SUFFIXES:
                 student, name = _from_file_name(entry.name)
                 submissions.append(Submission(student, entry, name))
@@ -92,11 +100,13 @@ def _from_folder(folder: Path, pick: str | None, gradescope_ids: dict[str, str])
     moodle, gradescope = MOODLE_FOLDER.match(folder.name), GRADESCOPE_FOLDER.match(folder.name)
     student = (moodle["id"] if moodle else gradescope_ids.get(folder.name, folder.name) if gradescope
                else folder.name)
-    candidates = sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                        and not any(part.startswith(".") or part in IGNORED_PARTS
-                                    for part in p.relative_to(folder).parts))
+    candidates, links = _candidates(folder)
     if pick and len(candidates) > 1:
         candidates = [p for p in candidates if fnmatch.fnmatch(p.name, pick)] or candidates
+    if len(candidates) == 1 and candidates[0] in links or not candidates and links:
+        link = str((candidates or links)[0].relative_to(folder))
+        return Submission(student, None, folder.name,
+                          f"{link} in the folder {folder.name} is a symbolic link; hand in the file itself")
     if len(candidates) == 1:
         return Submission(student, candidates[0], _from_file_name(candidates[0].name)[1])
     found = ", ".join(str(p.relative_to(folder)) for p in candidates[:8]) + (" ..." if len(candidates) > 8 else "")
@@ -104,6 +114,24 @@ def _from_folder(folder: Path, pick: str | None, gradescope_ids: dict[str, str])
                f"the folder {folder.name} holds {len(candidates)} candidate files ({found}); hand in one, "
                "or course staff choose with --pick")
     return Submission(student, None, folder.name, problem)
+
+
+def _candidates(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The .py/.ipynb files under a student's folder, and the symbolic links among them or on the way
+    to them (a linked folder is not entered: whatever it holds is the link's)."""
+    candidates, links = [], []
+    for here, folders, names in os.walk(folder):  # never follows a link to a folder
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in IGNORED_PARTS)
+        for name in folders:
+            if os.path.islink(os.path.join(here, name)):
+                links.append(Path(here) / name)
+        for name in names:
+            path = Path(here) / name
+            if path.suffix in SUFFIXES and not name.startswith("."):
+                candidates.append(path)
+                if path.is_symlink():
+                    links.append(path)
+    return sorted(candidates), links
 
 
 def _gradescope_ids(folder: Path) -> dict[str, str]:
@@ -124,17 +152,22 @@ def _gradescope_ids(folder: Path) -> dict[str, str]:
     return ids
 
 
+# Names the batch writes in OUTDIR itself (summary.json now; the others are coming): a student's id
+# never takes one, whatever its case, or the batch's file would overwrite their report.
+RESERVED_IDS = {"summary", "index", "changes", "adjustments", "similarity", "gradebook", "students", "feedback"}
+
+
 def _make_ids_unique(submissions: list[Submission]) -> None:
-    """Ids become file names: keep them safe, and never let two students share one."""
-    seen: dict[str, int] = {}
+    """Ids become file names: keep them safe, never let two students share one (even on a file
+    system that ignores case), and never give one a name the batch writes itself."""
+    taken = set(RESERVED_IDS)
     for sub in submissions:
         base = re.sub(r"[^A-Za-z0-9._-]+", "_", sub.id).strip("._") or "submission"
-        seen[base] = seen.get(base, 0) + 1
-        sub.id = base if seen[base] == 1 else f"{base}-{seen[base]}"
-        while sub.id != base and sub.id in seen:
-            seen[base] += 1
-            sub.id = f"{base}-{seen[base]}"
-        seen.setdefault(sub.id, 1)
+        sub.id, number = base, 1
+        while sub.id.lower() in taken:
+            number += 1
+            sub.id = f"{base}-{number}"
+        taken.add(sub.id.lower())
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -351,7 +384,7 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
             report = placeholder_report(spec, seed, sub.name, sub.sha256, sub.problem, "ungradable")
             reports[sub.id] = _for(sub, report.to_dict())
             continue
-        sub.sha256 = hashlib.sha256(sub.path.read_bytes()).hexdigest()
+        sub.sha256 = source.read(sub.path).sha256  # as the engine hashes it: once, never through a link
         kept = None if force else reusable(out / f"{sub.id}.json", sub, spec, seed)
         if kept is not None:
             reports[sub.id] = kept
@@ -461,7 +494,7 @@ def render_summary(result: BatchResult, out: Path, spec: Spec) -> str:
              f"{result.graded} graded now, {result.reused} reports kept from an earlier run.",
              f"Mean score {mean:.2f} / {spec.max_score:g}. Reports and summary.csv are in {out}."]
     if result.ignored:
-        names = ", ".join(p.name for p in result.ignored[:5]) + (" ..." if len(result.ignored) > 5 else "")
+        names = clean(", ".join(p.name for p in result.ignored[:5]) + (" ..." if len(result.ignored) > 5 else ""))
         lines.append(f"Ignored {len(result.ignored)} file(s) that are not .py or .ipynb: {names}.")
     if statuses["error"]:
         lines.append("Run the same command again to retry the submissions the grader failed on.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -106,7 +107,9 @@ def find_submission(folder: Path, marker: str) -> Path | None:
     .ipynb_checkpoints and __MACOSX aside). The first of them in this order is graded: files that
     define the spec's class or first function (`marker`: `class RNN`, `def rnn_cell_forward`) before files
     that do not, .py before .ipynb, shallower
-    before deeper, then by path. The files are only read as text here, never run.
+    before deeper, then by path. A symbolic link is never followed (a linked folder is not entered,
+    a linked file is read by nobody and comes last, and if it is all there is, grading refuses it).
+    The files are only read as text here, never run.
     """
     candidates: list[Path] = []
     for here, folders, names in os.walk(folder):
@@ -116,15 +119,17 @@ def find_submission(folder: Path, marker: str) -> Path | None:
             break
 
     def defines_class(path: Path) -> bool:
-        try:
-            with open(path, "rb") as fh:
-                return marker.encode() in fh.read(PEEK_BYTES)
+        try:  # the file itself, never what a link names, never a pipe that would block
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return False
+        with open(fd, "rb") as fh:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and marker.encode() in fh.read(PEEK_BYTES)
 
     def order(path: Path):
         relative = path.relative_to(folder)
-        return (not defines_class(path), path.suffix != ".py", len(relative.parts), str(relative))
+        return (path.is_symlink(), not defines_class(path), path.suffix != ".py", len(relative.parts),
+                str(relative))
 
     return min(candidates, key=order, default=None)
 
@@ -132,12 +137,13 @@ def find_submission(folder: Path, marker: str) -> Path | None:
 def autograde(root: Path, spec: Spec):
     """Grade what Gradescope put in ROOT/submission: Gradescope's results and, if graded, the report."""
     from grader.engine import grade_submission
+    from grader.report import clean
     from grader.views import gradescope_results
 
     folder = root / "submission"
     found = find_submission(folder, spec.marker) if folder.is_dir() else None
     if found is None:
-        uploaded = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())[:10] \
+        uploaded = sorted(clean(str(p.relative_to(folder))) for p in folder.rglob("*") if p.is_file())[:10] \
             if folder.is_dir() else []
         return {"score": 0.0, "execution_time": 0,
                 "output": (f"No .py or .ipynb file was found in your submission (it holds: "

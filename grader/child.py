@@ -22,7 +22,7 @@ import time
 import traceback
 import types
 
-from grader import toplevel  # pure stdlib; imported before Landlock closes the grader's folder
+from grader import source, toplevel  # pure stdlib; imported before Landlock closes the grader's folder
 
 
 def apply_limits(config: dict) -> None:
@@ -96,13 +96,20 @@ class Session:
 
     def load(self, request: dict) -> dict:
         """Run the file's top level by the rule of `toplevel.plan`; a notebook's cells parse one by one."""
-        path = request["path"]
-        with open(path, "rb") as fh:
-            source = fh.read().decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
-        lines = source.split("\n")
         cells = request.get("cells")  # a notebook: [first, last] line of each code cell
+        with open(request["path"], "rb") as fh:
+            data = fh.read()
+        if cells:  # a notebook's cells, joined by the grader, are UTF-8
+            text = data.decode("utf-8", "replace")
+        else:
+            try:  # as Python reads a file (BOM, coding line), as the grader checked it
+                text = source.decode(data)
+            except source.Undecodable:  # the grader refuses such a file before it gets here
+                text = data.decode("utf-8", "replace")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
         # tracebacks name the display name: give linecache the source so they can quote the line
-        linecache.cache[self.filename] = (len(source), None, [line + "\n" for line in lines], self.filename)
+        linecache.cache[self.filename] = (len(text), None, [line + "\n" for line in lines], self.filename)
         for name, module_source in request.get("modules", {}).items():
             install_support_module(name, module_source)
         module = types.ModuleType("submission")

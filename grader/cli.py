@@ -59,6 +59,7 @@ def main():
     \b
     grade SUBMISSION.py|.ipynb          grade one file, print a summary
     grade SUBMISSION.py --out r.json    also write the JSON report
+    grade SUB.py --format junit --out junit.xml   --out holds the --format given (else JSON)
     grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
     grade selftest                      course-staff CI: every spec's examples score what they should
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID
@@ -73,9 +74,11 @@ def main():
               help="Assignment spec: an id under specs/ or a path to a spec JSON file.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Hidden seed (default: the spec's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="A file: also write the JSON report there. For a folder: the output folder (required).")
+              help="A file: also write the report there, in the --format given (without --format: the JSON "
+                   "report). For a folder: the output folder (required).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="What to print on stdout (for a folder: the class summary, as text or JSON).")
+              help="What to print on stdout, and what --out FILE holds (for a folder: the class summary, "
+                   "as text or JSON).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
               help="Exit 1 when a score is below this percentage.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -83,7 +86,8 @@ def main():
 @click.option("--pick", default=None, metavar="GLOB",
               help="Folder: in a sub-folder with several .py/.ipynb files, grade the one whose name matches.")
 @click.option("--force", is_flag=True, help="Folder: grade everything again, even reports that are up to date.")
-@click.option("--quiet", "-q", is_flag=True, help="Folder: no progress on stderr.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Folder: nothing on stderr (no progress, no note of missing isolation layers).")
 @click.option("--isolation", default=None, envvar="GRADER_ISOLATION", show_envvar=True,
               help="Isolation layers: full (default: all this machine has), minimal, or a list such as "
                    "namespaces,seccomp. See `grade doctor`.")
@@ -100,29 +104,62 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
     if out is not None and out.is_dir():
         raise click.UsageError(f"--out {out} is a folder; for one submission give the report's file name.")
     spec = _load_spec(spec_name)
-    early = _prestart(submission, spec)
-    from grader.engine import grade_submission  # numpy and the checks load while the child starts
-    from grader.views import VIEWS, render_json
+    import shutil
+    import tempfile
 
-    report = grade_submission(submission, spec, seed=seed, sandbox=early)
+    folder = tempfile.mkdtemp(prefix="grader-source-")
+    try:
+        early = _prestart(submission, spec, folder)
+        from grader.engine import grade_submission  # numpy and the checks load while the child starts
+
+        report = grade_submission(submission, spec, seed=seed, sandbox=early)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    from grader.views import VIEWS
+
+    if report.isolation_note():  # for whoever runs the grader, never in what the student reads
+        click.echo(report.isolation_note(), err=True)
     if out is not None:
         from grader.report import write_atomic
 
-        write_atomic(out, render_json(report))
+        write_atomic(out, VIEWS[_out_format(fmt)](report))
     click.echo(VIEWS[fmt](report), nl=False)
     if fail_under is not None and _below(report.score, report.max_score, fail_under):
         click.echo(f"Score {report.score:g}/{report.max_score:g} is below --fail-under {fail_under:g}%.", err=True)
         sys.exit(1)
 
 
-def _prestart(submission: Path, spec):
+def _out_format(fmt: str) -> str:
+    """What `--out FILE` holds: the format `--format` names when it is given, else the JSON report."""
+    source = click.get_current_context().get_parameter_source("fmt")
+    return fmt if source is not click.core.ParameterSource.DEFAULT else "json"
+
+
+def _say_missing_layers(result) -> None:
+    """Once per batch, on stderr: the isolation layers some submission was graded without."""
+    from grader.report import isolation_note
+
+    missing = sorted({layer for report in result.reports.values()
+                      for layer in (report.get("isolation") or {}).get("missing", [])},
+                     key=lambda layer: ("namespaces", "landlock", "seccomp", "uid").index(layer)
+                     if layer in ("namespaces", "landlock", "seccomp", "uid") else 9)
+    if missing:
+        click.echo(isolation_note({"active": [], "missing": missing}), err=True)
+
+
+def _prestart(submission: Path, spec, folder: str):
     """Start the child before the grader imports numpy and its checks: both take ~0.1 s, and the
-    child needs nothing from them. Only for a .py file (anything else is converted or refused first)."""
+    child needs nothing from them. Only for a .py file (anything else is converted or refused first),
+    on a private copy in `folder` of the bytes read now: the engine uses it only if it reads the same."""
     if submission.suffix != ".py":
         return None
+    from grader import source
     from grader.sandbox import Sandbox
 
-    box = Sandbox(str(submission), spec.limits(), submission.name)
+    read = source.read(submission)
+    if read.problem:
+        return None
+    box = Sandbox(str(source.private_copy(read.data, Path(folder))), spec.limits(), submission.name)
     try:
         box.start()
     except OSError:
@@ -153,6 +190,8 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         click.echo(f"\nInterrupted. Finished reports are kept in {out} ({done} files); run the same command "
                    "again to grade the rest.", err=True)
         sys.exit(130)
+    if not quiet:
+        _say_missing_layers(result)
     if fmt == "json":
         click.echo((out / "summary.json").read_text(), nl=False)
     else:
@@ -218,10 +257,13 @@ def gradescope_run_command(root: Path, spec_name: str):
 
     spec = _load_spec(spec_name)
     results, report = autograde(root, spec)
-    from grader.report import write_atomic
+    from grader.report import clean, write_atomic
 
     write_atomic(root / "results" / "results.json", json.dumps(results, indent=2) + "\n")
-    click.echo(render_text(report) if report else results["output"])
+    # this log is the student's when the spec makes stdout visible: staff-only facts only when it is not
+    if report and report.isolation_note() and spec.visibility("stdout") == "hidden":
+        click.echo(report.isolation_note(), err=True)
+    click.echo(render_text(report) if report else clean(results["output"]))
 
 
 @main.command("doctor")

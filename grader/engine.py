@@ -8,7 +8,6 @@ kills the child (hang, crash, exit), the next check gets a fresh child with the 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import tempfile
 import time
 import zlib
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import __version__, isolation, notebook
+from grader import __version__, isolation, notebook, source
 from grader.layout import arrange
 from grader.report import ERROR, CheckResult, Report
 from grader.sandbox import Failure, Sandbox, use_zygote, zygote_in_use
@@ -385,15 +384,18 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
 
     started = time.monotonic()
     path = Path(path)
-    data = path.read_bytes()
+    read = source.read(path)  # once, never through a link: the child loads a private copy of these bytes
+    data = read.data
     ctx = Context(spec=spec, path=path, seed=spec.seed if seed is None else seed,
                   display_name=display_name or path.name, plan=sandbox.plan if sandbox else isolation.plan(),
                   prestarted=sandbox)
     results: list[CheckResult] = []
-    unreadable = why_unreadable(path, data)
+    unreadable = read.problem or why_unreadable(path, data)
     scratch = tempfile.TemporaryDirectory(prefix="grader-cells-")  # where a notebook's cells go, as a .py
     if not unreadable and path.suffix == ".ipynb":
         unreadable = _read_notebook(ctx, data, Path(scratch.name))
+    elif not unreadable:
+        _load_private_copy(ctx, data, Path(scratch.name))
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()  # phase 1: load, judged alone
         ctx.load_verdict = loaded = interface_check.judge_load(ctx)
@@ -421,7 +423,7 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     for check, result in zip(spec.checks, results):
         result.visibility = spec.check_visibility(check)
     report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,
-                    sha256=hashlib.sha256(data).hexdigest(), grader_version=__version__, seed=ctx.seed,
+                    sha256=read.sha256, grader_version=__version__, seed=ctx.seed,
                     tests=results, execution_time=time.monotonic() - started, printed_bytes=ctx.printed_bytes,
                     spec_sha256=spec.fingerprint,
                     visibility=spec.visibility("results"), stdout_visibility=spec.visibility("stdout"),
@@ -451,16 +453,36 @@ def _read_notebook(ctx: Context, data: bytes, scratch: Path) -> str | None:
     return None
 
 
+def _load_private_copy(ctx: Context, data: bytes, scratch: Path) -> None:
+    """The child loads exactly the bytes that were hashed and checked, from a file of the grader's:
+    never a second open of a path the student controls. A child started early on such a copy
+    (`cli`'s) is kept when its copy holds the same bytes."""
+    early = ctx.prestarted
+    if early is not None and source.is_private(early.path):
+        try:
+            if Path(early.path).read_bytes() == data:
+                ctx.path = Path(early.path)
+                return
+        except OSError:
+            pass
+    if early is not None:
+        early.close()
+        ctx.prestarted = None
+    scratch.chmod(0o755)  # the child may run as another user; the file holds only the student's own code
+    ctx.path = source.private_copy(data, scratch)
+
+
 def why_unreadable(path: Path, data: bytes) -> str | None:
-    """Why a file cannot be read as a submission at all, in words for the student; None if it can."""
+    """Why a file cannot be read as a submission at all, in words for the student; None if it can.
+    A .py file is read as Python reads it (`source.decode`: a BOM, a coding line)."""
     if path.suffix == ".ipynb":
         return None  # notebook.read says what is wrong with a notebook
     if path.suffix != ".py":
         return f"a submission must be a .py file or a .ipynb notebook, not {path.suffix or 'a file without extension'}"
-    if b"\x00" in data:
-        return "the file is binary, not Python source"
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)"
+        text = source.decode(data)
+    except source.Undecodable as exc:
+        return str(exc)
+    if source.is_empty(text):
+        return "the file is empty (it holds no Python code): hand in the file with your code"
     return None

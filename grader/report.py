@@ -7,11 +7,27 @@ valid against specs/report.schema.json.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from grader.spec import SCHEMAS
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
+
+# What a student's text (an exception message, a line of code, a file name) must never carry into a
+# view: terminal escape sequences (CSI, OSC up to BEL or ST, or any other ESC pair), C0 controls but
+# newline and tab, DEL, C1 controls, bidi overrides and isolates (they reorder what a TA reads), and
+# lone surrogates (a JSON escape can make one; no terminal or file can encode it).
+_UNSAFE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?|\x9b[0-?]*[ -/]*[@-~]?"
+                     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Student-derived text made safe to show anywhere: control characters and escape sequences go.
+
+    Carriage returns become newlines (a bare CR would let a line overwrite the one before it)."""
+    text = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    return _UNSAFE.sub(lambda m: "\ufffd" if "\ud800" <= m.group()[0] <= "\udfff" else "", text)
 
 
 @dataclass
@@ -24,7 +40,7 @@ class Diagnosis:
     checks: list[str]
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "message": self.message, "hint": self.hint, "checks": list(self.checks)}
+        return {"id": self.id, "message": clean(self.message), "hint": clean(self.hint), "checks": list(self.checks)}
 
 
 @dataclass
@@ -43,7 +59,7 @@ class CheckResult:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status,
-                "output": self.output, "tags": list(self.tags), "visibility": self.visibility}
+                "output": clean(self.output), "tags": list(self.tags), "visibility": self.visibility}
 
 
 @dataclass
@@ -90,6 +106,8 @@ class Report:
         return [t.name for t in self.tests if t.status != PASSED]
 
     def summary(self) -> str:
+        """The overall feedback a student reads. Never a staff-only fact: not the seed, not which
+        isolation layers were missing (`isolation_note` says that, to course staff)."""
         lines = []
         if self.status != "graded":
             lines.append(self.notes[0] if self.notes else "The submission could not be read.")
@@ -98,10 +116,11 @@ class Report:
         else:
             lines.append(f"{len(self.failed)} of {len(self.tests)} checks did not pass: {', '.join(self.failed)}.")
         lines.extend(n for n in self.notes if self.status == "graded" or n != self.notes[0])
-        if self.isolation and self.isolation["missing"]:
-            lines.append(f"Graded without these isolation layers: {', '.join(self.isolation['missing'])} "
-                         "(`grade doctor` tells course staff how to add them).")
-        return "\n".join(lines)
+        return clean("\n".join(lines))
+
+    def isolation_note(self) -> str:
+        """For course staff only (stderr, never a view a student sees): the layers that were missing."""
+        return isolation_note(self.isolation)
 
     def to_dict(self) -> dict:
         return {
@@ -116,12 +135,20 @@ class Report:
             "diagnoses": [d.to_dict() for d in self.diagnoses],
             "spec": {"id": self.spec_id, "version": self.spec_version,
                      **({"sha256": self.spec_sha256} if self.spec_sha256 else {})},
-            "submission": {"name": self.submission_name, "sha256": self.sha256},
+            "submission": {"name": clean(self.submission_name), "sha256": self.sha256},
             "grader": {"version": self.grader_version},
             "seed": self.seed,
             "printed_bytes": self.printed_bytes,
             **({"isolation": self.isolation} if self.isolation is not None else {}),
         }
+
+
+def isolation_note(isolation: dict | None) -> str:
+    """One line for course staff when a submission ran without some isolation layer; "" otherwise."""
+    if not isolation or not isolation.get("missing"):
+        return ""
+    return (f"Graded without these isolation layers: {', '.join(isolation['missing'])} "
+            "(`grade doctor` says how to add them).")
 
 
 def write_atomic(path, text: str) -> None:

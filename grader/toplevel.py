@@ -39,6 +39,13 @@ def _is_setattr(value: ast.expr) -> bool:
     return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "setattr"
 
 
+def too_big(exc: Exception) -> str:
+    if isinstance(exc, ValueError):  # null bytes: the grader refuses such a file before it gets here
+        return f"cannot be parsed ({exc})"
+    return (f"it is too large or too deeply nested for Python to parse ({type(exc).__name__}); split long "
+            "expressions and keep data out of the source")
+
+
 def parse(lines: list[str], first: int, last: int, filename: str) -> ast.Module:
     """Parse lines first..last (1-based) of a file, keeping the file's line numbers.
 
@@ -53,11 +60,11 @@ def parse(lines: list[str], first: int, last: int, filename: str) -> ast.Module:
     except SyntaxError:
         pass
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
-        raise SyntaxError(f"cannot be parsed ({type(exc).__name__})", (filename, first, 0, "")) from None
+        raise SyntaxError(too_big(exc), (filename, first, 0, "")) from None
     try:
         return ast.parse(padding + "\n".join(translate_ipython(unit)), filename)
     except (ValueError, RecursionError, MemoryError) as exc:
-        raise SyntaxError(f"cannot be parsed ({type(exc).__name__})", (filename, first, 0, "")) from None
+        raise SyntaxError(too_big(exc), (filename, first, 0, "")) from None
 
 
 # ------------------------------------------------------------------ IPython syntax

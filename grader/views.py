@@ -1,30 +1,47 @@
 """Views of a report: JSON (the report itself), text for a terminal, Markdown for a CI summary,
 Gradescope's results.json, and JUnit XML for CI test reports.
 
-Each view is a function from a `Report` to a string; none of them computes a score.
+Each view is a function from a `Report` to a string; none of them computes a score. Every view
+renders `cleaned(report)`: the report with every text cleaned of control characters and escape
+sequences (`report.clean`), since exception messages, skipped lines and file names come from the
+student. No view shows a staff-only fact (the hidden seed, the isolation layers): those stay in the
+JSON report's `seed` and `isolation`, and on the grader's stderr.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import json
 import math
 import re
 import textwrap
 import xml.etree.ElementTree as ET
 
-from grader.report import ERROR, PASSED, CheckResult, Report
+from grader.report import ERROR, PASSED, CheckResult, Diagnosis, Report, clean
 
 MARKS = {"passed": "ok", "failed": "FAIL", "error": "ERROR"}
 
 
+def cleaned(report: Report) -> Report:
+    """The report as every view shows it: each text a student could have put into it cleaned."""
+    tests = [dataclasses.replace(t, output=clean(t.output), tags=[clean(tag) for tag in t.tags],
+                                 diagnoses=[Diagnosis(d.id, clean(d.message), clean(d.hint), list(d.checks))
+                                            for d in t.diagnoses])
+             for t in report.tests]
+    return dataclasses.replace(report, submission_name=clean(report.submission_name), tests=tests,
+                               notes=[clean(n) for n in report.notes])
+
+
 def render_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    return json.dumps(report.to_dict(), indent=2) + "\n"  # to_dict cleans the student's texts
 
 
 def render_text(report: Report) -> str:
     """A summary for a terminal: score, misconceptions first, then one line per check."""
+    report = cleaned(report)
     lines = [f"{report.submission_name}: {report.score:g} / {report.max_score:g}"
-             f"  ({report.spec_id} {report.spec_version}, seed {report.seed}, {report.execution_time:.2f} s)"]
+             f"  ({report.spec_id} {report.spec_version}, {report.execution_time:.2f} s)"]
     if report.diagnoses:
         lines.append("")
         lines.append("What seems to be wrong:")
@@ -48,6 +65,7 @@ def render_text(report: Report) -> str:
 
 def check_feedback(report: Report, test: CheckResult) -> str:
     """A check's feedback with the misconceptions it matches, for views that have no diagnoses list."""
+    report, test = cleaned(report), dataclasses.replace(test, output=clean(test.output))
     parts = [test.output] if test.output else []
     for d in report.diagnoses:
         if test.name in d.checks:
@@ -60,24 +78,37 @@ def check_feedback(report: Report, test: CheckResult) -> str:
 STATUS_ICONS = {"passed": "✅", "failed": "❌", "error": "⚠️"}
 
 
-def _cell(text: str) -> str:
-    """One table cell: no line breaks, no pipes, no raw HTML from a student's exception message.
+# a backtick run, then text, then a run of the same length: a code span, as CommonMark pairs them
+CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 
-    Text between backticks is a code span, shown literally by Markdown, so it is left unescaped.
-    """
-    parts = text.split("`")
-    closed = len(parts) if len(parts) % 2 else len(parts) - 1  # an unpaired backtick opens no span
-    for i, part in enumerate(parts):
-        if i % 2 == 0 or i >= closed:
-            parts[i] = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = "`".join(parts).replace("|", "\\|")
-    return "<br>".join(line for line in text.splitlines() if line.strip())
+
+def _escape(text: str) -> str:
+    """Text shown literally: HTML-escaped, and every Markdown mark that could make a link, an image,
+    emphasis or a code span turned into a backslash escape or an entity."""
+    text = re.sub(r"([\\*_\[\]~!#])", r"\\\1", text)  # before the entities, which hold a '#'
+    return html.escape(text, quote=True).replace("`", "&#96;").replace("|", "&#124;")
+
+
+def _cell(text: str) -> str:
+    """One table cell (or line) of student-derived text, safe whatever it holds: no line breaks, no
+    pipes, no raw HTML, no Markdown of the student's.
+
+    Paired backticks are shown as code, rendered by us as <code> with escaped contents, so the number
+    of backticks a student's message opens or closes with cannot change what is literal."""
+    out, at = [], 0
+    for match in CODE_SPAN.finditer(text):
+        out.append(_escape(text[at:match.start()]))
+        out.append(f"<code>{_escape(match[2])}</code>")  # Markdown inside inline HTML is still Markdown
+        at = match.end()
+    out.append(_escape(text[at:]))
+    return "<br>".join(line for line in "".join(out).splitlines() if line.strip())
 
 
 def render_markdown(report: Report) -> str:
     """A summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment: score, table, misconceptions."""
+    report = cleaned(report)
     lines = [f"### {_cell(report.submission_name)}: {report.score:g} / {report.max_score:g}", "",
-             f"{report.spec_id} {report.spec_version}, seed {report.seed}, {report.execution_time:.2f} s", ""]
+             f"{report.spec_id} {report.spec_version}, {report.execution_time:.2f} s", ""]
     if report.diagnoses:
         lines.append("**What seems to be wrong**")
         lines.append("")
@@ -87,8 +118,8 @@ def render_markdown(report: Report) -> str:
         lines.append("")
     lines += ["| | check | points | feedback |", "| --- | --- | --- | --- |"]
     for t in report.tests:
-        shown = t.output if t.status != PASSED or "skipped" in t.output else ""
-        lines.append(f"| {STATUS_ICONS[t.status]} | `{t.name}` | {t.score:g} / {t.max_score:g} | {_cell(shown)} |")
+        shown_text = t.output if t.status != PASSED or "skipped" in t.output else ""
+        lines.append(f"| {STATUS_ICONS[t.status]} | `{t.name}` | {t.score:g} / {t.max_score:g} | {_cell(shown_text)} |")
     summary = report.summary()
     if summary:
         lines += ["", _cell(summary).replace("<br>", "\n\n")]
@@ -99,6 +130,7 @@ def render_markdown(report: Report) -> str:
 
 def _gradescope_output(report: Report) -> str:
     """The overall summary, naming only failures students may see now (the others are not announced)."""
+    report = cleaned(report)
     if all(t.visibility == "visible" for t in report.tests):
         return report.summary()
     shown = [t for t in report.tests if t.visibility == "visible"]
@@ -115,6 +147,7 @@ def _gradescope_output(report: Report) -> str:
 
 def gradescope_results(report: Report) -> dict:
     """Exactly the keys of Gradescope's results.json (tests/gradescope_results.schema.json), nothing else."""
+    report = cleaned(report)
     return {
         "score": report.score,
         "execution_time": math.ceil(report.execution_time),  # Gradescope documents whole seconds
@@ -151,6 +184,7 @@ def render_junit(report: Report) -> str:
     The schema allows properties on the suite only (not on a testcase), so each check's points are
     suite properties named `<check>.score` and `<check>.max_score`, next to the totals.
     """
+    report = cleaned(report)
     counts = {"tests": str(len(report.tests)),
               "failures": str(sum(t.status not in (PASSED, ERROR) for t in report.tests)),
               "errors": str(sum(t.status == ERROR for t in report.tests))}
@@ -161,7 +195,7 @@ def render_junit(report: Report) -> str:
     properties = ET.SubElement(suite, "properties")
     points = {"score": f"{report.score:g}", "max_score": f"{report.max_score:g}",
               "status": report.status, "spec": f"{report.spec_id} {report.spec_version}",
-              "seed": str(report.seed), "submission": _xml_text(report.submission_name),
+              "submission": _xml_text(report.submission_name),
               "sha256": report.sha256, "grader": report.grader_version}
     for t in report.tests:
         points[f"{t.name}.score"], points[f"{t.name}.max_score"] = f"{t.score:g}", f"{t.max_score:g}"

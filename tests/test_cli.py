@@ -40,7 +40,7 @@ def test_out_writes_a_valid_json_report(tmp_path):
 
 def test_format_json_prints_only_the_report():
     result = invoke(SEED, "--format", "json", "--seed", "5")
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # stderr may name missing isolation layers, for staff
     validate(report)
     assert report["seed"] == 5 and report["score"] == 8.5
 
@@ -88,3 +88,27 @@ def test_the_child_starts_before_the_grader_loads_numpy_and_is_always_closed(tmp
     binary.write_bytes(b"\x00\x01")
     assert "Ungradable" in invoke(str(binary)).output
     assert all(isinstance(box, Sandbox) for box in seen) and len(seen) == 2
+
+
+def test_out_holds_the_format_that_format_names(tmp_path):
+    """`--out FILE` writes what `--format` names; without --format, the JSON report (README, --help)."""
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    import xmlschema
+
+    junit = tmp_path / "junit.xml"
+    result = invoke(SEED, "--format", "junit", "--out", str(junit))
+    assert result.exit_code == 0
+    xmlschema.XMLSchema(str(Path(__file__).parent / "junit.xsd")).validate(str(junit))
+    assert ET.parse(junit).getroot().tag == "testsuites" and junit.read_text() == result.stdout
+    markdown = tmp_path / "summary.md"
+    assert invoke(SEED, "--format", "markdown", "--out", str(markdown)).exit_code == 0
+    assert markdown.read_text().startswith("### seed\\_student.py: 8.5 / 10")
+    text = tmp_path / "r.txt"
+    assert invoke(SEED, "--format", "text", "--out", str(text)).exit_code == 0
+    assert text.read_text().startswith("seed_student.py: 8.5 / 10")
+    default = tmp_path / "r.json"
+    assert invoke(SEED, "--out", str(default)).exit_code == 0
+    assert json.loads(default.read_text())["score"] == 8.5
+    assert "--out holds the --format given (else JSON)" in invoke("--help").output

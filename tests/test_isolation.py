@@ -101,7 +101,7 @@ def assert_outcome(choice, stoppers, results: dict, report, labels=None) -> None
         for label in labels:
             assert results[label].startswith("ok"), (choice, label, results[label])
         assert set(stoppers) <= set(report.isolation["missing"]), report.isolation
-        assert "Graded without these isolation layers" in report.summary()
+        assert "Graded without these isolation layers" in report.isolation_note()
     assert report.score == report.max_score == 10, [(t.name, t.output) for t in report.tests if t.status != "passed"]
 
 
@@ -375,7 +375,7 @@ def test_the_report_and_doctor_name_the_same_layers(monkeypatch):
     monkeypatch.setenv("GRADER_ISOLATION", "minimal")
     report = grade_submission(CORRECT, load())
     assert report.isolation == {"active": ["limits"], "missing": list(isolation.DEEP_LAYERS)}
-    assert "Graded without these isolation layers: namespaces, landlock, seccomp, capabilities, memory, uid" in report.summary()
+    assert "Graded without these isolation layers: namespaces, landlock, seccomp, capabilities, memory, uid" in report.isolation_note()
 
     monkeypatch.setenv("GRADER_ISOLATION", "full")
     report = grade_submission(CORRECT, load())
