@@ -37,8 +37,8 @@ def test_the_childs_own_failure_to_start_is_never_the_students(make_submission, 
     failed (status error, which a batch grades again), and no check blames the student."""
     real = isolation.child_config
 
-    def broken(plan, submission, scratch):
-        return dict(real(plan, submission, scratch), layers=["seccomp"], seccomp_library="/nonexistent/libseccomp.so")
+    def broken(*args):
+        return dict(real(*args), layers=["seccomp"], seccomp_library="/nonexistent/libseccomp.so")
 
     monkeypatch.setattr(isolation, "child_config", broken)
     for checked in (spec, without_interface(spec)):

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
-from grader import cli
+from grader import cli, isolation
 from grader.engine import grade_submission
 from grader.report import FAILED, CheckResult, Report
 from grader.spec import EXAMPLES, load
@@ -144,7 +144,7 @@ def test_no_student_view_names_the_seed_or_the_isolation(minimal_report, fmt):
 
 def test_the_json_report_keeps_them_in_staff_fields_only(minimal_report):
     data = json.loads(VIEWS["json"](minimal_report))
-    assert data["seed"] == 987654321 and data["isolation"]["missing"] == ["namespaces", "landlock", "seccomp", "uid"]
+    assert data["seed"] == 987654321 and data["isolation"]["missing"] == list(isolation.DEEP_LAYERS)
     student_text = json.dumps([data["output"], data["tests"], data["diagnoses"]])
     assert not STAFF_WORDS.search(student_text)
     assert minimal_report.isolation_note().startswith("Graded without these isolation layers: namespaces")
