@@ -62,3 +62,17 @@ def graded():
     """graded(name): the report of one example in submissions_example/ with the default spec, graded once
     per test session (test_examples and test_diagnoses read the same reports; none may modify them)."""
     return _graded_example
+
+
+# Two layers: `unit` (pure code: compare, toplevel, wire, layout, the numerical-gradient arithmetic, ids;
+# no child process, seconds in all) and `slow` (everything that grades in a sandbox). CI runs them in that
+# order; `pytest -q` runs both.
+UNIT_FOLDER = Path(__file__).resolve().parent / "unit"
+UNIT_FILES = {"test_wire.py", "test_spec.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = Path(str(item.fspath))
+        pure = path.parent == UNIT_FOLDER or path.name in UNIT_FILES
+        item.add_marker(pytest.mark.unit if pure else pytest.mark.slow)
