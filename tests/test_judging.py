@@ -242,3 +242,11 @@ def test_a_wrong_forward_with_its_own_consistent_backward_loses_forward_values_o
     gradients and a correct numerical gradient loses forward_values and nothing else."""
     report = grade_submission(EXAMPLES / "mutant_wrong_activation.py", spec)
     assert report.failed == ["forward_values"]
+
+
+def test_a_forward_that_skips_its_last_step_costs_the_forward_checks_only(spec):
+    """On T = 1 that forward reads no input and is affine: the grader does not fail the student's correct
+    gradients and differences there, it judges them on the configurations where the forward is not
+    degenerate."""
+    report = grade_submission(EXAMPLES / "mutant_skips_last_step.py", spec)
+    assert report.failed == ["forward_values"]
