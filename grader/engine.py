@@ -18,7 +18,7 @@ import numpy as np
 
 from grader import __version__, isolation, notebook
 from grader.report import ERROR, CheckResult, Report
-from grader.sandbox import Failure, Sandbox
+from grader.sandbox import Failure, Sandbox, remove_tree
 from grader.spec import Spec
 
 ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute",
@@ -365,9 +365,10 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
                   prestarted=sandbox)
     results: list[CheckResult] = []
     unreadable = why_unreadable(path, data)
-    scratch = tempfile.TemporaryDirectory(prefix="grader-cells-")  # where a notebook's cells go, as a .py
+    # where a notebook's cells go, as a .py; removed as the child's own scratch is (it may write here)
+    scratch = tempfile.mkdtemp(prefix="grader-cells-")
     if not unreadable and path.suffix == ".ipynb":
-        unreadable = _read_notebook(ctx, data, Path(scratch.name))
+        unreadable = _read_notebook(ctx, data, Path(scratch))
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()
         budget = spec.limits().submission_seconds
@@ -386,7 +387,7 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
         ctx.close()
         if ctx.prestarted is not None:  # never used: the file could not be read
             ctx.prestarted.close()
-        scratch.cleanup()
+        remove_tree(scratch)
     for check, result in zip(spec.checks, results):
         result.visibility = spec.check_visibility(check)
     report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,

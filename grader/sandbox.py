@@ -16,7 +16,6 @@ import ctypes
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -133,7 +132,7 @@ class Sandbox:
                 os.close(fd)
             except OSError:
                 pass
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        remove_tree(self._scratch)
 
     def __enter__(self) -> "Sandbox":
         self.start()
@@ -476,6 +475,77 @@ def sweep_orphans(preexisting: set[int], rounds: int = 50) -> None:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+
+
+def remove_tree(path: str) -> None:
+    """Remove a folder a child wrote into, whatever it made there: chains deeper than the recursion limit
+    or PATH_MAX (so no recursion and only paths relative to an open folder), folders it made unreadable or
+    unwritable, read-only files, symbolic links (removed, never followed). Call it once the child and
+    everything it started are dead, so nothing changes underneath. Never raises."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        os.chmod(path, 0o700)
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    stack: list[tuple[str | None, list[str]]] = [(None, _clear_files(fd))]  # (folder, its subfolders left)
+    try:
+        while stack:
+            name, subfolders = stack[-1]
+            if subfolders:
+                sub = subfolders.pop()
+                try:
+                    os.chmod(sub, 0o700, dir_fd=fd)  # (not a link: _clear_files listed it as a folder)
+                    inner = os.open(sub, flags, dir_fd=fd)
+                except OSError:
+                    continue
+                os.close(fd)
+                fd = inner
+                stack.append((sub, _clear_files(fd)))
+                continue
+            stack.pop()
+            if name is None:
+                break
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _clear_files(fd: int) -> list[str]:
+    """Unlink everything in the open folder but its subfolders; the subfolders' names."""
+    folders = []
+    try:
+        os.fchmod(fd, 0o700)
+    except OSError:
+        pass
+    try:
+        with os.scandir(fd) as entries:
+            names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+    except OSError:
+        return folders
+    for name, is_dir in names:
+        if is_dir:
+            folders.append(name)
+            continue
+        try:
+            os.unlink(name, dir_fd=fd)
+        except IsADirectoryError:
+            folders.append(name)
+        except OSError:
+            pass
+    return folders
 
 
 def _cpu_seconds(pid: int) -> float:
