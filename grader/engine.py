@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import __version__, isolation, notebook
-from grader.report import ERROR, CheckResult, Report
+from grader.report import ERROR, PASSED, CheckResult, Report
 from grader.sandbox import Failure, Sandbox, remove_tree
 from grader.spec import Spec
 
@@ -30,6 +30,7 @@ LOOK_AT = {
     "exit": "look for exit(), sys.exit() or os._exit() in it or in what it calls",
     "crash": "this comes from ctypes or a C extension misused, not from plain numpy code",
     "protocol": "wrote into the grader's channel (file descriptors it did not open); its results were discarded",
+    "budget": "look for calls that are slow even on small inputs",
 }
 
 
@@ -104,6 +105,7 @@ class Context:
     printed_bytes: int = 0
     dropped_bytes: int = 0
     timed_out: dict = field(default_factory=dict)  # call -> why: a hang costs its limit once, not per check
+    deadline: float | None = None  # time.monotonic() when the whole submission's time is up
 
     # ---------------------------------------------------------------- the child
 
@@ -113,6 +115,7 @@ class Context:
         if self._sandbox is None:
             self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name, plan=self.plan)
             self._sandbox.start()
+        self._sandbox.deadline = self.deadline  # every exchange ends when the submission's time does
         exchange = self._sandbox.load(self.spec.members(), self.script.cells if self.script else None,
                                       self.spec.support_modules())
         if exchange.failure:
@@ -149,11 +152,16 @@ class Context:
                 if len(runs) > 1:  # only the runs that need that call are refused
                     return [self.run(steps) for steps in runs]
                 return [Outcome([], f"{what} {self.timed_out[what]} earlier, so it was not called again", died=True)]
+        if self.out_of_time():
+            self.close()
+            return [Outcome([], f"{self.budget_text()}; {LOOK_AT['budget']}", died=True) for _ in runs]
         if self._sandbox is not None and not self._sandbox.alive:
             self.close()  # it died between calls (a thread of the student's, say): start afresh
         if self._sandbox is None:
             reply = self.open()
             if "failure" in reply:
+                if reply["failure"].kind == "budget":
+                    return [Outcome([], f"{self.budget_text()}; {LOOK_AT['budget']}", died=True) for _ in runs]
                 return [Outcome([], "your file could not be loaded again after an earlier failure", died=True)
                         for _ in runs]
         exchange = self._sandbox.run(flat)
@@ -180,6 +188,8 @@ class Context:
         what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
         if failure.kind == "protocol":
             return Outcome([], f"{what} {LOOK_AT['protocol']}", died=True)
+        if failure.kind == "budget":
+            return Outcome([], f"{what} {failure.detail}; {LOOK_AT['budget']}", died=True)
         if failure.kind == "timeout" and failure.step is not None:
             self.timed_out[what] = failure.detail
         return Outcome([], f"{what} {failure.detail}; {LOOK_AT.get(failure.kind, '')}".rstrip("; "), died=True)
@@ -197,6 +207,13 @@ class Context:
                     text += f"; submissions may use at most {self.spec.limits().memory_mb} MB"
                 return Outcome(values, f"{describe_step(step)} raised {text}")
         return Outcome([r["ok"] if "ok" in r else Raised(r["raised"]) for r in results])
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def budget_text(self) -> str:
+        return (f"grading stopped after {self.spec.limits().submission_seconds:g} s, the time limit for a "
+                "whole submission")
 
     # ---------------------------------------------------------------- locations
 
@@ -369,20 +386,25 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     scratch = tempfile.mkdtemp(prefix="grader-cells-")
     if not unreadable and path.suffix == ".ipynb":
         unreadable = _read_notebook(ctx, data, Path(scratch))
+    ctx.deadline = started + spec.limits().submission_seconds  # held inside every exchange, not only here
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()
-        budget = spec.limits().submission_seconds
         for check in spec.checks:
             if ctx.fatal and check["kind"] != "interface":
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
                                            f"Not run: {ctx.fatal}"))
                 continue
-            if time.monotonic() - started > budget:
+            if ctx.out_of_time():
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
-                                           f"Not run: grading stopped after {budget:g} s, the time limit for a "
-                                           "whole submission; look for calls that are slow even on small inputs"))
+                                           f"Not run: {ctx.budget_text()}; {LOOK_AT['budget']}"))
                 continue
-            results.append(checks.run_check(ctx, check))
+            result = checks.run_check(ctx, check)
+            if ctx.out_of_time() and result.status != PASSED:  # cut short: its evidence is incomplete
+                result.status = ERROR
+                if ctx.budget_text() not in result.output:
+                    result.output = (f"Stopped: {ctx.budget_text()}, during this check; {LOOK_AT['budget']}. "
+                                     f"Before that: {result.output}")[: checks.MAX_OUTPUT]
+            results.append(result)
     finally:
         ctx.close()
         if ctx.prestarted is not None:  # never used: the file could not be read
