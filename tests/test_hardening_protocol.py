@@ -372,6 +372,42 @@ def _nested(n):
     return v
 
 
+NESTED = """
+class M:
+    def __init__(self):
+        pass
+    def deep(self):
+        value = 1.0
+        for _ in range(5000):
+            value = [value]
+        return {"a": value, "b": [[[[[[[[__import__("numpy").zeros(2)]]]]]]]]}
+    def big(self):
+        return __import__("numpy").zeros((1000, 1000))
+"""
+
+
+@pytest.mark.usefixtures("isolation_choice")
+def test_legitimate_values_too_deep_or_too_large_come_back_as_stubs_not_protocol_failures(tmp_path):
+    """The child's own encoder keeps within the grader's limits, so an honest child is never refused."""
+    from grader.sandbox import Sandbox
+
+    path = tmp_path / "m.py"
+    path.write_text(NESTED)
+    with Sandbox(str(path), load().limits(), "m.py") as box:
+        assert box.load({}).failure is None
+        steps = [{"do": "new", "cls": "M", "as": "m", "seed": 0}, {"do": "call", "obj": "m", "method": "deep"},
+                 {"do": "call", "obj": "m", "method": "big"}]
+        exchange = box.run(steps)
+        assert exchange.failure is None, exchange.failure
+        _, deep, big = (r["ok"] for r in exchange.reply["results"])
+        assert isinstance(big, wire.Opaque) and "too large" in big.type_name
+        assert isinstance(deep["b"][0][0][0][0][0][0][0][0], np.ndarray)
+        inner = deep["a"]
+        while isinstance(inner, list):
+            inner = inner[0]
+        assert isinstance(inner, wire.Opaque)
+
+
 # ---------------------------------------------------------------------------- 4. scratch clean-up
 
 DEEP_CHAIN = """
