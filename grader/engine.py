@@ -18,7 +18,8 @@ import numpy as np
 
 from grader import __version__, isolation, notebook
 from grader.report import ERROR, PASSED, CheckResult, Report
-from grader.sandbox import Failure, Sandbox, remove_tree
+from grader.sandbox import Failure, Sandbox
+from grader.scratch import remove_tree
 from grader.spec import Spec
 
 ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute",
