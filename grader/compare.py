@@ -17,18 +17,17 @@ def rel_error(a, b) -> float:
         return 0.0
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return float("inf")
-    # scaled first, so that values near the float range (1e308) do not overflow into inf/inf = NaN
-    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
-    if scale > 1.0:
-        a, b = a / scale, b / scale
-    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY))
+    a, b = a * 0.5, b * 0.5  # (exact) so that values near the float range (1e308) do not overflow
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY / 2))
 
 
 def as_array(value):
     """The submission's value as a float array, or None with a reason when it is not numeric data."""
     if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biuf":
-        with np.errstate(over="ignore"):  # a longdouble beyond float64's range is inf, as numpy says
-            return np.asarray(value).astype(float), None
+        if value.dtype.itemsize > 8 and value.dtype.kind == "f":
+            with np.errstate(over="ignore"):  # a longdouble beyond float64's range is inf, as numpy says
+                return np.asarray(value).astype(float), None
+        return np.asarray(value).astype(float), None
     if type(value) in (bool, int, float):
         try:
             return np.asarray(value, dtype=float), None

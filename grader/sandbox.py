@@ -27,6 +27,7 @@ from grader import isolation
 from grader.scratch import remove_tree
 
 _live_children: set[int] = set()
+wire = None  # grader.wire, imported at the first exchange: starting a child must not wait for numpy
 _subreaper_set = False
 
 
@@ -155,24 +156,23 @@ class Sandbox:
             size = os.path.getsize(self._submission)
         except OSError:
             size = 0
-        from grader import wire
-
         # one line marker per top-level statement at most, and a statement takes at least a byte
-        return self._exchange(request, [self.limits.load_seconds], wire.load_cap(size), markers=size + 1)
+        return self._exchange(request, [self.limits.load_seconds], lambda _: wire.load_cap(size), markers=size + 1)
 
     def run(self, steps: list[dict]) -> Exchange:
         """Execute steps in order; each may carry its own "limit" in seconds (grader-side only)."""
-        from grader import wire
-
         limits = [float(s.get("limit", self.limits.call_seconds)) for s in steps]
         sent = [{k: v for k, v in s.items() if k not in ("limit", "label")} for s in steps]
-        return self._exchange({"op": "run", "steps": sent}, limits, wire.reply_cap(sent), markers=len(steps))
+        return self._exchange({"op": "run", "steps": sent}, limits, lambda largest: wire.reply_cap(sent, largest),
+                              markers=len(steps))
 
-    def _exchange(self, request: dict, limits: list[float], cap: int, markers: int) -> Exchange:
-        """Send one request and read its reply: at most `cap` (see `wire.cost`) in JSON frames and
-        `markers` progress markers, each step within its limit and all of it within `deadline`. Anything
+    def _exchange(self, request: dict, limits: list[float], cap, markers: int) -> Exchange:
+        """Send one request and read its reply: JSON frames costing at most `cap(bytes of the largest
+        array sent)` (see `wire.cost`) and `markers` progress markers, each step within its limit and
+        all of it within `deadline`. Anything
         else the channel carries (a frame too large, malformed, unasked for, a forged counter) is the
         submission's protocol failure: the child is ended and its results discarded."""
+        global wire
         started = time.monotonic()
         if not self.alive:
             return Exchange(failure=self._death(None, None), seconds=0.0)
@@ -183,10 +183,11 @@ class Sandbox:
         self._seq += 1
         first = self._seq == 1  # no student code has run in this child before its first request
         request = dict(request, seq=self._seq)
-        from grader import wire  # imported here: starting a child must not wait for numpy
-
-        pending = memoryview(wire.dumps(request))
-        reading = _Reading(cap=cap, markers=markers, limits=limits)
+        if wire is None:
+            from grader import wire
+        largest = [0]
+        pending = memoryview(wire.dumps(request, largest))
+        reading = _Reading(cap=cap(largest[0]), markers=markers, limits=limits)
         # the first limit starts now; the child may still be importing numpy, so allow a little more
         reading.set_deadline(started + (limits[0] if limits else self.limits.call_seconds) + 1.0, self.deadline)
         while True:
@@ -220,9 +221,10 @@ class Sandbox:
             self._buffer += chunk
             try:
                 for message in self._frames(reading):
-                    reply = self._take(message, reading, trusted=first)
-                    if reply is None:
+                    if "progress" in message and message["seq"] == self._seq and len(message) == 2:
+                        reading.progress(message["progress"], self.deadline)
                         continue
+                    reply = self._take(message, reading, trusted=first)
                     if "internal_error" in reply:
                         self.close()
                         return Exchange(failure=Failure("internal", reading.step, reply["internal_error"],
@@ -235,15 +237,10 @@ class Sandbox:
                 return Exchange(failure=Failure("protocol", reading.step, "wrote into the grader's channel",
                                                 reading.line), seconds=time.monotonic() - started)
 
-    def _take(self, message: dict, reading: "_Reading", trusted: bool) -> dict | None:
-        """Act on one frame of the current request: a progress marker (None), or the reply, checked."""
-        from grader import wire
-
+    def _take(self, message: dict, reading: "_Reading", trusted: bool) -> dict:
+        """The reply to the current request, checked; any other frame breaks the protocol."""
         if message.get("seq") != self._seq:
             raise wire.WireError("a frame that answers no request of the grader's")
-        if set(message) == {"seq", "progress"}:
-            reading.progress(message["progress"], self.deadline)
-            return None
         if set(message) != {"seq", "reply"} or not isinstance(message["reply"], dict):
             raise wire.WireError("a frame that is neither progress nor a reply")
         reply = message["reply"]
@@ -262,8 +259,6 @@ class Sandbox:
     def _frames(self, reading: "_Reading"):
         """The complete frames in the buffer, each checked against what this request may still receive
         before it is buffered whole (a header announcing more is refused) and before it is parsed."""
-        from grader import wire
-
         buffer = self._buffer
         while len(buffer) >= wire.HEADER.size:
             if buffer[:4] == wire.PROGRESS_MAGIC:
@@ -341,8 +336,6 @@ class _Reading:
     by_budget: bool = False  # the deadline is the submission's, not the step's
 
     def spend(self, cost: int) -> None:
-        from grader import wire
-
         if cost > self.cap:
             raise wire.WireError("more data than the steps sent can return")
         self.cap -= cost
@@ -352,8 +345,6 @@ class _Reading:
         self.deadline = budget if self.by_budget else at
 
     def progress(self, marker: dict, budget: float | None) -> None:
-        from grader import wire
-
         self.markers -= 1
         if self.markers < 0:
             raise wire.WireError("more progress markers than steps")
@@ -362,7 +353,9 @@ class _Reading:
             if not (self.step is None or marker["step"] > self.step) or marker["step"] >= len(self.limits):
                 raise wire.WireError("a progress marker for a step already started")
             self.step = marker["step"]
-            self.set_deadline(time.monotonic() + self.limits[self.step], budget)
+            at = time.monotonic() + self.limits[self.step]
+            self.by_budget = budget is not None and budget <= at
+            self.deadline = budget if self.by_budget else at
         if "line" in marker:
             self.line = marker["line"]
 

@@ -54,8 +54,9 @@ class WireError(Exception):
 
 # ---------------------------------------------------------------- encoding (either side)
 
-def to_plain(value, depth: int = 0):
-    """Turn a value into JSON-ready plain data; unknown objects become a typed stub, never an error."""
+def to_plain(value, depth: int = 0, largest: list | None = None):
+    """Turn a value into JSON-ready plain data; unknown objects become a typed stub, never an error.
+    `largest` ([n]) is raised to the bytes of the largest array met."""
     if depth > MAX_DEPTH:
         return {OBJECT_KEY: "nested too deeply", "repr": ""}
     if value is None or isinstance(value, (bool, str)):
@@ -72,15 +73,17 @@ def to_plain(value, depth: int = 0):
         if arr.dtype.kind not in NUMERIC_KINDS:
             return {OBJECT_KEY: f"numpy array of dtype {arr.dtype}", "repr": _short_repr(value)}
         arr = _np_contiguous(arr)
+        if largest is not None and isinstance(value, _ndarray):
+            largest[0] = max(largest[0], arr.nbytes)
         return {ARRAY_KEY: {"dtype": arr.dtype.str, "shape": list(arr.shape),
                             "data": base64.b64encode(arr.tobytes()).decode("ascii"),
                             "scalar": isinstance(value, np.generic)}}
     if isinstance(value, dict):
         if all(type(k) is str for k in value):
-            return {k: to_plain(v, depth + 1) for k, v in value.items()}
+            return {k: to_plain(v, depth + 1, largest) for k, v in value.items()}
         return {OBJECT_KEY: "dict with non-string keys", "repr": _short_repr(value)}
     if isinstance(value, (list, tuple)):
-        return [to_plain(v, depth + 1) for v in value]
+        return [to_plain(v, depth + 1, largest) for v in value]
     return {OBJECT_KEY: type(value).__name__, "repr": _short_repr(value)}
 
 
@@ -107,7 +110,8 @@ def cost(data: bytes) -> int:
 
 
 def largest_array(value) -> int:
-    """Bytes of the largest numpy array in a request's steps (plain containers searched, no recursion)."""
+    """Bytes of the largest numpy array anywhere in a value (a request's steps), without recursion. The
+    grader gets the same figure while encoding the request (`dumps(message, largest)`)."""
     largest, pending = 0, [value]
     while pending:
         item = pending.pop()
@@ -128,9 +132,9 @@ def step_allowance(step: dict, largest: int) -> int:
     return STEP_BYTES + VALUE_BYTES + VALUE_FACTOR * largest
 
 
-def reply_cap(steps: list[dict]) -> int:
-    """What a reply to these steps may cost (see `cost`), derived only from what the grader sends."""
-    largest = largest_array(steps)
+def reply_cap(steps: list[dict], largest: int) -> int:
+    """What a reply to these steps may cost (see `cost`), derived only from what the grader sends:
+    `largest` is `largest_array(steps)`."""
     return REPLY_BYTES + sum(step_allowance(step, largest) for step in steps)
 
 
@@ -147,8 +151,8 @@ def _short_repr(value, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def dumps(message) -> bytes:
-    body = _json_dumps(to_plain(message), allow_nan=True, separators=(",", ":")).encode("utf-8")
+def dumps(message, largest: list | None = None) -> bytes:
+    body = _json_dumps(to_plain(message, 0, largest), allow_nan=True, separators=(",", ":")).encode("utf-8")
     return HEADER.pack(MAGIC, len(body)) + body
 
 
@@ -217,16 +221,18 @@ def from_plain(value, depth: int = 0):
 
 
 def _decode_array(spec) -> np.ndarray:
-    if not (isinstance(spec, dict) and set(spec) <= {"dtype", "shape", "data", "scalar"}
-            and isinstance(spec.get("dtype"), str) and isinstance(spec.get("shape"), list)
-            and isinstance(spec.get("data"), str) and isinstance(spec.get("scalar", False), bool)):
+    try:
+        text, shape, encoded, scalar = spec["dtype"], spec["shape"], spec["data"], spec.get("scalar", False)
+    except (TypeError, KeyError, AttributeError):
+        raise WireError("bad array descriptor") from None
+    if not (type(text) is str and type(shape) is list and type(encoded) is str and type(scalar) is bool
+            and len(spec) == 3 + ("scalar" in spec)):
         raise WireError("bad array descriptor")
-    shape = spec["shape"]
     if len(shape) > 32 or not all(type(n) is int and 0 <= n < MAX_FRAME for n in shape):
         raise WireError("bad array shape")
     try:
-        dtype = _np_dtype(spec["dtype"])
-        data = base64.b64decode(spec["data"], validate=True)
+        dtype = _np_dtype(text)
+        data = base64.b64decode(encoded, validate=True)
     except Exception as exc:  # whatever numpy makes of a dtype string, it is a bad descriptor
         raise WireError(f"bad array descriptor: {str(exc)[:100]}") from None
     if dtype.kind not in NUMERIC_KINDS or dtype.hasobject or dtype.fields is not None or dtype.subdtype:
@@ -237,7 +243,7 @@ def _decode_array(spec) -> np.ndarray:
         arr = _np_frombuffer(data, dtype=dtype).reshape(shape).copy()
     except Exception as exc:  # a shape numpy cannot make, even of zero bytes
         raise WireError(f"bad array shape: {str(exc)[:100]}") from None
-    return arr[()] if spec.get("scalar") and arr.shape == () else arr
+    return arr[()] if scalar and arr.shape == () else arr
 
 
 class Opaque:

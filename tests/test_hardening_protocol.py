@@ -348,8 +348,11 @@ def test_the_decoder_refuses_malformed_data_with_a_wire_error_only(body):
 def test_reply_caps_grow_with_what_the_steps_sent():
     small = [{"do": "new", "cls": "M", "as": "m", "seed": 0}, {"do": "call", "obj": "m", "method": "f", "args": []}]
     large = small[:1] + [{"do": "call", "obj": "m", "method": "f", "args": [np.zeros((400, 400))]}]
-    assert wire.reply_cap(small) < wire.reply_cap(large)
-    assert wire.reply_cap(small) < 8 * 1024 * 1024
+    caps = [wire.reply_cap(steps, wire.largest_array(steps)) for steps in (small, large)]
+    assert caps[0] < caps[1] and caps[0] < 8 * 1024 * 1024
+    largest = [0]
+    wire.dumps({"steps": large}, largest)
+    assert largest[0] == wire.largest_array(large) == 400 * 400 * 8
 
 
 def test_the_encoder_never_sends_more_than_a_step_may_return():
