@@ -196,13 +196,14 @@ class Session:
         import numpy as np
         from grader import wire
         results, steps, index = [], request["steps"], 0
+        largest = wire.largest_array(steps)  # what each result may cost is the grader's cap for it
         while index < len(steps):
             step = steps[index]
             write_progress({"step": index})
             index += 1
             try:
                 # encode now: a later step (update) may mutate an array this step returned
-                results.append({"ok": wire.to_plain(self._step(step, np))})
+                results.append({"ok": wire.bounded_plain(self._step(step, np), wire.step_allowance(step, largest))})
             except BaseException as exc:  # the student's exception is data, not our failure
                 results.append({"raised": _describe_exception(exc, self.filename)})
                 if not step.get("continue"):

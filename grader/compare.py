@@ -17,19 +17,27 @@ def rel_error(a, b) -> float:
         return 0.0
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return float("inf")
-    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY))
+    a, b = a * 0.5, b * 0.5  # (exact) so that values near the float range (1e308) do not overflow
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY / 2))
 
 
 def as_array(value):
     """The submission's value as a float array, or None with a reason when it is not numeric data."""
-    if isinstance(value, np.ndarray):
-        return value.astype(float), None
-    if isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, (str,)):
-        return np.asarray(value, dtype=float), None
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biuf":
+        if value.dtype.itemsize > 8 and value.dtype.kind == "f":
+            with np.errstate(over="ignore"):  # a longdouble beyond float64's range is inf, as numpy says
+                return np.asarray(value).astype(float), None
+        return np.asarray(value).astype(float), None
+    if type(value) in (bool, int, float):
+        try:
+            return np.asarray(value, dtype=float), None
+        except OverflowError:  # an int beyond any float
+            return None, "an integer too large for a float"
     if isinstance(value, list):
         try:
-            arr = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
+            with np.errstate(over="ignore"):
+                arr = np.asarray(value, dtype=float)
+        except Exception:  # ragged, nested objects, ints beyond floats: whatever numpy refuses
             return None, "a list that is not a rectangular list of numbers"
         return arr, None
     return None, describe_type(value)

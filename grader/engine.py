@@ -18,8 +18,9 @@ import numpy as np
 
 from grader import __version__, isolation, notebook, source
 from grader.layout import arrange
-from grader.report import ERROR, CheckResult, Report
+from grader.report import ERROR, PASSED, CheckResult, Report
 from grader.sandbox import Failure, Sandbox, use_zygote, zygote_in_use
+from grader.scratch import remove_tree
 from grader.spec import Spec
 
 ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute"}
@@ -30,6 +31,7 @@ LOOK_AT = {
     "exit": "look for exit(), sys.exit() or os._exit() in it or in what it calls",
     "crash": "this comes from ctypes or a C extension misused, not from plain numpy code",
     "protocol": "wrote into the grader's channel (file descriptors it did not open); its results were discarded",
+    "budget": "look for calls that are slow even on small inputs",
 }
 
 
@@ -106,6 +108,7 @@ class Context:
     timed_out: dict = field(default_factory=dict)  # call -> why: a hang costs its limit once, not per check
     zygote_started: bool = False  # by `fresh`, for this submission only
     layout: dict = field(default_factory=dict)  # parameter (or "output") -> the submission's own vector orientation
+    deadline: float | None = None  # time.monotonic() when the whole submission's time is up
 
     # ---------------------------------------------------------------- the child
 
@@ -115,6 +118,7 @@ class Context:
         if self._sandbox is None:
             self._sandbox = Sandbox(str(self.path), self.spec.limits(), self.display_name, plan=self.plan)
             self._sandbox.start()
+        self._sandbox.deadline = self.deadline  # every exchange ends when the submission's time does
         exchange = self._sandbox.load(self.spec.members(), self.script.cells if self.script else None,
                                       self.spec.support_modules())
         if exchange.failure:
@@ -174,11 +178,16 @@ class Context:
                 if len(runs) > 1:  # only the runs that need that call are refused
                     return [self.run(steps) for steps in runs]
                 return [Outcome([], f"{what} {self.timed_out[what]} earlier, so it was not called again", died=True)]
+        if self.out_of_time():
+            self.close()
+            return [Outcome([], f"{self.budget_text()}; {LOOK_AT['budget']}", died=True) for _ in runs]
         if self._sandbox is not None and not self._sandbox.alive:
             self.close()  # it died between calls (a thread of the student's, say): start afresh
         if self._sandbox is None:
             reply = self.open()
             if "failure" in reply:
+                if reply["failure"].kind == "budget":
+                    return [Outcome([], f"{self.budget_text()}; {LOOK_AT['budget']}", died=True) for _ in runs]
                 return [Outcome([], "your file could not be loaded again after an earlier failure", died=True)
                         for _ in runs]
         exchange = self._sandbox.run(flat)
@@ -205,6 +214,8 @@ class Context:
         what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
         if failure.kind == "protocol":
             return Outcome([], f"{what} {LOOK_AT['protocol']}", died=True)
+        if failure.kind == "budget":
+            return Outcome([], f"{what} {failure.detail}; {LOOK_AT['budget']}", died=True)
         if failure.kind == "timeout" and failure.step is not None:
             self.timed_out[what] = failure.detail
         return Outcome([], f"{what} {failure.detail}; {LOOK_AT.get(failure.kind, '')}".rstrip("; "), died=True)
@@ -222,6 +233,13 @@ class Context:
                     text += f"; submissions may use at most {self.spec.limits().memory_mb} MB"
                 return Outcome(values, f"{describe_step(step)} raised {text}")
         return Outcome([r["ok"] if "ok" in r else Raised(r["raised"]) for r in results])
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def budget_text(self) -> str:
+        return (f"grading stopped after {self.spec.limits().submission_seconds:g} s, the time limit for a "
+                "whole submission")
 
     # ---------------------------------------------------------------- locations
 
@@ -391,35 +409,41 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
                   prestarted=sandbox)
     results: list[CheckResult] = []
     unreadable = read.problem or why_unreadable(path, data)
-    scratch = tempfile.TemporaryDirectory(prefix="grader-cells-")  # where a notebook's cells go, as a .py
+    # where a notebook's cells (or the private copy) go; removed as the child's own scratch is
+    scratch = tempfile.mkdtemp(prefix="grader-cells-")
     if not unreadable and path.suffix == ".ipynb":
-        unreadable = _read_notebook(ctx, data, Path(scratch.name))
+        unreadable = _read_notebook(ctx, data, Path(scratch))
     elif not unreadable:
-        _load_private_copy(ctx, data, Path(scratch.name))
+        _load_private_copy(ctx, data, Path(scratch))
+    ctx.deadline = started + spec.limits().submission_seconds  # held inside every exchange, not only here
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()  # phase 1: load, judged alone
         ctx.load_verdict = loaded = interface_check.judge_load(ctx)
         if spec.model and not loaded.fatal:  # how the submission keeps its vectors (layout.py)
             checks.discover_layout(ctx)
-        budget = spec.limits().submission_seconds
         for check in spec.checks:  # phase 2: the checks
             if loaded.fatal and check["kind"] != "interface":
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
                                            f"Not run: {loaded.fatal}"))
                 continue
-            if time.monotonic() - started > budget:
+            if ctx.out_of_time():
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
-                                           f"Not run: grading stopped after {budget:g} s, the time limit for a "
-                                           "whole submission; look for calls that are slow even on small inputs"))
+                                           f"Not run: {ctx.budget_text()}; {LOOK_AT['budget']}"))
                 continue
-            results.append(checks.run_check(ctx, check))
+            result = checks.run_check(ctx, check)
+            if ctx.out_of_time() and result.status != PASSED:  # cut short: its evidence is incomplete
+                result.status = ERROR
+                if ctx.budget_text() not in result.output:
+                    result.output = (f"Stopped: {ctx.budget_text()}, during this check; {LOOK_AT['budget']}. "
+                                     f"Before that: {result.output}")[: checks.MAX_OUTPUT]
+            results.append(result)
     finally:
         ctx.close()
         if ctx.prestarted is not None:  # never used: the file could not be read
             ctx.prestarted.close()
         if ctx.zygote_started:
             use_zygote(False)
-        scratch.cleanup()
+        remove_tree(scratch)
     for check, result in zip(spec.checks, results):
         result.visibility = spec.check_visibility(check)
     report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,

@@ -16,7 +16,6 @@ import ctypes
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,8 +24,10 @@ import time
 from dataclasses import dataclass, field
 
 from grader import isolation
+from grader.scratch import remove_tree
 
 _live_children: set[int] = set()
+wire = None  # grader.wire, imported at the first exchange: starting a child must not wait for numpy
 _subreaper_set = False
 
 
@@ -69,6 +70,7 @@ class Sandbox:
     dropped_bytes: int = 0
     child_dropped: int = 0  # what the child's capped sys.stdout dropped (its own running total)
     printed: bytearray = field(default_factory=bytearray)
+    deadline: float | None = None  # time.monotonic() at which the whole submission's budget runs out
     _proc: subprocess.Popen | None = None
 
     # ---------------------------------------------------------------- life cycle
@@ -104,7 +106,7 @@ class Sandbox:
             os.close(fd)
         # the pipes stay open while any descendant holds them; a pidfd says when the child itself dies
         self._pidfd = os.pidfd_open(self._proc.pid) if hasattr(os, "pidfd_open") else None
-        self._buffer = b""
+        self._buffer = bytearray()  # (appended to in place: a long frame is not copied once per read)
         self._seq = 0
 
     @property
@@ -133,7 +135,7 @@ class Sandbox:
                 os.close(fd)
             except OSError:
                 pass
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        remove_tree(self._scratch)
         isolation.release(self._scratch)
 
     def __enter__(self) -> "Sandbox":
@@ -151,15 +153,27 @@ class Sandbox:
         request = {"op": "load", "path": self._submission, "members": members, "modules": modules or {},
                    "statement_seconds": self.limits.statement_seconds,
                    "load_seconds": self.limits.load_seconds, "cells": cells}
-        return self._exchange(request, [self.limits.load_seconds])
+        try:
+            size = os.path.getsize(self._submission)
+        except OSError:
+            size = 0
+        # one line marker per top-level statement at most, and a statement takes at least a byte
+        return self._exchange(request, [self.limits.load_seconds], lambda _: wire.load_cap(size), markers=size + 1)
 
     def run(self, steps: list[dict]) -> Exchange:
         """Execute steps in order; each may carry its own "limit" in seconds (grader-side only)."""
         limits = [float(s.get("limit", self.limits.call_seconds)) for s in steps]
         sent = [{k: v for k, v in s.items() if k not in ("limit", "label")} for s in steps]
-        return self._exchange({"op": "run", "steps": sent}, limits)
+        return self._exchange({"op": "run", "steps": sent}, limits, lambda largest: wire.reply_cap(sent, largest),
+                              markers=len(steps))
 
-    def _exchange(self, request: dict, limits: list[float]) -> Exchange:
+    def _exchange(self, request: dict, limits: list[float], cap, markers: int) -> Exchange:
+        """Send one request and read its reply: JSON frames costing at most `cap(bytes of the largest
+        array sent)` (see `wire.cost`) and `markers` progress markers, each step within its limit and
+        all of it within `deadline`. Anything
+        else the channel carries (a frame too large, malformed, unasked for, a forged counter) is the
+        submission's protocol failure: the child is ended and its results discarded."""
+        global wire
         started = time.monotonic()
         if not self.alive:
             return Exchange(failure=self._death(None, None), seconds=0.0)
@@ -168,24 +182,31 @@ class Sandbox:
             self.close()
             return Exchange(failure=Failure("protocol", None, "wrote into the grader's channel"), seconds=0.0)
         self._seq += 1
+        first = self._seq == 1  # no student code has run in this child before its first request
         request = dict(request, seq=self._seq)
-        from grader import wire  # imported here: starting a child must not wait for numpy
-
-        pending = memoryview(wire.dumps(request))
-        step, line = None, None
+        if wire is None:
+            from grader import wire
+        largest = [0]
+        pending = memoryview(wire.dumps(request, largest))
+        reading = _Reading(cap=cap(largest[0]), markers=markers, limits=limits)
         # the first limit starts now; the child may still be importing numpy, so allow a little more
-        deadline = started + (limits[0] if limits else self.limits.call_seconds) + 1.0
+        reading.set_deadline(started + (limits[0] if limits else self.limits.call_seconds) + 1.0, self.deadline)
         while True:
-            wait = deadline - time.monotonic()
+            wait = reading.deadline - time.monotonic()
             if wait <= 0:
                 self.close()
-                return Exchange(failure=Failure("timeout", step, self._limit_text(limits, step), line),
-                                seconds=time.monotonic() - started)
+                if reading.by_budget:
+                    detail = (f"did not finish: grading stopped after {self.limits.submission_seconds:g} s, "
+                              "the time limit for a whole submission")
+                    return Exchange(failure=Failure("budget", reading.step, detail, reading.line),
+                                    seconds=time.monotonic() - started)
+                return Exchange(failure=Failure("timeout", reading.step, self._limit_text(limits, reading.step),
+                                                reading.line), seconds=time.monotonic() - started)
             writers = [self._req_w] if pending else []
             watched = [self._resp_r, self._out_r] + ([self._pidfd] if self._pidfd is not None else [])
             readable, writable, _ = select.select(watched, writers, [], wait)
             if self._pidfd in readable and not select.select([self._resp_r], [], [], 0)[0]:
-                return Exchange(failure=self._death(step, line), seconds=time.monotonic() - started)
+                return Exchange(failure=self._death(reading.step, reading.line), seconds=time.monotonic() - started)
             if writable:
                 try:
                     pending = pending[os.write(self._req_w, pending[: 65536]):]
@@ -197,51 +218,66 @@ class Sandbox:
                 continue
             chunk = os.read(self._resp_r, 1 << 20)
             if not chunk:
-                failure = self._death(step, line)
-                return Exchange(failure=failure, seconds=time.monotonic() - started)
+                return Exchange(failure=self._death(reading.step, reading.line), seconds=time.monotonic() - started)
             self._buffer += chunk
             try:
-                for message in self._frames():
-                    if message.get("seq") != self._seq:
-                        raise wire.WireError("a frame that answers no request of the grader's")
-                    if "progress" in message:
-                        marker = message["progress"]
-                        if "step" in marker:
-                            # steps only move forward, each once: a forged marker cannot buy more time
-                            if not (step is None or int(marker["step"]) > step) or int(marker["step"]) >= len(limits):
-                                raise wire.WireError("a progress marker for a step already started")
-                            step = int(marker["step"])
-                            deadline = time.monotonic() + limits[step]
-                        if "line" in marker:
-                            line = int(marker["line"])
-                    elif "reply" in message and "internal_error" in message["reply"]:
+                for message in self._frames(reading):
+                    if "progress" in message and message["seq"] == self._seq and len(message) == 2:
+                        reading.progress(message["progress"], self.deadline)
+                        continue
+                    reply = self._take(message, reading, trusted=first)
+                    if "internal_error" in reply:
                         self.close()
-                        return Exchange(failure=Failure("internal", step, message["reply"]["internal_error"], line),
-                                        seconds=time.monotonic() - started)
-                    elif "reply" in message:
-                        self._drain_output()
-                        self.child_dropped = int(message["reply"].get("dropped_output", 0))
-                        return Exchange(reply=message["reply"], seconds=time.monotonic() - started)
-            except (wire.WireError, KeyError, TypeError, ValueError):
+                        return Exchange(failure=Failure("internal", reading.step, reply["internal_error"],
+                                                        reading.line), seconds=time.monotonic() - started)
+                    self._drain_output()
+                    self.child_dropped = reply["dropped_output"]
+                    return Exchange(reply=reply, seconds=time.monotonic() - started)
+            except Exception:  # whatever the channel carried that broke a rule: never the grader's failure
                 self.close()
-                return Exchange(failure=Failure("protocol", step, "wrote into the grader's channel", line),
-                                seconds=time.monotonic() - started)
+                return Exchange(failure=Failure("protocol", reading.step, "wrote into the grader's channel",
+                                                reading.line), seconds=time.monotonic() - started)
 
-    def _frames(self):
-        from grader import wire
+    def _take(self, message: dict, reading: "_Reading", trusted: bool) -> dict:
+        """The reply to the current request, checked; any other frame breaks the protocol."""
+        if message.get("seq") != self._seq:
+            raise wire.WireError("a frame that answers no request of the grader's")
+        if set(message) != {"seq", "reply"} or not isinstance(message["reply"], dict):
+            raise wire.WireError("a frame that is neither progress nor a reply")
+        reply = message["reply"]
+        if "internal_error" in reply:
+            # only a child that has run no student code yet can be believed: later, student code may
+            # write this frame itself, to pass its own failure off as the grader's
+            if not (trusted and reading.step is None and reading.line is None
+                    and isinstance(reply["internal_error"], str)):
+                raise wire.WireError("an internal error claimed after student code ran")
+            return reply
+        dropped = reply.get("dropped_output")
+        if type(dropped) is not int or not 0 <= dropped <= MAX_COUNT:
+            raise wire.WireError("a bad count of dropped output")
+        return reply
 
-        while len(self._buffer) >= wire.HEADER.size:
-            if self._buffer[:4] == wire.PROGRESS_MAGIC:
-                if len(self._buffer) < wire.PROGRESS.size:
+    def _frames(self, reading: "_Reading"):
+        """The complete frames in the buffer, each checked against what this request may still receive
+        before it is buffered whole (a header announcing more is refused) and before it is parsed."""
+        buffer = self._buffer
+        while len(buffer) >= wire.HEADER.size:
+            if buffer[:4] == wire.PROGRESS_MAGIC:
+                if len(buffer) < wire.PROGRESS.size:
                     return
-                frame, self._buffer = self._buffer[:wire.PROGRESS.size], self._buffer[wire.PROGRESS.size:]
+                frame = bytes(buffer[:wire.PROGRESS.size])
+                del buffer[:wire.PROGRESS.size]
                 yield wire.parse_progress(frame)
                 continue
-            length = wire.parse_header(self._buffer[: wire.HEADER.size])
+            length = wire.parse_header(bytes(buffer[: wire.HEADER.size]))
+            if length > reading.cap:  # refused from its header: never buffered, never parsed
+                raise wire.WireError(f"a frame of {length} bytes where at most {reading.cap} may come")
             end = wire.HEADER.size + length
-            if len(self._buffer) < end:
+            if len(buffer) < end:
                 return
-            body, self._buffer = self._buffer[wire.HEADER.size:end], self._buffer[end:]
+            body = bytes(buffer[wire.HEADER.size:end])
+            del buffer[:end]
+            reading.spend(wire.cost(body))
             message = wire.loads(body)
             if not isinstance(message, dict):
                 raise wire.WireError("frame is not an object")
@@ -286,6 +322,46 @@ class Sandbox:
     def _limit_text(self, limits: list[float], step: int | None) -> str:
         seconds = limits[min(step or 0, len(limits) - 1)] if limits else self.limits.call_seconds
         return f"did not finish within {seconds:g} s"
+
+
+MAX_COUNT = 2**53  # no honest count of bytes comes near it
+
+
+@dataclass
+class _Reading:
+    """What one request may still receive, and the clock of the step it is on."""
+
+    cap: int  # what may still come, in wire.cost: the reply's allowance less every JSON frame so far
+    markers: int  # progress markers the child's own loop can send for this request
+    limits: list[float]  # each step's limit, from its progress marker on
+    step: int | None = None
+    line: int | None = None
+    deadline: float = 0.0
+    by_budget: bool = False  # the deadline is the submission's, not the step's
+
+    def spend(self, cost: int) -> None:
+        if cost > self.cap:
+            raise wire.WireError("more data than the steps sent can return")
+        self.cap -= cost
+
+    def set_deadline(self, at: float, budget: float | None) -> None:
+        self.by_budget = budget is not None and budget <= at
+        self.deadline = budget if self.by_budget else at
+
+    def progress(self, marker: dict, budget: float | None) -> None:
+        self.markers -= 1
+        if self.markers < 0:
+            raise wire.WireError("more progress markers than steps")
+        if "step" in marker:
+            # steps only move forward, each once: a forged marker cannot buy more time
+            if not (self.step is None or marker["step"] > self.step) or marker["step"] >= len(self.limits):
+                raise wire.WireError("a progress marker for a step already started")
+            self.step = marker["step"]
+            at = time.monotonic() + self.limits[self.step]
+            self.by_budget = budget is not None and budget <= at
+            self.deadline = budget if self.by_budget else at
+        if "line" in marker:
+            self.line = marker["line"]
 
 
 def child_environment(home: str) -> dict:

@@ -68,10 +68,12 @@ class Zygote:
     def _ask(self, message: dict, fds=()) -> dict:
         try:
             socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
-            reply = self.sock.recv(MAX_MESSAGE)
-            return json.loads(reply) if reply else {}
-        except (OSError, ValueError) as exc:
+            reply = json.loads(self.sock.recv(MAX_MESSAGE) or b"{}")
+        except (OSError, ValueError, RecursionError) as exc:
             raise ZygoteError(f"the zygote stopped answering ({exc})") from None
+        if not isinstance(reply, dict):  # (only a zygote that student code took over could send it)
+            raise ZygoteError("the zygote answered nonsense")
+        return reply
 
     def close(self) -> None:
         self.sock.close()
