@@ -38,8 +38,8 @@ def main() -> None:
     parser.add_argument("submissions", nargs="*", type=Path, default=DEFAULT)
     args = parser.parse_args()
 
-    from grader.engine import grade_submission
-    from grader.spec import load
+    from grader.judge.grading import grade_submission
+    from grader.judge.spec import load
 
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     grade = shutil.which("grade", path=str(Path(sys.executable).parent)) or "grade"

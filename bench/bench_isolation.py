@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import isolation, sandbox
-from grader.sandbox import Sandbox
+from grader.sandbox import isolation
+from grader.sandbox import process as sandbox
+from grader.sandbox.process import Sandbox
 
 NEW = ("capabilities", "memory")
 

@@ -80,8 +80,8 @@ def main() -> None:
         row("grade FOLDER --out OUTDIR (median of 3)", batch, base)
         print(f"  speed-up over pytest: {base / batch:.1f}x")
 
-        from grader.engine import grade_submission
-        from grader.spec import SPECS, load
+        from grader.judge.grading import grade_submission
+        from grader.judge.spec import SPECS, load
 
         spec = load()
         data = json.loads((SPECS / "rnn-seq2one.json").read_text())

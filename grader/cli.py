@@ -15,7 +15,7 @@ FORMATS = ["text", "json", "markdown", "gradescope", "junit"]
 
 
 def _load_spec(name: str):
-    from grader import spec
+    from grader.judge import spec
     try:
         return spec.load(name)
     except spec.SpecError as exc:
@@ -40,7 +40,7 @@ def _list_specs(ctx, _param, value):
     """`grade --list-specs`: one line per shipped spec, its id and what students implement."""
     if not value or ctx.resilient_parsing:
         return
-    from grader import spec
+    from grader.judge import spec
     specs = spec.available()
     width = max(len(s.id) for s in specs)
     for each in specs:
@@ -110,12 +110,12 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
     folder = tempfile.mkdtemp(prefix="grader-source-")
     try:
         early = _prestart(submission, spec, folder)
-        from grader.engine import grade_submission  # numpy and the checks load while the child starts
+        from grader.judge.grading import grade_submission  # numpy and the checks load while the child starts
 
         report = grade_submission(submission, spec, seed=seed, sandbox=early)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    from grader.views import VIEWS
+    from grader.report.views import VIEWS
 
     if report.isolation_note():  # for whoever runs the grader, never in what the student reads
         click.echo(report.isolation_note(), err=True)
@@ -154,7 +154,7 @@ def _prestart(submission: Path, spec, folder: str):
     if submission.suffix != ".py":
         return None
     from grader import source
-    from grader.sandbox import Sandbox
+    from grader.sandbox.process import Sandbox
 
     read = source.read(submission)
     if read.problem:
@@ -174,7 +174,7 @@ def _below(score: float, max_score: float, percent: float) -> bool:
 
 def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool):
-    from grader import batch
+    from grader.course import batch
 
     if out is None:
         raise click.UsageError(f"{folder} is a folder: say where the reports go with --out OUTDIR.")
@@ -210,8 +210,8 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
 def selftest_command(spec_name: str | None):
     """Course-staff CI: the reference scores full marks, each example exactly what expectations.json
     says (checks and misconceptions), every report is valid, and regrading gives the same report."""
-    from grader import spec
-    from grader.selftest import run_selftest
+    from grader.judge import spec
+    from grader.judge.selftest import run_selftest
 
     specs = [_load_spec(spec_name)] if spec_name else spec.available()
     failed = []
@@ -232,7 +232,7 @@ def selftest_command(spec_name: str | None):
               show_default=True, help="Where to write the zip to upload to Gradescope.")
 def bundle_command(spec_name: str, out: Path):
     """Write a Gradescope autograder zip: setup.sh, run_autograder, the grader and the spec."""
-    from grader.bundle import write_bundle
+    from grader.course.bundle import write_bundle
 
     spec = _load_spec(spec_name)
     files = write_bundle(spec, out)
@@ -252,8 +252,8 @@ def gradescope_run_command(root: Path, spec_name: str):
     The file graded is the first .py or .ipynb under submission/ in this order: files that define
     the spec's class before others, .py before .ipynb, shallower before deeper, then by path.
     """
-    from grader.bundle import autograde
-    from grader.views import render_text
+    from grader.course.bundle import autograde
+    from grader.report.views import render_text
 
     spec = _load_spec(spec_name)
     results, report = autograde(root, spec)
@@ -269,7 +269,7 @@ def gradescope_run_command(root: Path, spec_name: str):
 @main.command("doctor")
 def doctor_command():
     """Show the isolation layers a submission gets on this machine, and how to add the missing ones."""
-    from grader import isolation
+    from grader.sandbox import isolation
 
     click.echo("Isolation layers on this machine (GRADER_ISOLATION="
                f"{os.environ.get('GRADER_ISOLATION', 'full')}):")
@@ -282,7 +282,7 @@ def doctor_command():
 
 def _choose_isolation(choice: str | None) -> None:
     """The child's layers follow GRADER_ISOLATION; --isolation sets it for this run, once checked."""
-    from grader import isolation
+    from grader.sandbox import isolation
 
     if choice is None:
         return

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import grader.engine
+import grader.judge.grading
 from grader.report import validate
-from grader.spec import EXAMPLES, load
+from grader.judge.spec import EXAMPLES, load
 
 CORRECT = EXAMPLES / "correct_vectorised.py"
 
@@ -27,7 +27,7 @@ def _validating(grade):
 
 # Wrapped before the test modules import it, so `from grader.engine import grade_submission` and the
 # CLI both get the validating version.
-grader.engine.grade_submission = _validating(grader.engine.grade_submission)
+grader.judge.grading.grade_submission = _validating(grader.judge.grading.grade_submission)
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def make_submission(tmp_path):
 
 @functools.cache
 def _graded_example(name: str):
-    return grader.engine.grade_submission(EXAMPLES / name, load())
+    return grader.judge.grading.grade_submission(EXAMPLES / name, load())
 
 
 @pytest.fixture(scope="session")

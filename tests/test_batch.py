@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import grader.engine
+import grader.judge.grading
 from classroom import make_class
-from grader import batch, cli
+from grader import cli
+from grader.course import batch
 from grader.report import validate
-from grader.spec import EXAMPLES, SPECS, load
+from grader.judge.spec import EXAMPLES, SPECS, load
 
 EXPECTATIONS = json.loads((EXAMPLES / "expectations.json").read_text())
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_text()
@@ -198,7 +199,7 @@ def test_a_worker_that_dies_costs_one_report_which_the_next_run_redoes(tmp_path,
     folder.mkdir()
     (folder / "ann.py").write_text(CORRECT)
     (folder / "boom.py").write_text(CORRECT + "\n# boom\n")
-    real = grader.engine.grade_submission
+    real = grader.judge.grading.grade_submission
 
     def dies_on_boom(path, *args, **kwargs):  # workers are forked, so they see this patch
         if Path(path).name == "boom.py":

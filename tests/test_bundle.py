@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader import cli
-from grader.bundle import find_submission
-from grader.spec import EXAMPLES
+from grader.course.bundle import find_submission
+from grader.judge.spec import EXAMPLES
 
 GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "gradescope_results.schema.json").read_text())
 
@@ -147,7 +147,7 @@ def test_the_documented_rule_for_picking_the_submission(tmp_path):
 
 
 def test_a_function_spec_ships_its_support_modules_and_its_own_examples(tmp_path):
-    from grader.spec import load
+    from grader.judge.spec import load
 
     spec = load("rnn-cell")
     out = tmp_path / "cell.zip"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from grader import cli
 from grader.report import validate
-from grader.spec import EXAMPLES
+from grader.judge.spec import EXAMPLES
 
 CORRECT = str(EXAMPLES / "correct_vectorised.py")
 SEED = str(EXAMPLES / "seed_student.py")
@@ -69,11 +69,11 @@ def test_installed_console_script_grades_a_file():
 def test_the_child_starts_before_the_grader_loads_numpy_and_is_always_closed(tmp_path, monkeypatch):
     """`grade FILE` starts the child first, so its start-up overlaps the grader's imports; a child that
     is never used (the file turns out unreadable) is closed all the same."""
-    import grader.engine
-    from grader.sandbox import Sandbox
+    import grader.judge.grading
+    from grader.sandbox.process import Sandbox
 
     seen = []
-    real = grader.engine.grade_submission
+    real = grader.judge.grading.grade_submission
 
     def spy(path, spec, **kwargs):
         box = kwargs.get("sandbox")

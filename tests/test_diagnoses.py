@@ -14,10 +14,10 @@ import re
 import numpy as np
 import pytest
 
-from grader import diagnoses
-from grader.compare import rel_error
-from grader.spec import EXAMPLES, load
-from grader.views import render_text
+from grader.judge import diagnoses
+from grader.judge.compare import rel_error
+from grader.judge.spec import EXAMPLES, load
+from grader.report.views import render_text
 
 EXPECTATIONS = json.loads((EXAMPLES / "expectations.json").read_text())
 SPEC = load()
@@ -28,8 +28,8 @@ SINGLE_BUG = {name: entry["diagnoses"][0] for name, entry in EXPECTATIONS.items(
 
 
 def test_every_diagnosis_has_a_single_bug_mutant_and_every_expected_one_exists():
-    from grader.selftest import expectations
-    from grader.spec import available
+    from grader.judge.selftest import expectations
+    from grader.judge.spec import available
 
     # a generic diagnosis may be shown by another spec's examples (a per-sample gradient needs a batch)
     elsewhere = {entry["diagnoses"][0] for other in available() if other.id != SPEC.id
@@ -153,7 +153,7 @@ def test_readme_lists_every_diagnosis_id():
 
 
 def test_renamed_gradient_keys_are_found_under_the_names_students_use():
-    from grader.checks import find_key
+    from grader.judge.checks import find_key
 
     for key in ("dW", "W", "grad_W", "d_w"):
         assert find_key({key: 1.0, "d_R": 2.0}, "d_W", "W") == (1.0, key)

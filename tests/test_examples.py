@@ -7,7 +7,7 @@ import json
 import pytest
 
 from grader.report import validate
-from grader.spec import EXAMPLES, load
+from grader.judge.spec import EXAMPLES, load
 
 EXPECTATIONS = json.loads((EXAMPLES / "expectations.json").read_text())
 CHECKS = [c["name"] for c in load().checks]
@@ -98,7 +98,7 @@ def _oracle_problems(module, reference) -> list[str]:
 
     import numpy as np
 
-    from grader.compare import rel_error, same_values
+    from grader.judge.compare import rel_error, same_values
 
     names, problems = ("W", "R", "V", "bs", "by"), []
     rng = np.random.default_rng(2024)

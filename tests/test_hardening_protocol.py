@@ -20,10 +20,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader import compare, wire
-from grader.engine import grade_submission
+from grader import wire
+from grader.judge import compare
+from grader.judge.grading import grade_submission
 from grader.report import validate
-from grader.spec import EXAMPLES, load
+from grader.judge.spec import EXAMPLES, load
 
 CORRECT = EXAMPLES / "correct_vectorised.py"
 FORWARD_DEF = "    def forward(self, x: np.ndarray) -> np.ndarray:\n"
@@ -126,8 +127,8 @@ def test_the_submission_budget_holds_inside_a_check_that_makes_many_slow_calls(t
 
 PEAK_RSS = """
 import json, resource, sys
-from grader.engine import grade_submission
-from grader.spec import load
+from grader.judge.grading import grade_submission
+from grader.judge.spec import load
 report = grade_submission(sys.argv[1], load())
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "report": report.to_dict()}))
@@ -280,7 +281,7 @@ def test_no_value_returned_by_a_submission_makes_a_check_fail_as_the_graders(tmp
     """Fuzz: for each weird value, returned by forward; by backward, get_weights and
     get_numerical_gradient; or under each of their keys, grading gives a valid report whose checks
     never say the grader failed. (Children forked from a zygote, two configurations: it stays quick.)"""
-    from grader import sandbox
+    from grader.sandbox import process as sandbox
 
     spec = fast_spec()
     problems = []
@@ -392,7 +393,7 @@ class M:
 @pytest.mark.usefixtures("isolation_choice")
 def test_legitimate_values_too_deep_or_too_large_come_back_as_stubs_not_protocol_failures(tmp_path):
     """The child's own encoder keeps within the grader's limits, so an honest child is never refused."""
-    from grader.sandbox import Sandbox
+    from grader.sandbox.process import Sandbox
 
     path = tmp_path / "m.py"
     path.write_text(NESTED)

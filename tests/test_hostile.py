@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.engine import grade_submission
+from grader.judge.grading import grade_submission
 from grader.report import validate
-from grader.sandbox import Sandbox
-from grader.spec import EXAMPLES, load
+from grader.sandbox.process import Sandbox
+from grader.judge.spec import EXAMPLES, load
 
 CORRECT = EXAMPLES / "correct_vectorised.py"
 
@@ -600,7 +600,7 @@ def _specs():
     return specs
 
 def _by_spec():
-    from grader.spec import load
+    from grader.judge.spec import load
     return load().reference
 
 _attempt("import reference", _reference)

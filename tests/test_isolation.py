@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import cli, isolation
-from grader.engine import grade_submission
+from grader import cli
+from grader.sandbox import isolation
+from grader.judge.grading import grade_submission
 from grader.report import validate
-from grader.sandbox import Sandbox
-from grader.spec import EXAMPLES, REFERENCES, SPECS, load
+from grader.sandbox.process import Sandbox
+from grader.judge.spec import EXAMPLES, REFERENCES, SPECS, load
 
 CORRECT = EXAMPLES / "correct_vectorised.py"
 GRADER_SOURCE = Path(isolation.__file__).resolve().parent / "engine.py"
@@ -466,8 +467,8 @@ def test_a_layer_that_cannot_be_applied_stops_the_child_before_any_student_code(
 def test_landlock_is_not_counted_when_python_lies_around_the_grader(monkeypatch):
     """If the child had to read a folder that holds the grader's project (a grader installed inside
     Python's prefix, say), Landlock could not hide the reference: doctor and reports say it is missing."""
-    from grader import landlock
-    from grader.spec import PROJECT
+    from grader.child import landlock
+    from grader.judge.spec import PROJECT
 
     monkeypatch.setattr(landlock, "abi_version", lambda: 7)  # a kernel with Landlock, whatever this one has
     assert isolation._landlock().available

@@ -19,9 +19,10 @@ import tempfile
 
 import pytest
 
-from grader import isolation, sandbox
-from grader.sandbox import Sandbox
-from grader.spec import load
+from grader.sandbox import isolation
+from grader.sandbox import process as sandbox
+from grader.sandbox.process import Sandbox
+from grader.judge.spec import load
 from test_isolation import AVAILABLE, assert_outcome, attempts, choices, graded, stopped, submission
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -238,7 +239,7 @@ def test_raising_its_own_hard_limits(tmp_path, choice, monkeypatch):
     path = submission(tmp_path, attack)
     results = attempts(path, choice)
     report = graded(path, choice, monkeypatch)
-    from grader import capabilities
+    from grader.child import capabilities
     if capabilities.held()["effective"] >> 24 & 1:  # CAP_SYS_RESOURCE: some containers hold it, some not
         assert_outcome(choice, RLIMIT_STOPPERS, results, report)
     else:  # a machine without it: the limits hold whatever the layers, and the score is still the same
@@ -472,7 +473,8 @@ def test_honest_files_threads_and_blas_work_with_every_layer(tmp_path, monkeypat
 def test_doctor_names_the_new_layers_and_the_fallback_without_a_memory_cgroup(monkeypatch):
     from click.testing import CliRunner
 
-    from grader import cgroup, cli
+    from grader import cli
+    from grader.sandbox import cgroup
 
     def doctor() -> dict[str, str]:
         isolation.detect.cache_clear()
@@ -499,7 +501,7 @@ def test_doctor_names_the_new_layers_and_the_fallback_without_a_memory_cgroup(mo
 def test_every_memory_cgroup_is_removed_with_its_child(tmp_path):
     if "memory" not in AVAILABLE:
         pytest.skip("this machine has no memory cgroup the grader may create")
-    from grader import cgroup
+    from grader.sandbox import cgroup
 
     folder = cgroup.hierarchy().folder
     ours = lambda: {n for n in os.listdir(folder) if n.startswith(f"rnn-grader-{os.getpid()}-")}  # noqa: E731

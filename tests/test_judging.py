@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.engine import grade_submission
-from grader.spec import EXAMPLES
+from grader.judge.grading import grade_submission
+from grader.judge.spec import EXAMPLES
 
 GRADIENTS = ["gradient_d_R", "gradient_d_V", "gradient_d_W", "gradient_d_bs", "gradient_d_by"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from grader.engine import grade_submission
-from grader.spec import EXAMPLES
+from grader.judge.grading import grade_submission
+from grader.judge.spec import EXAMPLES
 
 
 def test_column_biases_and_a_column_output_cost_the_shape_checks_only(spec):

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import batch, cli
-from grader.bundle import autograde, find_submission
-from grader.spec import EXAMPLES, REFERENCES, load
+from grader import cli
+from grader.course import batch
+from grader.course.bundle import autograde, find_submission
+from grader.judge.spec import EXAMPLES, REFERENCES, load
 
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_text()
 SECRET = "staff only: the answer key is 42"

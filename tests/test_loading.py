@@ -3,7 +3,7 @@ is skipped and reported, and the definitions are still graded."""
 
 from __future__ import annotations
 
-from grader.engine import grade_submission
+from grader.judge.grading import grade_submission
 
 ALL_BUT_INTERFACE = 12
 

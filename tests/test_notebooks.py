@@ -12,10 +12,10 @@ import nbformat
 import pytest
 from nbformat import v3, v4
 
-from grader import toplevel
-from grader.engine import grade_submission
-from grader.sandbox import Sandbox
-from grader.spec import EXAMPLES, load
+from grader.child import toplevel
+from grader.judge.grading import grade_submission
+from grader.sandbox.process import Sandbox
+from grader.judge.spec import EXAMPLES, load
 
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_text()
 IMPORTS = "from typing import Dict\n\nimport numpy as np"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import copy
 
-from grader import isolation
-from grader.engine import grade_submission
-from grader.spec import Spec
+from grader.sandbox import isolation
+from grader.judge.grading import grade_submission
+from grader.judge.spec import Spec
 
 
 def without_interface(spec: Spec) -> Spec:

@@ -10,11 +10,11 @@ import re
 
 import pytest
 
-import grader.engine
+import grader.judge.grading
 
-from grader.engine import grade_submission
+from grader.judge.grading import grade_submission
 from grader.report import validate
-from grader.spec import EXAMPLES
+from grader.judge.spec import EXAMPLES
 
 GRADIENTS = ["gradient_d_W", "gradient_d_R", "gradient_d_V", "gradient_d_bs", "gradient_d_by"]
 
@@ -84,7 +84,7 @@ def test_feedback_never_prints_arrays_of_values():
     number_list = re.compile(r"\[\s*-?\d+\.\d+[\s,]+-?\d+\.\d+")
     for name in ("mutant_truncated_bptt.py", "mutant_wrong_activation.py", "mutant_numgrad_one_sided.py",
                  "mutant_update_sign.py", "seed_student.py"):
-        from grader.spec import load
+        from grader.judge.spec import load
         for test in grade_submission(EXAMPLES / name, load()).tests:
             assert not number_list.search(test.output), (name, test.name, test.output)
 
@@ -96,7 +96,7 @@ def test_uncopyable_model_state_does_not_cost_the_numerical_gradient(make_submis
 
 
 def test_a_grader_failure_is_never_blamed_on_the_student(monkeypatch, spec):
-    from grader import checks
+    from grader.judge import checks
 
     def broken(ctx, check, result):
         raise KeyError("a bug in the grader")
@@ -139,7 +139,7 @@ def sampled_spec(tmp_path, samples: int):
     """The default spec, with numerical_gradient's sampled path forced on its small models."""
     import json
 
-    from grader.spec import SPECS
+    from grader.judge.spec import SPECS
 
     data = json.loads((SPECS / "rnn-seq2one.json").read_text())
     for check in data["checks"]:
@@ -160,11 +160,11 @@ def test_sampled_differences_judge_numerical_gradient_like_full_ones(example, tm
     it must reach the same verdict, and name the same misconception, as differencing every entry."""
     import json
 
-    from grader.spec import EXAMPLES, load
+    from grader.judge.spec import EXAMPLES, load
 
     path = sampled_spec(tmp_path, samples=3)
     expected = json.loads((EXAMPLES / "expectations.json").read_text())[example]
-    report = grader.engine.grade_submission(EXAMPLES / example, load(path))
+    report = grader.judge.grading.grade_submission(EXAMPLES / example, load(path))
     numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
     assert (numgrad.status != "passed") == ("numerical_gradient" in expected["fails"]), numgrad.output
     named = {d.id for d in numgrad.diagnoses}
@@ -174,7 +174,7 @@ def test_sampled_differences_judge_numerical_gradient_like_full_ones(example, tm
 def test_sampled_differences_catch_an_error_in_entries_they_did_not_difference(make_submission, tmp_path):
     """A numerical gradient that is wrong only in its last entry of W: the sample (of other entries)
     cannot see it, the check of every entry against the exact gradient must."""
-    from grader.spec import load
+    from grader.judge.spec import load
 
     path = sampled_spec(tmp_path, samples=1)
     wrong_last_entry = ("        grads['d_' + name] = grad\n",
@@ -186,7 +186,7 @@ def test_sampled_differences_catch_an_error_in_entries_they_did_not_difference(m
     for sub, other_failures in ((make_submission(wrong_last_entry), []),
                                 (make_submission(wrong_last_entry, source=sigmoid, name="sig.py"), ["forward_values"])):
         for seed in range(4):  # whatever the sample, the last entry is judged
-            report = grader.engine.grade_submission(sub, load(path), seed=seed)
+            report = grader.judge.grading.grade_submission(sub, load(path), seed=seed)
             numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
             assert numgrad.status == "failed", (sub.name, seed)
             assert [t.name for t in report.tests if t.status != "passed"] == [*other_failures, "numerical_gradient"]
@@ -199,14 +199,14 @@ def test_numerical_gradient_on_a_large_model_is_asked_for_on_a_smaller_one(examp
     model of at most `most_entries` weights (says which) and reaches the same verdict."""
     import json
 
-    from grader.spec import EXAMPLES, SPECS, load
+    from grader.judge.spec import EXAMPLES, SPECS, load
 
     data = json.loads((SPECS / "rnn-seq2one.json").read_text())
     data["configs"] = [dict(c, hidden_size=64, steps=50) for c in data["configs"]]
     path = tmp_path / "large.json"
     path.write_text(json.dumps(data))
     expected = json.loads((EXAMPLES / "expectations.json").read_text())[example]
-    report = grader.engine.grade_submission(EXAMPLES / example, load(path))
+    report = grader.judge.grading.grade_submission(EXAMPLES / example, load(path))
     numgrad = next(t for t in report.tests if t.name == "numerical_gradient")
     assert (numgrad.status != "passed") == ("numerical_gradient" in expected["fails"]), numgrad.output
     assert {d.id for d in numgrad.diagnoses} == {d for d in expected["diagnoses"] if d.startswith("numgrad")}

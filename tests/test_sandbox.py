@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from grader import isolation
-from grader.sandbox import Limits, Sandbox
+from grader.sandbox import isolation
+from grader.sandbox.process import Limits, Sandbox
 
 SOURCE = '''
 import os, sys, time
@@ -75,8 +75,8 @@ def test_printed_output_is_capped_and_counted(sandbox):
 
 
 def test_output_of_a_load_that_fails_is_counted_once(tmp_path):
-    from grader.engine import grade_submission
-    from grader.spec import load
+    from grader.judge.grading import grade_submission
+    from grader.judge.spec import load
 
     spec = load()
     spec.data["limits"]["load_seconds"] = 2

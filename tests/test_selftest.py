@@ -10,10 +10,11 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-import grader.engine
-from grader import cli, selftest
-from grader import spec as spec_module
-from grader.spec import EXAMPLES
+import grader.judge.grading
+from grader import cli
+from grader.judge import selftest
+from grader.judge import spec as spec_module
+from grader.judge.spec import EXAMPLES
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_unknown_check_names_and_unlisted_or_missing_files_fail(examples, tmp_pa
 
 def test_a_report_that_changes_between_runs_fails_and_names_the_field(examples, monkeypatch):
     examples({"good.py": GOOD, "wrong.py": WRONG})
-    real = grader.engine.grade_submission
+    real = grader.judge.grading.grade_submission
     calls = {}
 
     def flaky(path, spec, **kwargs):
@@ -110,7 +111,7 @@ def test_a_report_that_changes_between_runs_fails_and_names_the_field(examples, 
 
 def test_a_report_off_the_schema_fails(examples, monkeypatch):
     examples({"good.py": GOOD, "wrong.py": WRONG})
-    real = grader.engine.grade_submission
+    real = grader.judge.grading.grade_submission
 
     def off_schema(path, spec, **kwargs):
         report = real(path, spec, **kwargs)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.engine import grade_submission
-from grader.spec import EXAMPLES, load
+from grader.judge.grading import grade_submission
+from grader.judge.spec import EXAMPLES, load
 
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_text()
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from grader import spec as specs
+from grader.judge import spec as specs
 
 
 def test_default_spec_loads_and_has_the_contract_checks_and_points():

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import spec as specs
+from grader.judge import spec as specs
 from grader.cli import main
-from grader.engine import grade_submission
+from grader.judge.grading import grade_submission
 from grader.report import PASSED
-from grader.selftest import expectations
+from grader.judge.selftest import expectations
 
 SPECS = specs.available()
 OTHER_EXAMPLES = [(s.id, name) for s in SPECS if s.id != specs.DEFAULT_SPEC for name in sorted(expectations(s))]
@@ -111,9 +111,9 @@ def test_each_function_variant_is_named_as_itself(spec_id, variant_id, function_
 
     import numpy as np
 
-    from grader import diagnoses
-    from grader.compare import rel_error
-    from grader.function_checks import draw, unpack
+    from grader.judge import diagnoses
+    from grader.judge.compare import rel_error
+    from grader.judge.checks.functions import draw, unpack
 
     spec = specs.load(spec_id)
     function = spec.functions[function_name]

@@ -18,11 +18,12 @@ import pytest
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
-from grader import cli, isolation
-from grader.engine import grade_submission
+from grader import cli
+from grader.sandbox import isolation
+from grader.judge.grading import grade_submission
 from grader.report import FAILED, CheckResult, Report
-from grader.spec import EXAMPLES, load
-from grader.views import VIEWS, check_feedback, render_markdown
+from grader.judge.spec import EXAMPLES, load
+from grader.report.views import VIEWS, check_feedback, render_markdown
 
 CORRECT = EXAMPLES / "correct_vectorised.py"
 FORGED = "\x1b[2J\x1b[H\x1b]0;owned\x07\u202e10 / 10  All 13 checks passed\x9b1m\r"

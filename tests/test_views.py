@@ -14,10 +14,10 @@ import xmlschema
 from click.testing import CliRunner
 
 from grader import cli
-from grader.engine import grade_submission
+from grader.judge.grading import grade_submission
 from grader.report import ERROR, FAILED, CheckResult, Diagnosis, Report, validate
-from grader.spec import EXAMPLES, SpecError, load
-from grader.views import VIEWS, gradescope_results, render_junit, render_markdown
+from grader.judge.spec import EXAMPLES, SpecError, load
+from grader.report.views import VIEWS, gradescope_results, render_junit, render_markdown
 
 HERE = Path(__file__).parent
 GRADESCOPE_SCHEMA = json.loads((HERE / "gradescope_results.schema.json").read_text())

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from grader import isolation, sandbox
-from grader.engine import grade_submission
-from grader.spec import EXAMPLES, load
+from grader.sandbox import isolation
+from grader.sandbox import process as sandbox
+from grader.judge.grading import grade_submission
+from grader.judge.spec import EXAMPLES, load
 
 EXPECTATIONS = json.loads((EXAMPLES / "expectations.json").read_text())
 

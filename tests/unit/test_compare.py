@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.compare import as_array, mismatch, nonfinite, rel_error, same_values, shape_text
+from grader.judge.compare import as_array, mismatch, nonfinite, rel_error, same_values, shape_text
 
 
 def test_the_relative_error_is_symmetric_floored_and_one_number():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader import layout
+from grader.judge import layout
 
 
 def test_only_the_same_vector_in_another_orientation_is_followed():

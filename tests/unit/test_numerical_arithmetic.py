@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import affordable, difference_coordinates, differences_at, nudged_weight_sets
-from grader.spec import load
+from grader.judge.checks import affordable, difference_coordinates, differences_at, nudged_weight_sets
+from grader.judge.spec import load
 
 
 def quadratic(weights: dict) -> float:

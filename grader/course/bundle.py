@@ -19,7 +19,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from grader.spec import EXAMPLES, PROJECT, REFERENCES, SPECS, Spec
+from grader.judge.spec import EXAMPLES, PROJECT, REFERENCES, SPECS, Spec
 
 SOURCE = "rnn-grader"  # the folder inside the bundle that holds the grader's source
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -73,7 +73,7 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
     source[f"specs/{spec.id}.json"] = (json.dumps(spec.data, indent=2) + "\n").encode()
     source[f"reference/{spec.data['reference']}"] = (REFERENCES / spec.data["reference"]).read_bytes()
     # the examples let staff run `grade selftest` inside Gradescope's image (its debugging session)
-    from grader.selftest import expectations
+    from grader.judge.selftest import expectations
 
     folder = "/".join(("submissions_example", *spec.examples.relative_to(EXAMPLES).parts))
     examples = {name: entry for name, entry in expectations(spec).items() if (spec.examples / name).exists()}
@@ -136,9 +136,9 @@ def find_submission(folder: Path, marker: str) -> Path | None:
 
 def autograde(root: Path, spec: Spec):
     """Grade what Gradescope put in ROOT/submission: Gradescope's results and, if graded, the report."""
-    from grader.engine import grade_submission
+    from grader.judge.grading import grade_submission
     from grader.report import clean
-    from grader.views import gradescope_results
+    from grader.report.views import gradescope_results
 
     folder = root / "submission"
     found = find_submission(folder, spec.marker) if folder.is_dir() else None

@@ -22,7 +22,8 @@ import time
 import traceback
 import types
 
-from grader import source, toplevel  # pure stdlib; imported before Landlock closes the grader's folder
+from grader import source  # pure stdlib; imported before Landlock closes the grader's folder
+from grader.child import toplevel
 
 
 def apply_limits(config: dict) -> None:
@@ -323,13 +324,13 @@ def serve(config: dict) -> None:
     """Be the child: limits, isolation, then answer the grader's requests until it closes the pipe.
     Started by exec (`main`) or forked from a zygote (`grader.zygote`), it behaves the same."""
     global _out_fd, _seq
-    from grader import isolation
+    from grader.child import layers
 
     apply_limits(config)
     request_fd, _out_fd = config["request_fd"], config["response_fd"]
     refusal = None
     try:  # its memory cgroup first, so that every page it ever holds counts
-        isolation.limit_memory(config)
+        layers.limit_memory(config)
     except Exception as exc:  # never run student code with less isolation than the report will claim
         refusal = f"isolation could not be applied ({type(exc).__name__}: {exc})"
     import numpy  # noqa: F401  (loaded before student code, under the limits)
@@ -338,7 +339,7 @@ def serve(config: dict) -> None:
 
     try:  # the deeper layers, once everything the child itself needs is loaded
         if refusal is None:
-            isolation.enter(config)
+            layers.enter(config)
     except Exception as exc:
         refusal = f"isolation could not be applied ({type(exc).__name__}: {exc})"
     stdout = CappedStream(1, config["output_bytes"])

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.compare import as_array, rel_error
-from grader.engine import Context, call_step
-from grader.layout import arrange
+from grader.judge.compare import as_array, rel_error
+from grader.judge.context import Context, call_step
+from grader.judge.layout import arrange
 
 DIRECTIONS = 2  # random directions per judged quantity: a wrong gradient matches both by chance never
 GRADIENT_STEP = 1e-5

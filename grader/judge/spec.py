@@ -4,58 +4,24 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-SCHEMAS = Path(__file__).resolve().parent / "schemas"  # the engine's: what a spec and a report must follow
+from grader.pack import PACK_VARIABLE, PROJECT, SCHEMAS, Pack, current_pack  # noqa: F401  (re-exported)
+
 # The demo pack: the six shipped assignments, found beside the package when it runs from a checkout.
 SPECS = PROJECT / "specs"
 REFERENCES = PROJECT / "reference"
 EXAMPLES = PROJECT / "submissions_example"
 SUPPORT = PROJECT / "support"
 DEFAULT_SPEC = "rnn-seq2one"
-PACK_VARIABLE = "GRADER_PACK"
 # Feedback is meant to be acted on, so results and checks show at once; the grader's own log is for staff.
 VISIBILITY = {"results": "visible", "checks": "visible", "stdout": "hidden"}
 
 
 class SpecError(Exception):
     """A spec that cannot be found or does not follow spec.schema.json; the text says which."""
-
-
-@dataclass(frozen=True)
-class Pack:
-    """An assignment pack: a folder with `specs/` (one JSON per assignment), `reference/` (the hidden
-    solutions, read by the grader's process only), `support/` (modules students may import) and
-    `submissions_example/` (examples with expectations.json). A course keeps its own pack private and
-    points the grader at it (`--pack DIR` or GRADER_PACK); the engine ships none."""
-
-    root: Path
-
-    @property
-    def specs(self) -> Path:
-        return self.root / "specs"
-
-    @property
-    def references(self) -> Path:
-        return self.root / "reference"
-
-    @property
-    def support(self) -> Path:
-        return self.root / "support"
-
-    @property
-    def examples(self) -> Path:
-        return self.root / "submissions_example"
-
-
-def current_pack() -> Pack:
-    """The pack named by GRADER_PACK, else the demo pack beside the package (a checkout)."""
-    named = os.environ.get(PACK_VARIABLE)
-    return Pack(Path(named).resolve()) if named else Pack(PROJECT)
 
 
 def _pack_of(spec_file: Path) -> Pack:
@@ -188,7 +154,7 @@ class Spec:
         return digest.hexdigest()
 
     def limits(self):
-        from grader.sandbox import Limits
+        from grader.sandbox.process import Limits
         return Limits(**self.data.get("limits", {}))
 
 

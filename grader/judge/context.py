@@ -1,14 +1,14 @@
-"""Grading one submission: load it once, run every check of the spec, assemble the report.
+"""The context a check runs in: the submission's child, its steps and outcomes, and the hidden data.
 
-The engine owns the sandbox. A check asks it to run steps (construct, set, call, get) and gets back an
-`Outcome`: the values that came back, or what went wrong in words a student can act on. When a call
-kills the child (hang, crash, exit), the next check gets a fresh child with the submission reloaded.
+A check asks the `Context` to run steps (construct, set, call, get) and gets back an `Outcome`: the values
+that came back, or what went wrong in words a student can act on. When a call kills the child (hang,
+crash, exit), the next run gets a fresh child with the submission reloaded. `run_fresh` runs steps in a
+child that has seen nothing else (own_forward.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import __version__, isolation, notebook, source
-from grader.layout import arrange
-from grader.report import ERROR, PASSED, CheckResult, Report
-from grader.sandbox import Failure, Sandbox, use_zygote, zygote_in_use
-from grader.scratch import remove_tree
-from grader.spec import Spec
+from grader import notebook
+from grader.sandbox import isolation
+from grader.judge.layout import arrange
+from grader.sandbox.process import Failure, Sandbox, use_zygote, zygote_in_use
+from grader.judge.replies import split_results, well_formed_load
+from grader.judge.spec import Spec
 
 ACTIONS = {"new": "constructing the model", "set": "setting an attribute", "get": "reading an attribute"}
 
@@ -312,201 +312,3 @@ class Context:
     def describe(self, config: dict) -> str:
         """A configuration as the student reads it: sizes by name, T for the sequence length."""
         return ", ".join(f"{'T' if k == 'steps' else k}={v}" for k, v in config.items())
-
-
-def split_results(results, runs: list[list[dict]]) -> list[list[dict]] | None:
-    """The child's results of one or several runs, one list per run, each well formed; None otherwise."""
-    if not isinstance(results, list):
-        return None
-    split, at = [], 0
-    for steps in runs:
-        mine = []
-        for step in steps:
-            if at >= len(results):
-                break
-            mine.append(results[at])
-            at += 1
-            if isinstance(mine[-1], dict) and "raised" in mine[-1] and not step.get("continue"):
-                break
-        split.append(mine)
-    if at != len(results) or not all(well_formed_results(r, s) for r, s in zip(split, runs)):
-        return None
-    return split
-
-
-def well_formed_results(results, steps: list[dict]) -> bool:
-    """One result per step, each {"ok": value} or {"raised": description}; a run may stop early only at
-    a step that raised without "continue". Anything else was not written by the child's own loop."""
-    if not isinstance(results, list) or not results and steps or len(results) > len(steps):
-        return False
-    for index, result in enumerate(results):
-        if not isinstance(result, dict) or len(result) != 1:
-            return False
-        if "raised" in result:
-            if index < len(results) - 1 and not steps[index].get("continue"):
-                return False
-            info = result["raised"]
-            if not (isinstance(info, dict) and all(isinstance(info.get(k), str) for k in ("type", "message"))
-                    and _where_ok(info.get("where"))):
-                return False
-        elif "ok" not in result:
-            return False
-    if len(results) < len(steps):
-        return "raised" in results[-1] and not steps[len(results) - 1].get("continue")
-    return True
-
-
-def _where_ok(where) -> bool:
-    return where is None or isinstance(where, dict) and isinstance(where.get("line"), int) and all(
-        isinstance(where.get(k), str) for k in ("code", "function"))
-
-
-def well_formed_load(reply) -> bool:
-    """A load reply is a syntax error, or the skipped statements and a description of the members."""
-    if not isinstance(reply, dict):
-        return False
-    if "syntax_error" in reply:
-        err = reply["syntax_error"]
-        return isinstance(err, dict) and isinstance(err.get("line"), int) and all(
-            isinstance(err.get(k), str) for k in ("message", "text"))
-    skipped, members = reply.get("skipped"), reply.get("members")
-    if not isinstance(skipped, list) or not isinstance(members, dict):
-        return False
-    if not all(isinstance(s, dict) and isinstance(s.get("line"), int) and isinstance(s.get("code"), str)
-               and isinstance(s.get("why"), str) and isinstance(s.get("not_run", False), bool) for s in skipped):
-        return False
-    for member in members.values():
-        if not isinstance(member, dict) or not isinstance(member.get("kind"), str):
-            return False
-        methods = member.get("methods", {})
-        if not isinstance(methods, dict) or not all(m is None or _signature_ok(m) for m in methods.values()):
-            return False
-        if "signature" in member and not _signature_ok(member["signature"]):
-            return False
-    return True
-
-
-def _signature_ok(signature) -> bool:
-    params = signature.get("params") if isinstance(signature, dict) else ()
-    return params is None or isinstance(params, list) and all(
-        isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("kind"), str) for p in params)
-
-
-def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
-                     display_name: str | None = None, sandbox: Sandbox | None = None) -> Report:
-    """Grade one `.py` file or notebook against a spec; never raises for anything the submission does.
-
-    `sandbox`: a child already started for this file (`prestart`), so that its start-up overlaps the
-    caller's own imports; it is used for the first load, or closed."""
-    from grader import checks, interface_check
-
-    started = time.monotonic()
-    path = Path(path)
-    read = source.read(path)  # once, never through a link: the child loads a private copy of these bytes
-    data = read.data
-    ctx = Context(spec=spec, path=path, seed=spec.seed if seed is None else seed,
-                  display_name=display_name or path.name, plan=sandbox.plan if sandbox else isolation.plan(),
-                  prestarted=sandbox)
-    results: list[CheckResult] = []
-    unreadable = read.problem or why_unreadable(path, data)
-    # where a notebook's cells (or the private copy) go; removed as the child's own scratch is
-    scratch = tempfile.mkdtemp(prefix="grader-cells-")
-    if not unreadable and path.suffix == ".ipynb":
-        unreadable = _read_notebook(ctx, data, Path(scratch))
-    elif not unreadable:
-        _load_private_copy(ctx, data, Path(scratch))
-    ctx.deadline = started + spec.limits().submission_seconds  # held inside every exchange, not only here
-    try:
-        ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()  # phase 1: load, judged alone
-        ctx.load_verdict = loaded = interface_check.judge_load(ctx)
-        if spec.model and not loaded.fatal:  # how the submission keeps its vectors (layout.py)
-            checks.discover_layout(ctx)
-        for check in spec.checks:  # phase 2: the checks
-            if loaded.fatal and check["kind"] != "interface":
-                results.append(CheckResult(check["name"], float(check["points"]), ERROR,
-                                           f"Not run: {loaded.fatal}"))
-                continue
-            if ctx.out_of_time():
-                results.append(CheckResult(check["name"], float(check["points"]), ERROR,
-                                           f"Not run: {ctx.budget_text()}; {LOOK_AT['budget']}"))
-                continue
-            result = checks.run_check(ctx, check)
-            if ctx.out_of_time() and result.status != PASSED:  # cut short: its evidence is incomplete
-                result.status = ERROR
-                if ctx.budget_text() not in result.output:
-                    result.output = (f"Stopped: {ctx.budget_text()}, during this check; {LOOK_AT['budget']}. "
-                                     f"Before that: {result.output}")[: checks.MAX_OUTPUT]
-            results.append(result)
-    finally:
-        ctx.close()
-        if ctx.prestarted is not None:  # never used: the file could not be read
-            ctx.prestarted.close()
-        if ctx.zygote_started:
-            use_zygote(False)
-        remove_tree(scratch)
-    for check, result in zip(spec.checks, results):
-        result.visibility = spec.check_visibility(check)
-    report = Report(spec_id=spec.id, spec_version=spec.version, submission_name=ctx.display_name,
-                    sha256=read.sha256, grader_version=__version__, seed=ctx.seed,
-                    tests=results, execution_time=time.monotonic() - started, printed_bytes=ctx.printed_bytes,
-                    spec_sha256=spec.fingerprint,
-                    visibility=spec.visibility("results"), stdout_visibility=spec.visibility("stdout"),
-                    isolation=ctx.plan.to_dict())
-    if ctx.load_verdict.status != "graded":  # phase 3: the report
-        report.status = ctx.load_verdict.status
-        report.notes.insert(0, f"{'Ungradable' if report.status == 'ungradable' else 'Not graded'}: "
-                               f"{ctx.load_verdict.fatal}")
-    if ctx.dropped_bytes:
-        report.notes.append(f"Your code printed {ctx.printed_bytes:,} bytes; output beyond "
-                            f"{spec.limits().output_kb} KiB per run was dropped. This does not affect the score.")
-    return report
-
-
-def _read_notebook(ctx: Context, data: bytes, scratch: Path) -> str | None:
-    """Give the child a notebook's code cells as a Python file; why the notebook is unreadable, if it is."""
-    try:
-        ctx.script = notebook.read(data)
-    except notebook.NotebookError as exc:
-        return str(exc)
-    scratch.chmod(0o755)  # the child may run as another user; the file holds only the student's own code
-    ctx.path = scratch / "cells.py"
-    ctx.path.write_text(ctx.script.source, encoding="utf-8")
-    if ctx.prestarted is not None:  # started for the .ipynb itself, which it can neither parse nor read
-        ctx.prestarted.close()
-        ctx.prestarted = None
-    return None
-
-
-def _load_private_copy(ctx: Context, data: bytes, scratch: Path) -> None:
-    """The child loads exactly the bytes that were hashed and checked, from a file of the grader's:
-    never a second open of a path the student controls. A child started early on such a copy
-    (`cli`'s) is kept when its copy holds the same bytes."""
-    early = ctx.prestarted
-    if early is not None and source.is_private(early.path):
-        try:
-            if Path(early.path).read_bytes() == data:
-                ctx.path = Path(early.path)
-                return
-        except OSError:
-            pass
-    if early is not None:
-        early.close()
-        ctx.prestarted = None
-    scratch.chmod(0o755)  # the child may run as another user; the file holds only the student's own code
-    ctx.path = source.private_copy(data, scratch)
-
-
-def why_unreadable(path: Path, data: bytes) -> str | None:
-    """Why a file cannot be read as a submission at all, in words for the student; None if it can.
-    A .py file is read as Python reads it (`source.decode`: a BOM, a coding line)."""
-    if path.suffix == ".ipynb":
-        return None  # notebook.read says what is wrong with a notebook
-    if path.suffix != ".py":
-        return f"a submission must be a .py file or a .ipynb notebook, not {path.suffix or 'a file without extension'}"
-    try:
-        text = source.decode(data)
-    except source.Undecodable as exc:
-        return str(exc)
-    if source.is_empty(text):
-        return "the file is empty (it holds no Python code): hand in the file with your code"
-    return None

@@ -23,7 +23,6 @@ chosen and available is `active`; every other deeper layer is `missing`, and rep
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import stat
@@ -31,12 +30,12 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 
-from grader import capabilities, cgroup, landlock, syscalls  # stdlib only; the child needs them before Landlock
+from grader.sandbox import cgroup
+from grader.child import landlock
 
 DEEP_LAYERS = ("namespaces", "landlock", "seccomp", "capabilities", "memory", "uid")
 NOBODY = 65534
 UNSHARE = ["unshare", "--pid", "--net", "--ipc", "--fork", "--kill-child"]
-_CLONE_NEWIPC = 0x08000000
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def _landlock() -> Layer:
     if version < 1:
         return Layer("landlock", False, "the kernel has no Landlock, or it is disabled",
                      "use Linux >= 5.13 with `lsm=landlock,...` on the kernel command line (6.7+ also limits TCP)")
-    from grader.spec import current_pack
+    from grader.pack import current_pack
 
     pack = current_pack().root  # where the references are: the child must not be able to read them
     exposing = [p for p in python_paths() if pack.is_relative_to(os.path.realpath(p))]
@@ -273,41 +272,6 @@ def _numpy_dir() -> str:
 def _seccomp_library() -> str | None:
     import ctypes.util
     return ctypes.util.find_library("seccomp")
-
-
-# ---------------------------------------------------------------------------- inside the child
-
-def limit_memory(config: dict) -> None:
-    """Join the child's memory cgroup: first thing in the child, so everything it ever holds counts."""
-    if "cgroup" in config:
-        cgroup.join(config["cgroup"])
-
-
-def enter(config: dict) -> None:
-    """Apply the child's own layers, after numpy and the grader's modules are imported and before any
-    student code: a fresh IPC namespace, Landlock (it needs to open the paths it allows), no
-    capabilities, then seccomp (it refuses capset and unshare). Raises OSError when a layer the grader
-    counted on cannot be applied: the child must then not run student code."""
-    layers = config.get("layers", [])
-    sc = syscalls.import_pyseccomp(config.get("seccomp_library")) if "seccomp" in layers else None
-    if "namespaces" in layers and os.geteuid() == 0:
-        # a zygote's children share its IPC namespace: one after another, they would share SysV objects
-        if _libc.unshare(_CLONE_NEWIPC) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC) failed")
-    if "landlock" in layers:
-        landlock.restrict(config["read"], config["write"])
-    if "capabilities" in layers:
-        capabilities.drop_all()
-    if sc is not None:
-        syscalls.build(sc).load()
-
-
-def preload() -> None:
-    """What `enter` imports, loaded ahead by a process that forks children (the zygote)."""
-    syscalls.import_pyseccomp(_seccomp_library())
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 # ---------------------------------------------------------------------------- `grade doctor`

@@ -22,10 +22,10 @@ import types
 
 import numpy as np
 
-from grader import diagnoses
-from grader.checks import config_indices, fail, keys_text
-from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
-from grader.engine import Context, func_step
+from grader.judge import diagnoses
+from grader.judge.checks import config_indices, fail, keys_text
+from grader.judge.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
+from grader.judge.context import Context, func_step
 from grader.report import ERROR, FAILED, CheckResult
 
 

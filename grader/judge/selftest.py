@@ -12,7 +12,7 @@ import json
 from typing import Callable
 
 from grader.report import PASSED, Report
-from grader.spec import SCHEMAS, Spec
+from grader.judge.spec import SCHEMAS, Spec
 
 # Fields that may differ between two gradings of the same file with the same seed: wall-clock time.
 NOT_REPRODUCIBLE = ("execution_time",)
@@ -77,7 +77,7 @@ def reproducible(first: Report, second: Report) -> list[str]:
 
 
 def run_selftest(spec: Spec, echo: Callable[[str], None] = print) -> bool:
-    from grader.engine import grade_submission
+    from grader.judge.grading import grade_submission
 
     def show(label: str, report: Report, problems: list[str], expected_score: float) -> None:
         score = f"{report.score:g}/{report.max_score:g}"

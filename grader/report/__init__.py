@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from grader.spec import SCHEMAS
+from grader.pack import SCHEMAS
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 

@@ -32,8 +32,8 @@ from pathlib import Path
 from grader import __version__
 from grader import source
 from grader.report import ERROR, CheckResult, Report, clean, write_atomic
-from grader.sandbox import become_subreaper, our_children, sweep_orphans
-from grader.spec import Spec
+from grader.sandbox.process import become_subreaper, our_children, sweep_orphans
+from grader.judge.spec import Spec
 
 SUFFIXES = (".py", ".ipynb")
 IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints", "__MACOSX")
@@ -207,8 +207,8 @@ def _worker(conn, spec: Spec, seed: int, parent: int, zygote) -> None:
     """Grade what the batch sends, one submission at a time, until told to stop (or orphaned)."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
-    from grader import sandbox
-    from grader.engine import grade_submission
+    from grader.sandbox import process as sandbox
+    from grader.judge.grading import grade_submission
 
     # children forked from a numpy-loaded zygote: ~5 ms each instead of ~120
     sandbox.adopt_zygote(zygote) if zygote else sandbox.use_zygote()
@@ -242,7 +242,8 @@ class Pool:
     """N forked workers fed one job at a time; a worker that dies is replaced, its job reported."""
 
     def __init__(self, jobs: int, spec: Spec, seed: int):
-        from grader import isolation, sandbox
+        from grader.sandbox import isolation
+        from grader.sandbox import process as sandbox
 
         self.context = multiprocessing.get_context("fork")
         self.spec, self.seed = spec, seed
@@ -304,7 +305,7 @@ class Pool:
             if worker["process"].is_alive():
                 worker["process"].kill()
                 worker["process"].join()
-        from grader import sandbox
+        from grader.sandbox import process as sandbox
 
         for zygote in filter(None, self.zygotes):
             sandbox.stop_zygote(zygote)

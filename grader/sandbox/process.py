@@ -23,8 +23,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from grader import isolation
-from grader.scratch import remove_tree
+from grader.sandbox import isolation
+from grader.sandbox.scratch import remove_tree
 
 _live_children: set[int] = set()
 wire = None  # grader.wire, imported at the first exchange: starting a child must not wait for numpy
@@ -396,7 +396,7 @@ def start_zygote(plan):
     failed to start). Batch grading starts them early, while its workers load numpy."""
     if "namespaces" not in plan.active:
         return None
-    from grader.zygote import Zygote
+    from grader.sandbox.zygote import Zygote
 
     try:
         zygote = Zygote(plan, child_environment("/"))
@@ -430,7 +430,7 @@ def _forked_child(plan, config: dict, env: dict, scratch: str, fds: tuple[int, i
     global _zygote
     if not _zygote_enabled or "namespaces" not in plan.active:
         return None
-    from grader.zygote import ZygoteError
+    from grader.sandbox.zygote import ZygoteError
 
     if _zygote is not None and (_zygote.plan != plan or _state(_zygote.proc.pid) in (None, "Z")):
         _stop_zygote()  # (its liveness by /proc: it may be another process's child, started before a fork)
@@ -463,7 +463,7 @@ class ZygoteChild:
 
     def wait(self, timeout: float | None = None) -> int | None:
         if not self._ended:
-            from grader.zygote import ZygoteError
+            from grader.sandbox.zygote import ZygoteError
 
             self._ended = True
             try:

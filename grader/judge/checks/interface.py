@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.checks import fail
-from grader.engine import Context
+from grader.judge.checks import fail
+from grader.judge.context import Context
 from grader.report import ERROR, CheckResult
 
 

@@ -8,8 +8,8 @@ of `grader.child` exactly as if it had been exec'd (same limits, same Landlock a
 the submission in the namespace. When the grader is done with it, the zygote kills every other
 process in the namespace (`kill(-1)` from init spares only init) and reaps them: nothing a submission
 started survives into the next one. Each fork also takes an IPC namespace of its own (in
-`isolation.enter`), so no SysV object of one submission is there for the next; and joins its own
-memory cgroup (`isolation.limit_memory`), as an exec'd child does.
+`layers.enter`), so no SysV object of one submission is there for the next; and joins its own
+memory cgroup (`layers.limit_memory`), as an exec'd child does.
 
 Protocol (a SOCK_SEQPACKET socket pair, one JSON message per packet):
   grader -> zygote  {"op": "spawn", "config": {...}, "env": {...}, "cwd": path} + fds: request, response, output
@@ -29,63 +29,6 @@ import sys
 
 MAX_MESSAGE = 1 << 20
 
-
-# ---------------------------------------------------------------------------- the grader's side
-
-class ZygoteError(Exception):
-    """The zygote is gone or answered nonsense: the caller starts children by exec instead."""
-
-
-class Zygote:
-    """The grader's handle on one zygote process (started on construction)."""
-
-    def __init__(self, plan, env: dict):
-        import subprocess
-
-        from grader import isolation
-
-        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.sock.settimeout(30)
-        argv = [sys.executable, "-I", "-m", "grader.zygote", str(theirs.fileno())]
-        self.proc = subprocess.Popen(isolation.command(plan, argv), pass_fds=(theirs.fileno(),), env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-        theirs.close()
-        self.plan = plan
-
-    def spawn(self, config: dict, env: dict, cwd: str, fds: tuple[int, int, int]) -> tuple[int, int]:
-        """Fork a child with these descriptors; returns its pid on this machine and in the namespace."""
-        reply = self._ask({"op": "spawn", "config": config, "env": env, "cwd": cwd}, fds)
-        if not isinstance(reply.get("pid"), int) or not isinstance(reply.get("ns_pid"), int):
-            raise ZygoteError(f"the zygote could not start a child ({reply})")
-        return reply["pid"], reply["ns_pid"]
-
-    def end(self, ns_pid: int) -> int | None:
-        """Kill what is left in the namespace, reap it all; the child's wait status (None if unknown)."""
-        status = self._ask({"op": "end", "ns_pid": ns_pid}).get("status")
-        return status if isinstance(status, int) else None
-
-    def _ask(self, message: dict, fds=()) -> dict:
-        try:
-            socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
-            reply = json.loads(self.sock.recv(MAX_MESSAGE) or b"{}")
-        except (OSError, ValueError, RecursionError) as exc:
-            raise ZygoteError(f"the zygote stopped answering ({exc})") from None
-        if not isinstance(reply, dict):  # (only a zygote that student code took over could send it)
-            raise ZygoteError("the zygote answered nonsense")
-        return reply
-
-    def close(self) -> None:
-        self.sock.close()
-        try:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        except Exception:
-            pass
-
-
-# ---------------------------------------------------------------------------- the zygote
-
 def serve(control: socket.socket) -> None:
     """The zygote's loop: spawn and end children until the grader closes the socket."""
     if os.getpid() != 1:  # kill(-1) below must only ever reach our own namespace
@@ -94,8 +37,9 @@ def serve(control: socket.socket) -> None:
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: gone with unshare, which is gone with the grader
     import numpy  # noqa: F401  (what every child needs, loaded once)
     import numpy.random  # noqa: F401
-    from grader import child, isolation, wire  # noqa: F401
-    isolation.preload()
+    from grader import wire  # noqa: F401
+    from grader.child import layers, serve  # noqa: F401
+    layers.preload()
 
     statuses: dict[int, int] = {}
     while True:
@@ -136,7 +80,7 @@ def _spawn(control: socket.socket, request: dict, fds: list[int]) -> dict:
 
 def _become_child(request: dict, fds: list[int]) -> None:
     """In the fork: take the child's descriptors and environment, then run as `grader.child` does."""
-    from grader import child
+    from grader.child import serve as child
 
     request_fd, response_fd, output_fd = fds
     os.setsid()

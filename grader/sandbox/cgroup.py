@@ -106,11 +106,6 @@ def create(memory_mb: int, where: Hierarchy | None = None, owner: int | None = N
     return folder
 
 
-def join(folder: str) -> None:
-    """Move the calling process into the cgroup (in the child, before anything of the student's)."""
-    _write(os.path.join(folder, "cgroup.procs"), "0")
-
-
 def oom_kills(folder: str) -> int:
     """How many processes the kernel killed in this cgroup for reaching its limit."""
     for name in ("memory.oom_control", "memory.events"):  # v1, v2

@@ -13,10 +13,12 @@ import traceback
 
 import numpy as np
 
-from grader import diagnoses, layout, own_forward
-from grader.compare import as_array, describe_type, mismatch, nonfinite, rel_error, same_values, shape_text
-from grader.engine import Context, Raised, call_step, get_step
-from grader.layout import arrange
+from grader.judge import diagnoses
+from grader.judge import layout
+from grader.judge import own_forward
+from grader.judge.compare import as_array, describe_type, mismatch, nonfinite, rel_error, same_values, shape_text
+from grader.judge.context import Context, Raised, call_step, get_step
+from grader.judge.layout import arrange
 from grader.report import ERROR, FAILED, PASSED, CheckResult
 
 
@@ -42,7 +44,8 @@ def run_check(ctx: Context, check: dict) -> CheckResult:
 
 def _kinds_elsewhere() -> dict:
     """Check kinds with modules of their own, which build on this module's helpers."""
-    from grader import function_checks, interface_check
+    from grader.judge.checks import functions as function_checks
+    from grader.judge.checks import interface as interface_check
     return {**function_checks.KINDS, "interface": interface_check.check_interface}
 
 

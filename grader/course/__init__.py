@@ -1,0 +1,1 @@
+"""Grading a class: a folder or an LMS download in, reports and a summary out; Gradescope's bundle."""
