@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from grader.sandbox import isolation
-from grader.sandbox import process as sandbox
+from grader.sandbox import zygote as zygotes
 from grader.sandbox.process import Sandbox
 
 NEW = ("capabilities", "memory")
@@ -45,7 +45,7 @@ def interleaved(path: str, choices: list[str], n: int, zygote: bool) -> dict[str
     a zygote, each round's first start of a choice (which starts its zygote) is not counted."""
     times = {c: [] for c in choices}
     per_round = 5 if zygote else 1
-    sandbox.use_zygote(zygote)
+    zygotes.use_zygote(zygote)
     try:
         for _ in range(max(1, n // per_round)):
             for choice in choices:
@@ -53,7 +53,7 @@ def interleaved(path: str, choices: list[str], n: int, zygote: bool) -> dict[str
                     start_seconds(path, choice)
                 times[choice] += [start_seconds(path, choice) for _ in range(per_round)]
     finally:
-        sandbox.use_zygote(False)
+        zygotes.use_zygote(False)
     return {c: statistics.median(t) for c, t in times.items()}
 
 

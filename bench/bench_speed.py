@@ -107,7 +107,7 @@ def main() -> None:
 
         print("hostile: hangs in update, ratio to one call limit:")
         limit = spec.limits().call_seconds
-        row(f"call limit (call_seconds in the spec)", limit, limit)
+        row("call limit (call_seconds in the spec)", limit, limit)
         row("grade hostile_hang_update.py", timed(lambda: grade_submission(EXAMPLES / "hostile_hang_update.py",
                                                                              spec)), limit)
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import grader.judge.grading
 from classroom import make_class
 from grader import cli
-from grader.course import batch
+from grader.course import batch, discovery
 from grader.report import validate
 from grader.judge.spec import EXAMPLES, SPECS, load
 
@@ -102,7 +102,7 @@ def test_discovery_reads_the_names_course_platforms_give(tmp_path):
     (tmp_path / "submission_metadata.yml").write_text(
         "submission_111:\n  :submitters:\n  - :name: Dan\n    :sid: 'S-42'\n    :email: dan@example.com\n")
     (tmp_path / "README.txt").write_text("not a submission")
-    found, ignored = batch.discover(tmp_path)
+    found, ignored = discovery.discover(tmp_path)
     by_id = {s.id: s for s in found}
     assert sorted(by_id) == ["12345", "23456", "34567", "S-42", "alice"]
     assert by_id["12345"].name == "rnn.py", "feedback uses the name the student gave the file"
@@ -110,7 +110,7 @@ def test_discovery_reads_the_names_course_platforms_give(tmp_path):
     assert [p.name for p in ignored] == ["README.txt"]
 
 
-def test_a_folder_with_several_files_is_reported_unless_a_pick_rule_chooses(tmp_path):
+def test_a_folder_with_several_files_grades_the_one_the_rule_chooses_and_lists_the_others(tmp_path):
     sub = tmp_path / "erin"
     (sub / "scratch").mkdir(parents=True)
     (sub / "rnn.py").write_text("x = 1")
@@ -118,10 +118,13 @@ def test_a_folder_with_several_files_is_reported_unless_a_pick_rule_chooses(tmp_
     (sub / ".ipynb_checkpoints").mkdir()
     (sub / ".ipynb_checkpoints" / "rnn-checkpoint.py").write_text("x = 3")
     (tmp_path / "empty").mkdir()
-    found = {s.id: s for s in batch.discover(tmp_path)[0]}
-    assert found["erin"].path is None and "2 candidate files (rnn.py, scratch/old_rnn.py)" in found["erin"].problem
+    found = {s.id: s for s in discovery.discover(tmp_path, marker="class RNN")[0]}
+    # the one rule (discovery.choose, also gradescope-run's): shallower first, the others listed
+    assert found["erin"].path == sub / "rnn.py" and found["erin"].others == ["scratch/old_rnn.py"]
     assert found["empty"].path is None and "no .py or .ipynb" in found["empty"].problem
-    picked = {s.id: s for s in batch.discover(tmp_path, pick="rnn.py")[0]}
+    (sub / "scratch" / "old_rnn.py").write_text("class RNN:\n    pass\n")  # the file that defines the class
+    assert {s.id: s for s in discovery.discover(tmp_path, marker="class RNN")[0]}["erin"].path == sub / "scratch" / "old_rnn.py"
+    picked = {s.id: s for s in discovery.discover(tmp_path, pick="rnn.py", marker="class RNN")[0]}
     assert picked["erin"].path == sub / "rnn.py"
 
 
@@ -130,7 +133,7 @@ def test_ids_never_collide_and_are_safe_file_names(tmp_path):
     (tmp_path / "lee_12345_2_rnn.py").write_text("x = 2")  # the same student twice
     (tmp_path / "12345.py").write_text("x = 3")
     (tmp_path / "we ird?name.py").write_text("x = 4")
-    ids = [s.id for s in batch.discover(tmp_path)[0]]
+    ids = [s.id for s in discovery.discover(tmp_path)[0]]
     assert len(set(ids)) == len(ids) == 4
     assert all(all(c.isalnum() or c in "._-" for c in i) for i in ids), ids
 
@@ -206,13 +209,13 @@ def test_a_worker_that_dies_costs_one_report_which_the_next_run_redoes(tmp_path,
             os._exit(3)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(grader.engine, "grade_submission", dies_on_boom)
+    monkeypatch.setattr(grader.judge.grading, "grade_submission", dies_on_boom)
     first = batch.grade_folder(folder, out, load(), quiet=True, jobs=1)
     assert first.reports["ann"]["score"] == 10
     boom = json.loads((out / "boom.json").read_text())
     validate(boom)
     assert boom["status"] == "error" and "worker died (exit code 3)" in boom["output"]
-    monkeypatch.setattr(grader.engine, "grade_submission", real)
+    monkeypatch.setattr(grader.judge.grading, "grade_submission", real)
     second = batch.grade_folder(folder, out, load(), quiet=True, jobs=1)
     assert second.graded == 1 and second.reports["boom"]["score"] == 10
 

@@ -82,7 +82,7 @@ def test_the_child_starts_before_the_grader_loads_numpy_and_is_always_closed(tmp
         assert box is None or not box.alive, "the early child is closed when grading ends"
         return report
 
-    monkeypatch.setattr(grader.engine, "grade_submission", spy)
+    monkeypatch.setattr(grader.judge.grading, "grade_submission", spy)
     assert invoke(CORRECT).exit_code == 0
     binary = tmp_path / "binary.py"
     binary.write_bytes(b"\x00\x01")

@@ -153,7 +153,7 @@ def test_readme_lists_every_diagnosis_id():
 
 
 def test_renamed_gradient_keys_are_found_under_the_names_students_use():
-    from grader.judge.checks import find_key
+    from grader.judge.checks.common import find_key
 
     for key in ("dW", "W", "grad_W", "d_w"):
         assert find_key({key: 1.0, "d_R": 2.0}, "d_W", "W") == (1.0, key)

@@ -281,11 +281,11 @@ def test_no_value_returned_by_a_submission_makes_a_check_fail_as_the_graders(tmp
     """Fuzz: for each weird value, returned by forward; by backward, get_weights and
     get_numerical_gradient; or under each of their keys, grading gives a valid report whose checks
     never say the grader failed. (Children forked from a zygote, two configurations: it stays quick.)"""
-    from grader.sandbox import process as sandbox
+    from grader.sandbox import zygote as zygotes
 
     spec = fast_spec()
     problems = []
-    sandbox.use_zygote(True)
+    zygotes.use_zygote(True)
     try:
         for index, value in enumerate(WEIRD):
             for how in ("forward", "raw", "keyed"):
@@ -296,7 +296,7 @@ def test_no_value_returned_by_a_submission_makes_a_check_fail_as_the_graders(tmp
                 except Exception as exc:  # collect them all: one run shows every value that still breaks
                     problems.append(f"{value} ({how}): {type(exc).__name__}: {str(exc)[:300]}")
     finally:
-        sandbox.use_zygote(False)
+        zygotes.use_zygote(False)
     assert not problems, "\n".join(problems)
 
 

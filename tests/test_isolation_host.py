@@ -21,6 +21,7 @@ import pytest
 
 from grader.sandbox import isolation
 from grader.sandbox import process as sandbox
+from grader.sandbox import zygote as zygotes
 from grader.sandbox.process import Sandbox
 from grader.judge.spec import load
 from test_isolation import AVAILABLE, assert_outcome, attempts, choices, graded, stopped, submission
@@ -412,12 +413,12 @@ def test_sysv_shared_memory_is_no_channel_between_two_submissions(tmp_path, choi
     key = 0x6772000 + os.getpid() % 4096
     writer = submission(tmp_path, _sysv_attack(key, write=True), name="a.py")
     reader = submission(tmp_path, _sysv_attack(key, write=False), name="b.py")
-    sandbox.use_zygote(zygote)
+    zygotes.use_zygote(zygote)
     try:
         wrote = attempts(writer, choice)["sysv"]
         read = attempts(reader, choice)["sysv"]
     finally:
-        sandbox.use_zygote(False)
+        zygotes.use_zygote(False)
         _remove_segment(key)
     if "seccomp" in isolation.plan(choice).active:
         assert wrote.startswith("refused") and read.startswith("refused"), (wrote, read)
@@ -509,11 +510,11 @@ def test_every_memory_cgroup_is_removed_with_its_child(tmp_path):
     path = tmp_path / "tiny.py"
     path.write_text("def f():\n    return 1\n")
     for zygote in (False, True):
-        sandbox.use_zygote(zygote)
+        zygotes.use_zygote(zygote)
         try:
             with Sandbox(str(path), load().limits(), "tiny.py", plan=isolation.plan("full")) as box:
                 assert box.load({}).failure is None
                 assert len(ours() - before) == 1
         finally:
-            sandbox.use_zygote(False)
+            zygotes.use_zygote(False)
         assert ours() == before

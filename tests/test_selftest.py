@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 import grader.judge.grading
 from grader import cli
-from grader.judge import selftest
 from grader.judge import spec as spec_module
 from grader.judge.spec import EXAMPLES
 
@@ -102,7 +101,7 @@ def test_a_report_that_changes_between_runs_fails_and_names_the_field(examples, 
             report.tests[-1].output += " (a different draw)"
         return report
 
-    monkeypatch.setattr(grader.engine, "grade_submission", flaky)
+    monkeypatch.setattr(grader.judge.grading, "grade_submission", flaky)
     result = CliRunner().invoke(cli.main, ["selftest", "--spec", "rnn-seq2one"])
     assert result.exit_code == 1
     assert "FAIL  wrong.py graded twice: not identical apart from execution_time" in result.output
@@ -119,7 +118,7 @@ def test_a_report_off_the_schema_fails(examples, monkeypatch):
             report.status = "great"
         return report
 
-    monkeypatch.setattr(grader.engine, "grade_submission", off_schema)
+    monkeypatch.setattr(grader.judge.grading, "grade_submission", off_schema)
     result = CliRunner().invoke(cli.main, ["selftest", "--spec", "rnn-seq2one"])
     assert result.exit_code == 1
     assert "report does not follow report.schema.json at status: 'great' is not one of" in result.output

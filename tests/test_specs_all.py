@@ -21,7 +21,7 @@ from grader.judge.selftest import expectations
 
 SPECS = specs.available()
 OTHER_EXAMPLES = [(s.id, name) for s in SPECS if s.id != specs.DEFAULT_SPEC for name in sorted(expectations(s))]
-ENGINE = Path(specs.__file__).parent
+ENGINE = Path(specs.__file__).parent.parent  # the whole package, every sub-package
 
 
 @pytest.mark.parametrize("spec_id", [s.id for s in SPECS])
@@ -81,7 +81,7 @@ def test_no_engine_module_names_a_spec():
     """Assignment-specific knowledge lives in specs/, reference/ and support/, never in grader/ (the
     default spec's id as the default aside)."""
     ids = [s.id for s in SPECS]
-    for path in sorted(ENGINE.glob("*.py")):
+    for path in sorted(ENGINE.rglob("*.py")):
         text = path.read_text()
         for spec_id in ids:
             uses = [m.start() for m in re.finditer(re.escape(spec_id) + r"(?![a-z0-9-])", text)]

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from grader import cli
 from grader.judge.grading import grade_submission
-from grader.report import ERROR, FAILED, CheckResult, Diagnosis, Report, validate
+from grader.report import ERROR, FAILED, CheckResult, Report, validate
 from grader.judge.spec import EXAMPLES, SpecError, load
 from grader.report.views import VIEWS, gradescope_results, render_junit, render_markdown
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from grader.sandbox import isolation
-from grader.sandbox import process as sandbox
+from grader.sandbox import zygote as zygotes
 from grader.judge.grading import grade_submission
 from grader.judge.spec import EXAMPLES, load
 
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.skipif("namespaces" not in isolation.plan().active,
 
 @pytest.fixture
 def zygote():
-    sandbox.use_zygote()
+    zygotes.use_zygote()
     yield
-    sandbox.use_zygote(False)
+    zygotes.use_zygote(False)
 
 
 @pytest.mark.timeout(300)
@@ -35,7 +35,7 @@ def test_every_example_grades_the_same_forked_as_exec_d(zygote):
         assert sorted(report.failed) == sorted(expected["fails"]), (name, [
             (t.name, t.output) for t in report.tests if t.status != "passed"])
         assert sorted(d.id for d in report.diagnoses) == expected["diagnoses"], name
-    assert sandbox._zygote is not None, "the examples were graded by forked children"
+    assert zygotes._zygote is not None, "the examples were graded by forked children"
 
 
 def _alive_with(marker: bytes) -> list[int]:
@@ -67,10 +67,10 @@ def test_what_a_submission_starts_ends_with_it(zygote, tmp_path, monkeypatch):
     path.write_text(source)
     report = grade_submission(path, load())
     assert report.score == 10
-    assert sandbox._zygote is not None and report.isolation["active"] == ["limits", "namespaces"]
-    zygote_pid = sandbox._zygote.proc.pid
+    assert zygotes._zygote is not None and report.isolation["active"] == ["limits", "namespaces"]
+    zygote_pid = zygotes._zygote.proc.pid
     assert not _wait_gone(marker.encode())
-    sandbox.use_zygote(False)
+    zygotes.use_zygote(False)
     assert not _wait_gone(f"{zygote_pid}".encode(), by_pid=True), "the zygote ends when it is no longer wanted"
 
 

@@ -15,13 +15,11 @@ on the next run.
 from __future__ import annotations
 
 import csv
-import fnmatch
 import hashlib
 import io
 import json
 import multiprocessing
 import os
-import re
 import signal
 import sys
 import time
@@ -32,150 +30,9 @@ from pathlib import Path
 from grader import __version__
 from grader import source
 from grader.report import ERROR, CheckResult, Report, clean, write_atomic
-from grader.sandbox.process import become_subreaper, our_children, sweep_orphans
+from grader.sandbox.reaping import become_subreaper, our_children, sweep_orphans
+from grader.course.discovery import Submission, discover
 from grader.judge.spec import Spec
-
-SUFFIXES = (".py", ".ipynb")
-IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints", "__MACOSX")
-
-# Names learning-management systems give bulk downloads; each yields the student's id and, where the
-# name carries it, the file name the student chose (which their feedback should use).
-CANVAS_FILE = re.compile(r"^[^_]+_(?:late_)?(?P<id>\d+)_\d+_(?P<name>.+)$", re.IGNORECASE)
-MOODLE_FOLDER = re.compile(r"^.+?_(?P<id>\d+)_assignsubmission_[a-z]+_?$", re.IGNORECASE)
-GRADESCOPE_FOLDER = re.compile(r"^submission_(?P<id>\d+)$")
-
-
-# ------------------------------------------------------------------ discovery
-
-@dataclass
-class Submission:
-    """One student's hand-in: the file to grade, or why there is none to grade."""
-
-    id: str
-    path: Path | None  # None when the folder holds no candidate, or several and none was picked
-    name: str  # what the student calls the file, used in their feedback
-    problem: str | None = None
-    sha256: str = ""
-
-
-def discover(folder: Path, pick: str | None = None, exclude: Path | None = None) -> tuple[list[Submission], list[Path]]:
-    """Every .py/.ipynb file directly in `folder`, and every sub-folder holding one, is a submission.
-
-    Returns the submissions (ids unique, in a stable order) and the top-level files that were ignored.
-    A sub-folder with several candidate files is graded only when `pick` (a glob on the file name)
-    selects exactly one of them; otherwise its report says which files were found.
-    """
-    submissions, ignored = [], []
-    gradescope_ids = _gradescope_ids(folder)
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.name in IGNORED_PARTS or exclude and _same(entry, exclude):
-            continue
-        if entry.is_symlink():  # never followed: it could name any file the grader can read
-            if entry.suffix in SUFFIXES or entry.is_dir():
-                student, name = _from_file_name(entry.name) if entry.suffix in SUFFIXES else (entry.name, entry.name)
-                submissions.append(Submission(student, None, name, f"{entry.name} is a symbolic link; "
-                                              "hand in the file itself"))
-            else:
-                ignored.append(entry)
-        elif entry.is_file():
-            if entry.suffix in SUFFIXES:
-                student, name = _from_file_name(entry.name)
-                submissions.append(Submission(student, entry, name))
-            elif entry.name != "submission_metadata.yml":
-                ignored.append(entry)
-        elif entry.is_dir():
-            submissions.append(_from_folder(entry, pick, gradescope_ids))
-    _make_ids_unique(submissions)
-    return submissions, ignored
-
-
-def _from_file_name(name: str) -> tuple[str, str]:
-    match = CANVAS_FILE.match(name)
-    if match and Path(match["name"]).suffix in SUFFIXES:
-        return match["id"], match["name"]
-    return Path(name).stem, name
-
-
-def _from_folder(folder: Path, pick: str | None, gradescope_ids: dict[str, str]) -> Submission:
-    moodle, gradescope = MOODLE_FOLDER.match(folder.name), GRADESCOPE_FOLDER.match(folder.name)
-    student = (moodle["id"] if moodle else gradescope_ids.get(folder.name, folder.name) if gradescope
-               else folder.name)
-    candidates, links = _candidates(folder)
-    if pick and len(candidates) > 1:
-        candidates = [p for p in candidates if fnmatch.fnmatch(p.name, pick)] or candidates
-    if len(candidates) == 1 and candidates[0] in links or not candidates and links:
-        link = str((candidates or links)[0].relative_to(folder))
-        return Submission(student, None, folder.name,
-                          f"{link} in the folder {folder.name} is a symbolic link; hand in the file itself")
-    if len(candidates) == 1:
-        return Submission(student, candidates[0], _from_file_name(candidates[0].name)[1])
-    found = ", ".join(str(p.relative_to(folder)) for p in candidates[:8]) + (" ..." if len(candidates) > 8 else "")
-    problem = (f"the folder {folder.name} holds no .py or .ipynb file" if not candidates else
-               f"the folder {folder.name} holds {len(candidates)} candidate files ({found}); hand in one, "
-               "or course staff choose with --pick")
-    return Submission(student, None, folder.name, problem)
-
-
-def _candidates(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The .py/.ipynb files under a student's folder, and the symbolic links among them or on the way
-    to them (a linked folder is not entered: whatever it holds is the link's)."""
-    candidates, links = [], []
-    for here, folders, names in os.walk(folder):  # never follows a link to a folder
-        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in IGNORED_PARTS)
-        for name in folders:
-            if os.path.islink(os.path.join(here, name)):
-                links.append(Path(here) / name)
-        for name in names:
-            path = Path(here) / name
-            if path.suffix in SUFFIXES and not name.startswith("."):
-                candidates.append(path)
-                if path.is_symlink():
-                    links.append(path)
-    return sorted(candidates), links
-
-
-def _gradescope_ids(folder: Path) -> dict[str, str]:
-    """Gradescope's export lists each submission folder's submitters in submission_metadata.yml:
-    the first submitter's `:sid:` (else their email) becomes the id. Read with a pattern, not a YAML
-    parser: only these two keys matter, and the file's layout is fixed."""
-    metadata = folder / "submission_metadata.yml"
-    if not metadata.is_file():
-        return {}
-    ids, current = {}, None
-    for line in metadata.read_text(errors="replace").splitlines():
-        if re.match(r"^submission_\d+:", line):
-            current = line.split(":", 1)[0]
-        elif current and current not in ids:
-            match = re.match(r"^\s*-?\s*:(sid|email):\s*['\"]?([^'\"\s]+)", line)
-            if match:
-                ids[current] = match[2]
-    return ids
-
-
-# Names the batch writes in OUTDIR itself (summary.json now; the others are coming): a student's id
-# never takes one, whatever its case, or the batch's file would overwrite their report.
-RESERVED_IDS = {"summary", "index", "changes", "adjustments", "similarity", "gradebook", "students", "feedback"}
-
-
-def _make_ids_unique(submissions: list[Submission]) -> None:
-    """Ids become file names: keep them safe, never let two students share one (even on a file
-    system that ignores case), and never give one a name the batch writes itself."""
-    taken = set(RESERVED_IDS)
-    for sub in submissions:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", sub.id).strip("._") or "submission"
-        sub.id, number = base, 1
-        while sub.id.lower() in taken:
-            number += 1
-            sub.id = f"{base}-{number}"
-        taken.add(sub.id.lower())
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
 
 # ------------------------------------------------------------------ reports on disk
 
@@ -207,18 +64,18 @@ def _worker(conn, spec: Spec, seed: int, parent: int, zygote) -> None:
     """Grade what the batch sends, one submission at a time, until told to stop (or orphaned)."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
-    from grader.sandbox import process as sandbox
+    from grader.sandbox import zygote as zygotes
     from grader.judge.grading import grade_submission
 
     # children forked from a numpy-loaded zygote: ~5 ms each instead of ~120
-    sandbox.adopt_zygote(zygote) if zygote else sandbox.use_zygote()
+    zygotes.adopt_zygote(zygote) if zygote else zygotes.use_zygote()
     while True:
         try:
             job = conn.recv()
         except EOFError:
             job = None
         if job is None:
-            sandbox.use_zygote(False)
+            zygotes.use_zygote(False)
             return
         key, path, name = job
         try:
@@ -243,13 +100,13 @@ class Pool:
 
     def __init__(self, jobs: int, spec: Spec, seed: int):
         from grader.sandbox import isolation
-        from grader.sandbox import process as sandbox
+        from grader.sandbox import zygote as zygotes
 
         self.context = multiprocessing.get_context("fork")
         self.spec, self.seed = spec, seed
         # each worker's zygote boots (an interpreter, numpy) while the workers load the grader
         plan = isolation.plan()
-        self.zygotes = [sandbox.start_zygote(plan) for _ in range(max(1, jobs))]
+        self.zygotes = [zygotes.start_zygote(plan) for _ in range(max(1, jobs))]
         self.workers = [self._start(zygote) for zygote in self.zygotes]
 
     def _start(self, zygote=None) -> dict:
@@ -305,10 +162,10 @@ class Pool:
             if worker["process"].is_alive():
                 worker["process"].kill()
                 worker["process"].join()
-        from grader.sandbox import process as sandbox
+        from grader.sandbox import zygote as zygotes
 
         for zygote in filter(None, self.zygotes):
-            sandbox.stop_zygote(zygote)
+            zygotes.stop_zygote(zygote)
 
 
 # ------------------------------------------------------------------ progress
@@ -376,7 +233,7 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(".*.tmp"):  # what a killed run was writing: never a report
         stale.unlink(missing_ok=True)
-    submissions, ignored = discover(folder, pick, exclude=out)
+    submissions, ignored = discover(folder, pick, exclude=out, marker=spec.marker)
     reports: dict[str, dict] = {}
     todo: dict[str, list[Submission]] = {}  # one grading per distinct content
     for sub in submissions:
@@ -431,9 +288,14 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
 
 
 def _for(sub: Submission, report: dict) -> dict:
-    """A report (possibly of an identical file) as this student's: their id and their file's name."""
+    """A report (possibly of an identical file) as this student's: their id and their file's name, and the
+    other files of their folder that the rule did not choose."""
     rest = {k: v for k, v in report["submission"].items() if k not in ("id", "name")}
-    return dict(report, submission={"id": sub.id, "name": sub.name, **rest})
+    output = report["output"]
+    if sub.others:
+        shown = ", ".join(sub.others[:8]) + (" and more" if len(sub.others) > 8 else "")
+        output += f"\nGraded {sub.name}; also in your folder, not graded: {shown}."
+    return dict(report, output=output, submission={"id": sub.id, "name": sub.name, **rest})
 
 
 def _write_report(out: Path, sub: Submission, report: dict) -> None:

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import stat
+
 import zipfile
 from pathlib import Path
 
-from grader.judge.spec import EXAMPLES, PROJECT, REFERENCES, SPECS, Spec
+from grader.course.discovery import choose
+from grader.judge.spec import PROJECT, Spec
 
 SOURCE = "rnn-grader"  # the folder inside the bundle that holds the grader's source
-SUBMISSION_SUFFIXES = (".py", ".ipynb")
-SKIPPED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", "__MACOSX"}
-MOST_FILES = 2000  # a submission folder is walked this far and no further
-PEEK_BYTES = 2_000_000  # how much of a candidate is read to see whether it defines the class
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -67,15 +64,17 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
     files = {"setup.sh": SETUP_SH.replace("{source}", SOURCE).encode(),
              "run_autograder": RUN_AUTOGRADER.replace("{spec_id}", spec.id).encode()}
     source = {name: (PROJECT / name).read_bytes() for name in ("pyproject.toml", "README.md")}
-    source.update({f"grader/{p.name}": p.read_bytes() for p in sorted((PROJECT / "grader").glob("*.py"))})
-    source.update({f"specs/{p.name}": p.read_bytes() for p in sorted(SPECS.glob("*.schema.json"))})
-    # the spec may come from a course's own path; inside the bundle it is found by its id
+    package = PROJECT / "grader"  # every module of every sub-package, and the engine's schemas
+    source.update({f"grader/{p.relative_to(package).as_posix()}": p.read_bytes()
+                   for p in sorted([*package.rglob("*.py"), *(package / "schemas").glob("*.json")])
+                   if "__pycache__" not in p.parts})
+    # the bundle is a pack of one assignment: the spec, found by its id, its reference, support, examples
     source[f"specs/{spec.id}.json"] = (json.dumps(spec.data, indent=2) + "\n").encode()
-    source[f"reference/{spec.data['reference']}"] = (REFERENCES / spec.data["reference"]).read_bytes()
+    source[f"reference/{spec.data['reference']}"] = spec.reference_path.read_bytes()
     # the examples let staff run `grade selftest` inside Gradescope's image (its debugging session)
     from grader.judge.selftest import expectations
 
-    folder = "/".join(("submissions_example", *spec.examples.relative_to(EXAMPLES).parts))
+    folder = "/".join(("submissions_example", *spec.examples.relative_to(spec.pack.examples).parts))
     examples = {name: entry for name, entry in expectations(spec).items() if (spec.examples / name).exists()}
     source[f"{folder}/expectations.json"] = (json.dumps(examples, indent=2) + "\n").encode()
     source.update({f"{folder}/{name}": (spec.examples / name).read_bytes() for name in examples})
@@ -101,37 +100,8 @@ def write_bundle(spec: Spec, out: Path) -> list[str]:
 
 
 def find_submission(folder: Path, marker: str) -> Path | None:
-    """The file to grade among what a student uploaded, by one documented rule.
-
-    Candidates are the .py and .ipynb files anywhere under the folder (hidden folders, __pycache__,
-    .ipynb_checkpoints and __MACOSX aside). The first of them in this order is graded: files that
-    define the spec's class or first function (`marker`: `class RNN`, `def rnn_cell_forward`) before files
-    that do not, .py before .ipynb, shallower
-    before deeper, then by path. A symbolic link is never followed (a linked folder is not entered,
-    a linked file is read by nobody and comes last, and if it is all there is, grading refuses it).
-    The files are only read as text here, never run.
-    """
-    candidates: list[Path] = []
-    for here, folders, names in os.walk(folder):
-        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in SKIPPED_FOLDERS)
-        candidates += [Path(here) / n for n in names if Path(n).suffix in SUBMISSION_SUFFIXES]
-        if len(candidates) >= MOST_FILES:
-            break
-
-    def defines_class(path: Path) -> bool:
-        try:  # the file itself, never what a link names, never a pipe that would block
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            return False
-        with open(fd, "rb") as fh:
-            return stat.S_ISREG(os.fstat(fd).st_mode) and marker.encode() in fh.read(PEEK_BYTES)
-
-    def order(path: Path):
-        relative = path.relative_to(folder)
-        return (path.is_symlink(), not defines_class(path), path.suffix != ".py", len(relative.parts),
-                str(relative))
-
-    return min(candidates, key=order, default=None)
+    """The file to grade among what a student uploaded: the batch's rule (`discovery.choose`)."""
+    return choose(folder, marker)[0]
 
 
 def autograde(root: Path, spec: Spec):
@@ -141,14 +111,15 @@ def autograde(root: Path, spec: Spec):
     from grader.report.views import gradescope_results
 
     folder = root / "submission"
-    found = find_submission(folder, spec.marker) if folder.is_dir() else None
+    found, others, problem = choose(folder, spec.marker) if folder.is_dir() else (None, [], None)
     if found is None:
         uploaded = sorted(clean(str(p.relative_to(folder))) for p in folder.rglob("*") if p.is_file())[:10] \
             if folder.is_dir() else []
+        holds = ", ".join(uploaded) or "nothing"
+        why = (f"Your submission could not be graded: {clean(problem)}." if problem and "symbolic link" in problem
+               else f"No .py or .ipynb file was found in your submission (it holds: {holds}).")
         return {"score": 0.0, "execution_time": 0,
-                "output": (f"No .py or .ipynb file was found in your submission (it holds: "
-                           f"{', '.join(uploaded) or 'nothing'}). Upload the file that defines "
-                           f"{spec.marker.split()[1]}."),
+                "output": f"{why} Upload the file that defines {spec.marker.split()[1]}.",
                 "visibility": "visible",  # whatever the spec says: the student must learn this now
                 "stdout_visibility": spec.visibility("stdout"), "tests": []}, None
     report = grade_submission(found, spec, display_name=str(found.relative_to(folder)))

@@ -19,7 +19,8 @@ import numpy as np
 from grader import notebook
 from grader.sandbox import isolation
 from grader.judge.layout import arrange
-from grader.sandbox.process import Failure, Sandbox, use_zygote, zygote_in_use
+from grader.sandbox.process import Failure, Sandbox
+from grader.sandbox.zygote import use_zygote, zygote_in_use
 from grader.judge.replies import split_results, well_formed_load
 from grader.judge.spec import Spec
 

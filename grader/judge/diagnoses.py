@@ -13,6 +13,7 @@ import copy
 import numpy as np
 
 from grader.judge.compare import as_array, rel_error
+from grader.judge.returns import unpack
 from grader.report import Diagnosis
 
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -129,7 +130,6 @@ def function_misconceptions(reference, function: str, args: list, output: str, g
     """Which known mistake explains a wrong `output` of a module-level function, given the arguments
     the reference was called with: a layout slip, or one of the reference's `VARIANTS` (id ->
     {function name: a wrong version of it}) returning the same thing."""
-    from grader.judge.checks.functions import unpack
 
     got = as_array(got)[0]
     if got is None:

@@ -9,9 +9,13 @@ from pathlib import Path
 
 from grader import __version__, notebook, source
 from grader.sandbox import isolation
+from grader.judge.checks import MAX_OUTPUT, run_check
+from grader.judge.checks.construction import discover_layout
+from grader.judge.checks.interface import judge_load
 from grader.judge.context import LOOK_AT, Context
 from grader.report import ERROR, PASSED, CheckResult, Report
-from grader.sandbox.process import Sandbox, use_zygote
+from grader.sandbox.process import Sandbox
+from grader.sandbox.zygote import use_zygote
 from grader.sandbox.scratch import remove_tree
 from grader.judge.spec import Spec
 
@@ -22,9 +26,6 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
 
     `sandbox`: a child already started for this file (`prestart`), so that its start-up overlaps the
     caller's own imports; it is used for the first load, or closed."""
-    from grader.judge import checks
-    from grader.judge.checks import interface as interface_check
-
     started = time.monotonic()
     path = Path(path)
     read = source.read(path)  # once, never through a link: the child loads a private copy of these bytes
@@ -43,9 +44,9 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     ctx.deadline = started + spec.limits().submission_seconds  # held inside every exchange, not only here
     try:
         ctx.load = {"unreadable": unreadable} if unreadable else ctx.open()  # phase 1: load, judged alone
-        ctx.load_verdict = loaded = interface_check.judge_load(ctx)
+        ctx.load_verdict = loaded = judge_load(ctx)
         if spec.model and not loaded.fatal:  # how the submission keeps its vectors (layout.py)
-            checks.discover_layout(ctx)
+            discover_layout(ctx)
         for check in spec.checks:  # phase 2: the checks
             if loaded.fatal and check["kind"] != "interface":
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
@@ -55,12 +56,12 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
                 results.append(CheckResult(check["name"], float(check["points"]), ERROR,
                                            f"Not run: {ctx.budget_text()}; {LOOK_AT['budget']}"))
                 continue
-            result = checks.run_check(ctx, check)
+            result = run_check(ctx, check)
             if ctx.out_of_time() and result.status != PASSED:  # cut short: its evidence is incomplete
                 result.status = ERROR
                 if ctx.budget_text() not in result.output:
                     result.output = (f"Stopped: {ctx.budget_text()}, during this check; {LOOK_AT['budget']}. "
-                                     f"Before that: {result.output}")[: checks.MAX_OUTPUT]
+                                     f"Before that: {result.output}")[:MAX_OUTPUT]
             results.append(result)
     finally:
         ctx.close()

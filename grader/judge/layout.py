@@ -7,7 +7,7 @@ like forward's output when the documented one raises, and compares vectors after
 unambiguous vector is followed (one dimension larger than 1, the same entries): a matrix stays as
 documented, since a transposed W is the student's error and a square R could not be told apart.
 
-Pure functions of shapes; the submission's layout is discovered by `checks.discover_layout`.
+Pure functions of shapes; the submission's layout is discovered by `checks.construction.discover_layout`.
 """
 
 from __future__ import annotations

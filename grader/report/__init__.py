@@ -78,7 +78,7 @@ class Report:
     spec_sha256: str = ""  # the spec and its reference, as graded: a batch re-grades when it changes
     visibility: str = "visible"
     stdout_visibility: str = "hidden"
-    isolation: dict | None = None  # {"active": [layer, ...], "missing": [layer, ...]}, see grader.isolation
+    isolation: dict | None = None  # {"active": [layer, ...], "missing": [layer, ...]}, see grader.sandbox.isolation
 
     @property
     def score(self) -> float:

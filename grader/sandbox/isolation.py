@@ -293,3 +293,10 @@ def describe(choice: str | None = None) -> list[str]:
     if set(chosen.missing) - {n for n, layer in detect().items() if not layer.available}:
         lines.append("  (layers marked off are available but turned off by GRADER_ISOLATION)")
     return lines
+
+
+def child_environment(home: str) -> dict:
+    """All a child's environment: nothing of the grader's, one BLAS thread, its scratch as home."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home,
+            "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -12,7 +12,6 @@ fork+exec (subprocess), so nothing of the grader's memory survives into them.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
@@ -24,11 +23,11 @@ import time
 from dataclasses import dataclass, field
 
 from grader.sandbox import isolation
+from grader.sandbox.reaping import become_subreaper, cpu_seconds, kill_tree, live_children, our_children, sweep_orphans
 from grader.sandbox.scratch import remove_tree
+from grader.sandbox.zygote import ZygoteChild, forked_child
 
-_live_children: set[int] = set()
 wire = None  # grader.wire, imported at the first exchange: starting a child must not wait for numpy
-_subreaper_set = False
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,8 @@ class Sandbox:
         config.update(isolation.child_config(self.plan, self._submission, self._scratch, self.limits.memory_mb))
         if "namespaces" not in self.plan.active:  # else its parent is `unshare`, which dies with us
             config["grader_pid"] = os.getpid()
-        env = child_environment(self._scratch)
-        self._proc = _forked_child(self.plan, config, env, self._scratch, (req_r, resp_w, out_w))
+        env = isolation.child_environment(self._scratch)
+        self._proc = forked_child(self.plan, config, env, self._scratch, (req_r, resp_w, out_w))
         if self._proc is None:
             self._preexisting = our_children()  # what the sweep at close must spare
             self._proc = subprocess.Popen(
@@ -101,7 +100,7 @@ class Sandbox:
                 stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(req_r, resp_w),
                 cwd=self._scratch, env=env, start_new_session=True, close_fds=True,
                 **isolation.start_options(self.plan, self._scratch))
-        _live_children.add(self._proc.pid)
+        live_children.add(self._proc.pid)
         for fd in (req_r, resp_w, out_w):
             os.close(fd)
         # the pipes stay open while any descendant holds them; a pidfd says when the child itself dies
@@ -118,11 +117,11 @@ class Sandbox:
         if self._proc is None:
             return
         proc, self._proc = self._proc, None
-        _live_children.discard(proc.pid)
+        live_children.discard(proc.pid)
         if isinstance(proc, ZygoteChild):
             proc.wait()  # the zygote ends everything in its namespace: no need to search /proc
         else:
-            _kill_tree(proc.pid)
+            kill_tree(proc.pid)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -302,7 +301,7 @@ class Sandbox:
         proc = self._proc
         code, cpu = None, 0.0
         if proc is not None:
-            cpu = _cpu_seconds(proc.pid)  # before reaping, while /proc still has the dead child
+            cpu = cpu_seconds(proc.pid)  # before reaping, while /proc still has the dead child
             try:
                 code = proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
@@ -362,212 +361,6 @@ class _Reading:
             self.deadline = budget if self.by_budget else at
         if "line" in marker:
             self.line = marker["line"]
-
-
-def child_environment(home: str) -> dict:
-    """All a child's environment: nothing of the grader's, one BLAS thread, its scratch as home."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home,
-            "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-# -------------------------------------------------------------------- children forked by a zygote
-
-_zygote = None  # this process's zygote (see grader.zygote), started on first use once enabled
-_zygote_enabled = False
-
-
-def use_zygote(enabled: bool = True) -> None:
-    """Fork children from a numpy-loaded zygote instead of exec'ing each one (batch workers do). Only
-    with the namespaces layer: the zygote is init of its own pid namespace and ends what each child
-    left behind. Without it, or if the zygote fails, children are exec'd as before."""
-    global _zygote_enabled
-    _zygote_enabled = enabled
-    if not enabled:
-        _stop_zygote()
-
-
-def zygote_in_use() -> bool:
-    return _zygote_enabled
-
-
-def start_zygote(plan):
-    """A new zygote for children under this plan, or None where there can be none (no namespaces, or it
-    failed to start). Batch grading starts them early, while its workers load numpy."""
-    if "namespaces" not in plan.active:
-        return None
-    from grader.sandbox.zygote import Zygote
-
-    try:
-        zygote = Zygote(plan, child_environment("/"))
-    except OSError:
-        return None
-    _live_children.add(zygote.proc.pid)
-    return zygote
-
-
-def stop_zygote(zygote) -> None:
-    """End a zygote (and so its namespace); the sweep no longer spares it."""
-    _live_children.discard(zygote.proc.pid)
-    zygote.close()
-
-
-def adopt_zygote(zygote) -> None:
-    """Use this zygote (started by the process this one was forked from) for the children started here."""
-    global _zygote, _zygote_enabled
-    _zygote, _zygote_enabled = zygote, True
-
-
-def _stop_zygote() -> None:
-    global _zygote
-    if _zygote is not None:
-        stop_zygote(_zygote)
-        _zygote = None
-
-
-def _forked_child(plan, config: dict, env: dict, scratch: str, fds: tuple[int, int, int]):
-    """A child forked by this process's zygote, or None when children must be exec'd."""
-    global _zygote
-    if not _zygote_enabled or "namespaces" not in plan.active:
-        return None
-    from grader.sandbox.zygote import ZygoteError
-
-    if _zygote is not None and (_zygote.plan != plan or _state(_zygote.proc.pid) in (None, "Z")):
-        _stop_zygote()  # (its liveness by /proc: it may be another process's child, started before a fork)
-    try:
-        if _zygote is None:
-            _zygote = start_zygote(plan)
-            if _zygote is None:
-                return None
-        pid, ns_pid = _zygote.spawn(config, env, scratch, fds)
-    except (ZygoteError, OSError):
-        _stop_zygote()
-        return None
-    return ZygoteChild(_zygote, pid, ns_pid)
-
-
-class ZygoteChild:
-    """A forked child, seen through the few parts of `subprocess.Popen` the sandbox uses. It is the
-    zygote's child: its exit status comes from the zygote, which reaps it (and everything else in the
-    namespace) only when asked to end it."""
-
-    def __init__(self, zygote, pid: int, ns_pid: int):
-        self.zygote, self.pid, self.ns_pid = zygote, pid, ns_pid
-        self.returncode: int | None = None
-        self._ended = False
-
-    def poll(self) -> int | None:
-        if not self._ended and _state(self.pid) not in (None, "Z"):
-            return None
-        return self.wait()
-
-    def wait(self, timeout: float | None = None) -> int | None:
-        if not self._ended:
-            from grader.sandbox.zygote import ZygoteError
-
-            self._ended = True
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                status = self.zygote.end(self.ns_pid)
-            except ZygoteError:
-                status = None
-            self.returncode = os.waitstatus_to_exitcode(status) if status is not None else -signal.SIGKILL
-        return self.returncode
-
-
-def _stat(pid: int | str) -> list[bytes] | None:
-    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...); None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return fields or None
-
-
-def _state(pid: int) -> str | None:
-    fields = _stat(pid)
-    return fields[0].decode() if fields else None
-
-
-# -------------------------------------------------------------------- process clean-up
-
-def become_subreaper() -> None:
-    """Orphans of a submission's processes (even ones that called setsid) reparent to us, not init."""
-    global _subreaper_set
-    if _subreaper_set or not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-        _subreaper_set = True
-    except Exception:
-        pass
-
-
-def _parents() -> dict[int, int]:
-    table = {}
-    for name in filter(str.isdigit, os.listdir("/proc")):
-        fields = _stat(name)
-        if fields and len(fields) > 1:
-            table[int(name)] = int(fields[1])
-    return table
-
-
-def _descendants(roots: set[int], parents: dict[int, int]) -> set[int]:
-    found, frontier = set(), set(roots)
-    while frontier:
-        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
-        found |= frontier
-    return found
-
-
-def _kill(pids) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _kill_tree(root: int) -> None:
-    _kill(_descendants({root}, _parents()) | {root})
-    try:
-        os.killpg(root, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def our_children() -> set[int]:
-    me = os.getpid()
-    return {pid for pid, ppid in _parents().items() if ppid == me}
-
-
-def sweep_orphans(preexisting: set[int], rounds: int = 50) -> None:
-    """Kill what a dead sandbox left behind: our children that appeared since it started (we are a
-    subreaper, so its orphans land here even after setsid) and all their descendants."""
-    for _ in range(rounds):
-        parents = _parents()
-        me = os.getpid()
-        ours = {pid for pid, ppid in parents.items() if ppid == me} - preexisting - _live_children
-        if not ours:
-            return
-        _kill(ours | _descendants(ours, parents))
-        for pid in ours:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time a process and the children it waited for have used (unshare waits for the child)."""
-    fields = _stat(pid)
-    if not fields or len(fields) < 15:
-        return 0.0
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _signal_name(number: int) -> str:

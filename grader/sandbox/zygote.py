@@ -4,8 +4,13 @@ a child with given descriptors, and to end one (and everything else in its names
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import sys
+
+from grader.sandbox import isolation
+from grader.sandbox.reaping import live_children, state
 
 MAX_MESSAGE = 1 << 20
 
@@ -20,8 +25,6 @@ class Zygote:
 
     def __init__(self, plan, env: dict):
         import subprocess
-
-        from grader.sandbox import isolation
 
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock.settimeout(30)
@@ -61,3 +64,106 @@ class Zygote:
             self.proc.wait(timeout=5)
         except Exception:
             pass
+
+
+# ---------------------------------------------------------------------------- this process's zygote
+
+_zygote = None  # this process's zygote (see grader.zygote), started on first use once enabled
+_zygote_enabled = False
+
+
+def use_zygote(enabled: bool = True) -> None:
+    """Fork children from a numpy-loaded zygote instead of exec'ing each one (batch workers do). Only
+    with the namespaces layer: the zygote is init of its own pid namespace and ends what each child
+    left behind. Without it, or if the zygote fails, children are exec'd as before."""
+    global _zygote_enabled
+    _zygote_enabled = enabled
+    if not enabled:
+        _stop_zygote()
+
+
+def zygote_in_use() -> bool:
+    return _zygote_enabled
+
+
+def start_zygote(plan):
+    """A new zygote for children under this plan, or None where there can be none (no namespaces, or it
+    failed to start). Batch grading starts them early, while its workers load numpy."""
+    if "namespaces" not in plan.active:
+        return None
+    try:
+        zygote = Zygote(plan, isolation.child_environment("/"))
+    except OSError:
+        return None
+    live_children.add(zygote.proc.pid)
+    return zygote
+
+
+def stop_zygote(zygote) -> None:
+    """End a zygote (and so its namespace); the sweep no longer spares it."""
+    live_children.discard(zygote.proc.pid)
+    zygote.close()
+
+
+def adopt_zygote(zygote) -> None:
+    """Use this zygote (started by the process this one was forked from) for the children started here."""
+    global _zygote, _zygote_enabled
+    _zygote, _zygote_enabled = zygote, True
+
+
+def _stop_zygote() -> None:
+    global _zygote
+    if _zygote is not None:
+        stop_zygote(_zygote)
+        _zygote = None
+
+
+def forked_child(plan, config: dict, env: dict, scratch: str, fds: tuple[int, int, int]):
+    """A child forked by this process's zygote, or None when children must be exec'd."""
+    global _zygote
+    if not _zygote_enabled or "namespaces" not in plan.active:
+        return None
+    
+    if _zygote is not None and (_zygote.plan != plan or state(_zygote.proc.pid) in (None, "Z")):
+        _stop_zygote()  # (its liveness by /proc: it may be another process's child, started before a fork)
+    try:
+        if _zygote is None:
+            _zygote = start_zygote(plan)
+            if _zygote is None:
+                return None
+        pid, ns_pid = _zygote.spawn(config, env, scratch, fds)
+    except (ZygoteError, OSError):
+        _stop_zygote()
+        return None
+    return ZygoteChild(_zygote, pid, ns_pid)
+
+
+class ZygoteChild:
+    """A forked child, seen through the few parts of `subprocess.Popen` the sandbox uses. It is the
+    zygote's child: its exit status comes from the zygote, which reaps it (and everything else in the
+    namespace) only when asked to end it."""
+
+    def __init__(self, zygote, pid: int, ns_pid: int):
+        self.zygote, self.pid, self.ns_pid = zygote, pid, ns_pid
+        self.returncode: int | None = None
+        self._ended = False
+
+    def poll(self) -> int | None:
+        if not self._ended and state(self.pid) not in (None, "Z"):
+            return None
+        return self.wait()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if not self._ended:
+            
+            self._ended = True
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                status = self.zygote.end(self.ns_pid)
+            except ZygoteError:
+                status = None
+            self.returncode = os.waitstatus_to_exitcode(status) if status is not None else -signal.SIGKILL
+        return self.returncode

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.course import batch
+from grader.course import discovery as batch
 
 
 def test_canvas_names_give_the_students_id_and_file():

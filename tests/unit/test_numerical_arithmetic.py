@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.judge.checks import affordable, difference_coordinates, differences_at, nudged_weight_sets
+from grader.judge.checks.numerical import affordable, difference_coordinates, differences_at, nudged_weight_sets
 from grader.judge.spec import load
 
 

@@ -23,9 +23,10 @@ import types
 import numpy as np
 
 from grader.judge import diagnoses
-from grader.judge.checks import config_indices, fail, keys_text
-from grader.judge.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
+from grader.judge.checks.common import config_indices, fail, keys_text
+from grader.judge.compare import as_array, mismatch, nonfinite, rel_error, shape_text
 from grader.judge.context import Context, func_step
+from grader.judge.returns import item_key, unpack
 from grader.report import ERROR, FAILED, CheckResult
 
 
@@ -43,29 +44,6 @@ def draw(rng: np.random.Generator, entry: dict, config: dict, spec) -> np.ndarra
     if entry.get("draw", "normal") == "weights":
         return rng.uniform(-0.6, 0.6, shape)
     return rng.normal(0.0, 1.0, shape)
-
-
-def unpack(function: dict, value) -> tuple[dict | None, str | None]:
-    """What a function returned, by the names in the spec's `returns`; or why it cannot be read so."""
-    names = function["returns"]
-    if function.get("returns_dict"):
-        if not isinstance(value, dict):
-            return None, f"returned {describe_type(value)}; expected a dict with keys {', '.join(names)}"
-        keys = {n: next((k for k in [n, *function.get("aliases", {}).get(n, [])] if k in value), None) for n in names}
-        return {n: value[k] for n, k in keys.items() if k is not None}, None
-    if len(names) == 1:
-        return {names[0]: value}, None
-    if not isinstance(value, (list, tuple)) or len(value) != len(names):
-        got = f"{len(value)} values" if isinstance(value, (list, tuple)) else describe_type(value)
-        return None, f"returned {got}; expected a tuple of {len(names)} ({', '.join(names)})"
-    return dict(zip(names, value)), None
-
-
-def item_key(function: dict, name: str):
-    """How a return is reached inside what the function returned (child side `$ref` item)."""
-    if function.get("returns_dict"):
-        return name
-    return None if len(function["returns"]) == 1 else function["returns"].index(name)
 
 
 def where(ctx: Context, config: dict) -> str:

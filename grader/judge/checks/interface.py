@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.judge.checks import fail
+from grader.judge.checks.common import fail
 from grader.judge.context import Context
 from grader.report import ERROR, CheckResult
 

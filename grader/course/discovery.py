@@ -1,0 +1,183 @@
+"""Finding the submissions in a class folder, and the one rule for the file to grade in a student's folder
+(the batch and Gradescope's `gradescope-run` both use `choose`). Ids come from the names course platforms
+give their downloads (Canvas, Moodle, Gradescope), made safe as file names and never shared."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PEEK_BYTES = 2_000_000  # how much of a candidate is read to see whether it defines the class
+SUFFIXES = (".py", ".ipynb")
+IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints", "__MACOSX")
+
+# Names learning-management systems give bulk downloads; each yields the student's id and, where the
+# name carries it, the file name the student chose (which their feedback should use).
+CANVAS_FILE = re.compile(r"^[^_]+_(?:late_)?(?P<id>\d+)_\d+_(?P<name>.+)$", re.IGNORECASE)
+MOODLE_FOLDER = re.compile(r"^.+?_(?P<id>\d+)_assignsubmission_[a-z]+_?$", re.IGNORECASE)
+GRADESCOPE_FOLDER = re.compile(r"^submission_(?P<id>\d+)$")
+
+
+@dataclass
+class Submission:
+    """One student's hand-in: the file to grade, or why there is none to grade."""
+
+    id: str
+    path: Path | None  # None when the folder holds no candidate, or several and none was picked
+    name: str  # what the student calls the file, used in their feedback
+    problem: str | None = None
+    sha256: str = ""
+    others: list[str] = field(default_factory=list)  # other candidates in the student's folder, not graded
+
+
+def discover(folder: Path, pick: str | None = None, exclude: Path | None = None,
+             marker: str | None = None) -> tuple[list[Submission], list[Path]]:
+    """Every .py/.ipynb file directly in `folder`, and every sub-folder holding one, is a submission.
+
+    Returns the submissions (ids unique, in a stable order) and the top-level files that were ignored.
+    In a sub-folder, `choose` picks the file by the one rule (the others are listed in its report).
+    """
+    submissions, ignored = [], []
+    gradescope_ids = _gradescope_ids(folder)
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.name in IGNORED_PARTS or exclude and _same(entry, exclude):
+            continue
+        if entry.is_symlink():  # never followed: it could name any file the grader can read
+            if entry.suffix in SUFFIXES or entry.is_dir():
+                student, name = _from_file_name(entry.name) if entry.suffix in SUFFIXES else (entry.name, entry.name)
+                submissions.append(Submission(student, None, name, f"{entry.name} is a symbolic link; "
+                                              "hand in the file itself"))
+            else:
+                ignored.append(entry)
+        elif entry.is_file():
+            if entry.suffix in SUFFIXES:
+                student, name = _from_file_name(entry.name)
+                submissions.append(Submission(student, entry, name))
+            elif entry.name != "submission_metadata.yml":
+                ignored.append(entry)
+        elif entry.is_dir():
+            submissions.append(_from_folder(entry, pick, gradescope_ids, marker))
+    _make_ids_unique(submissions)
+    return submissions, ignored
+
+
+def _from_file_name(name: str) -> tuple[str, str]:
+    match = CANVAS_FILE.match(name)
+    if match and Path(match["name"]).suffix in SUFFIXES:
+        return match["id"], match["name"]
+    return Path(name).stem, name
+
+
+def _from_folder(folder: Path, pick: str | None, gradescope_ids: dict[str, str], marker: str | None) -> Submission:
+    moodle, gradescope = MOODLE_FOLDER.match(folder.name), GRADESCOPE_FOLDER.match(folder.name)
+    student = (moodle["id"] if moodle else gradescope_ids.get(folder.name, folder.name) if gradescope
+               else folder.name)
+    chosen, others, problem = choose(folder, marker, pick)
+    if chosen is None:
+        return Submission(student, None, folder.name, problem)
+    return Submission(student, chosen, _from_file_name(chosen.name)[1], others=others)
+
+
+def choose(folder: Path, marker: str | None, pick: str | None = None) -> tuple[Path | None, list[str], str | None]:
+    """The one rule for the file to grade in a student's folder (a batch's sub-folder, Gradescope's
+    upload): the candidates are the .py and .ipynb files anywhere under it (hidden folders,
+    __pycache__, .ipynb_checkpoints and __MACOSX aside); `pick` (a glob on the name, course staff's)
+    narrows them; then files that define the spec's class or first function (`marker`) come before files
+    that do not, .py before .ipynb, shallower before deeper, then by path. A symbolic link is never
+    followed: a linked folder is not entered, a linked file comes last, and if it is the choice, it is
+    refused. Returns (the file, the other candidates as relative paths, why there is none)."""
+    candidates, links = _candidates(folder)
+    if pick:
+        candidates = [p for p in candidates if fnmatch.fnmatch(p.name, pick)] or candidates
+    if not candidates:
+        if links:
+            link = str(links[0].relative_to(folder))
+            return None, [], f"{link} in the folder {folder.name} is a symbolic link; hand in the file itself"
+        return None, [], f"the folder {folder.name} holds no .py or .ipynb file"
+
+    def order(path: Path):
+        relative = path.relative_to(folder)
+        return (path in links, not _defines(path, marker), path.suffix != ".py", len(relative.parts), str(relative))
+
+    chosen = min(candidates, key=order)
+    if chosen in links:
+        return None, [], (f"{chosen.relative_to(folder)} in the folder {folder.name} is a symbolic link; hand in "
+                          "the file itself")
+    return chosen, [str(p.relative_to(folder)) for p in sorted(candidates) if p != chosen], None
+
+
+def _candidates(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The .py/.ipynb files under a student's folder, and the symbolic links among them or on the way
+    to them (a linked folder is not entered: whatever it holds is the link's)."""
+    candidates, links = [], []
+    for here, folders, names in os.walk(folder):  # never follows a link to a folder
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in IGNORED_PARTS)
+        for name in folders:
+            if os.path.islink(os.path.join(here, name)):
+                links.append(Path(here) / name)
+        for name in names:
+            path = Path(here) / name
+            if path.suffix in SUFFIXES and not name.startswith("."):
+                candidates.append(path)
+                if path.is_symlink():
+                    links.append(path)
+    return sorted(candidates), links
+
+
+def _defines(path: Path, marker: str | None) -> bool:
+    """Does the file itself (never what a link names, never a pipe that would block) hold the marker?"""
+    if not marker:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    with open(fd, "rb") as fh:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and marker.encode() in fh.read(PEEK_BYTES)
+
+
+def _gradescope_ids(folder: Path) -> dict[str, str]:
+    """Gradescope's export lists each submission folder's submitters in submission_metadata.yml:
+    the first submitter's `:sid:` (else their email) becomes the id. Read with a pattern, not a YAML
+    parser: only these two keys matter, and the file's layout is fixed."""
+    metadata = folder / "submission_metadata.yml"
+    if not metadata.is_file():
+        return {}
+    ids, current = {}, None
+    for line in metadata.read_text(errors="replace").splitlines():
+        if re.match(r"^submission_\d+:", line):
+            current = line.split(":", 1)[0]
+        elif current and current not in ids:
+            match = re.match(r"^\s*-?\s*:(sid|email):\s*['\"]?([^'\"\s]+)", line)
+            if match:
+                ids[current] = match[2]
+    return ids
+
+
+# Names the batch writes in OUTDIR itself (summary.json now; the others are coming): a student's id
+# never takes one, whatever its case, or the batch's file would overwrite their report.
+RESERVED_IDS = {"summary", "index", "changes", "adjustments", "similarity", "gradebook", "students", "feedback"}
+
+
+def _make_ids_unique(submissions: list[Submission]) -> None:
+    """Ids become file names: keep them safe, never let two students share one (even on a file
+    system that ignores case), and never give one a name the batch writes itself."""
+    taken = set(RESERVED_IDS)
+    for sub in submissions:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", sub.id).strip("._") or "submission"
+        sub.id, number = base, 1
+        while sub.id.lower() in taken:
+            number += 1
+            sub.id = f"{base}-{number}"
+        taken.add(sub.id.lower())
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

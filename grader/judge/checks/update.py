@@ -1,0 +1,155 @@
+"""What the model does to its own weights: `update` (each parameter moves by -lr times the gradient the
+submission's own backward returned) and `weights_io` (get_weights and set_weights round-trip what
+was set; a missing weight raises ValueError).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.judge import diagnoses, layout
+from grader.judge.checks.common import config_indices, fail, find_key, holds
+from grader.judge.checks.gradients import run_with_d_loss
+from grader.judge.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
+from grader.judge.context import Context, Raised, call_step, get_step
+from grader.report import ERROR, FAILED, PASSED, CheckResult
+
+
+def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
+    """Each parameter must move by exactly -lr times the gradient the submission's backward returned.
+
+    Probes whose gradients have the documented shapes decide; probes with only the sizes right (an
+    (H, 1) bias gradient) are used, reshaped, only when there is nothing else, so a shape bug costs its
+    gradient check and not update as well. Probes with unusable or all-zero gradients are skipped."""
+    tol, rates, params = check.get("tolerance", 1e-4), check.get("learning_rates", [0.1]), ctx.spec.parameters
+    verdicts = {True: [], False: []}  # exact shapes? -> [(failure message or None, misconceptions, status)]
+    unusable, probes = [], []
+    for n, index in enumerate(config_indices(ctx, check)):
+        config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
+        weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
+        d_loss, lr = rng.normal(0.0, 1.0, ctx.spec.shape(ctx.spec.model["output"], config)), rates[n % len(rates)]
+        steps = ctx.new_model(config, weights, seed=index) + [call_step("m", "forward", x)]
+        weights_now = [get_step("m", p) for p in params]
+        after = weights_now + [call_step("m", "update", lr)] + weights_now
+        probes.append((config, lr, f"For {ctx.describe(config)} and lr={lr:g}",
+                       (lambda d, steps=steps, after=after: steps + [call_step("m", "backward", d)] + after, d_loss)))
+    for (config, lr, where, _), outcome in zip(probes, run_with_d_loss(ctx, [p[3] for p in probes])):
+        if outcome.died:  # a hang or crash costs one call's limit, not one per probe
+            return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+        grads, exact, why = _usable_gradients(ctx, outcome, config)
+        if grads is None:  # backward's own faults belong to the gradient checks
+            unusable.append(f"{where}, {why}")
+            continue
+        if not outcome.ok:
+            verdicts[exact].append((f"{where}: {outcome.problem}.", [], ERROR))
+            continue
+        before = outcome.values[-2 * len(params) - 1: -len(params) - 1]
+        after = outcome.values[-len(params):]
+        verdicts[exact].append(_judge_update(ctx, where, lr, grads, before, after, tol))
+    decisive = verdicts[True] or verdicts[False]
+    if not decisive:
+        reason = unusable[0] if unusable else "no probe could be run"
+        return fail(ctx, result, f"update could not be judged because backward gave nothing to apply: {reason}.", ERROR)
+    for message, found, status in decisive:
+        if message:
+            return fail(ctx, result, message, status, *found)
+    result.output = "update moves every parameter by exactly -lr times the gradient backward returned."
+
+
+def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list, after: list, tol: float):
+    """(failure message or None, misconceptions, status) for one probe."""
+    for p, b, a in zip(ctx.spec.parameters, before, after):
+        b_arr, a_arr = as_array(b)[0], as_array(a)[0]
+        if b_arr is None or a_arr is None or a_arr.shape != grads[p].shape:
+            got = shape_text(a_arr.shape) if a_arr is not None else describe_type(a)
+            return (f"{where}, after update `{p}` is {got}; expected it to keep the shape "
+                    f"{shape_text(grads[p].shape)}.", [], FAILED)
+        step, expected = a_arr - b_arr, -lr * grads[p]
+        if not _steps_agree(step, expected, tol, rounding=np.maximum(np.abs(a_arr), np.abs(b_arr)), dtype=a):
+            return (f"{where}, update changed `{p}` by the wrong amount: expected exactly -lr times the "
+                    f"'{ctx.spec.gradient_key(p)}' that your backward returned ({mismatch(step, expected)}).",
+                    diagnoses.update_misconceptions(step, expected, tol), FAILED)
+    return None, [], PASSED
+
+
+def _steps_agree(step: np.ndarray, expected: np.ndarray, tol: float, rounding: np.ndarray, dtype) -> bool:
+    """Relative agreement, allowing each entry the rounding of the dtype the submission stores its weights
+    in: a float32 model updated with a zero gradient still moves by that rounding."""
+    if rel_error(step, expected) <= tol:
+        return True
+    kind = np.dtype(getattr(dtype, "dtype", np.float64))
+    resolution = np.finfo(kind).eps if kind.kind == "f" else 0.0
+    slack = tol * float(np.max(np.abs(step) + np.abs(expected))) + 4 * resolution * rounding
+    return bool(np.all(np.abs(step - expected) <= slack))
+
+
+def _usable_gradients(ctx: Context, outcome, config) -> tuple[dict | None, bool, str]:
+    """The gradients backward returned, keyed by parameter and shaped like it, if update can be judged
+    against them; whether they had the documented shapes; else why not."""
+    values = outcome.values
+    backward_at = 1 + len(ctx.spec.parameters) + 1
+    if len(values) <= backward_at:
+        return None, False, outcome.problem or "backward did not return"
+    returned = values[backward_at]
+    if not isinstance(returned, dict):
+        return None, False, f"backward returned {describe_type(returned)}, not a dict of gradients"
+    grads, exact = {}, True
+    for p, documented in ctx.spec.parameter_shapes(config).items():
+        shape = layout.student_shape(documented, ctx.layout.get(p))  # the weights are kept that way
+        value, _ = find_key(returned, ctx.spec.gradient_key(p), p)
+        arr = as_array(value)[0] if value is not None else None
+        if arr is None or arr.size != int(np.prod(shape)) or nonfinite(arr):
+            return None, False, f"backward returned no usable '{ctx.spec.gradient_key(p)}'"
+        exact = exact and arr.shape == shape
+        grads[p] = arr.reshape(shape)
+    if all(not np.any(g) for g in grads.values()):
+        return None, False, "backward returned all-zero gradients"
+    return grads, exact, ""
+
+
+def check_weights_io(ctx: Context, check: dict, result: CheckResult) -> None:
+    index = config_indices(ctx, check)[0]
+    config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)
+    first, second = ctx.hidden_weights(rng, config), ctx.hidden_weights(rng, config)
+    params, model = ctx.spec.parameters, ctx.spec.model
+    required = model.get("required_weights", params)
+    where = f"For {ctx.describe({k: config[k] for k in model['sizes']})}"
+    steps = ctx.new_model(config, first, seed=index)
+    steps.append(call_step("m", "get_weights", keep_going=True))
+    steps.append(call_step("m", "set_weights", second, keep_going=True))
+    steps += [get_step("m", p, keep_going=True) for p in params]
+    for missing in required:
+        partial = {p: v for p, v in second.items() if p != missing}
+        steps.append(call_step("m", "set_weights", partial, keep_going=True))
+    outcome = ctx.run(steps)
+    if not outcome.ok:
+        return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
+    start = 1 + len(params)
+    got, set_result = outcome.values[start], outcome.values[start + 1]
+    after = outcome.values[start + 2: start + 2 + len(params)]
+    partial_results = outcome.values[start + 2 + len(params):]
+    if isinstance(got, Raised):
+        return fail(ctx, result, f"{where}, get_weights() raised {got.info['text']}.", ERROR)
+    if not isinstance(got, dict):
+        return fail(ctx, result, f"{where}, get_weights() returned {describe_type(got)}; expected a dict with keys "
+                                 f"{', '.join(params)}.")
+    missing = [p for p in params if p not in got]
+    if missing:
+        return fail(ctx, result, f"{where}, get_weights() has no key(s) {', '.join(missing)}; expected all of "
+                                 f"{', '.join(params)}.")
+    for p in params:
+        if not holds(got[p], first[p], ctx.layout.get(p)):
+            return fail(ctx, result, f"{where}, get_weights()['{p}'] is not the model's current `{p}`.")
+    if isinstance(set_result, Raised):
+        return fail(ctx, result, f"{where}, set_weights() with all five weights raised {set_result.info['text']}.", ERROR)
+    for p, value in zip(params, after):
+        if not holds(value, second[p], ctx.layout.get(p)):
+            return fail(ctx, result, f"{where}, after set_weights() `{p}` does not hold the value that was passed in.")
+    for p, outcome_value in zip(required, partial_results):
+        if not isinstance(outcome_value, Raised):
+            return fail(ctx, result, f"{where}, set_weights() without '{p}' returned normally; expected it to raise "
+                                     f"ValueError.")
+        if outcome_value.type != "ValueError":
+            return fail(ctx, result, f"{where}, set_weights() without '{p}' raised {outcome_value.type}; expected "
+                                     f"ValueError.")
+    result.output = "get_weights and set_weights round-trip every parameter; a missing weight raises ValueError."
