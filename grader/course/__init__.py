@@ -1,0 +1,1 @@
+"""What the grader does with a whole class at once, after grading: similarity between submissions."""
