@@ -33,7 +33,7 @@ from grader.course.normalise import Tokens, bindings, normalise
 K = 12  # tokens per k-gram: shorter runs are the equations everyone writes the same way
 WINDOW = 8  # winnowing window: every shared run of K + WINDOW - 1 = 19 tokens is found
 COMMON_SHARE = 0.1  # a fingerprint more than this share of the class has is boilerplate ...
-COMMON_AT_LEAST = 10  # ... but only above this many submissions (a copy ring in a small class stays)
+COMMON_AT_LEAST = 5  # ... and than this many submissions (so a copy ring of five in a small class stays)
 MIN_FINGERPRINTS = 40  # floor of a score's denominator
 THRESHOLD = 0.5  # a pair at or above is flagged (bench/bench_similarity.py and tests measure it)
 LIST_FLOOR = 0.2  # pairs listed in similarity.csv; below, a pair is two independent solutions
