@@ -40,6 +40,8 @@ LIST_FLOOR = 0.2  # pairs listed in similarity.csv; below, a pair is two indepen
 LIST_MOST = 1000  # at most this many pairs are listed
 MAX_BYTES = 2_000_000  # a larger hand-in is not compared (no RNN solution is near this)
 BASE = np.uint64(1_000_003)
+JOBS = 0  # processes that normalise and winnow a large class (0: one per core); the rest is numpy in one
+PARALLEL_FROM = 200  # below this many submissions, one process is quicker than starting a pool
 FOLDER = "similarity"  # OUTDIR/similarity/: sources.json, pairs.json, one page per flagged pair
 
 
@@ -208,8 +210,8 @@ class Analysis:
 
 def analyse(sources: list[Source], skeleton: str | None = None, spec=None) -> Analysis:
     """Every pair of submissions that share own fingerprints, best first, with its fragments."""
+    prints = _all_prints(sources, fixed_names(spec))
     fixed = fixed_names(spec)
-    prints = [winnow(tokens_of(s, fixed)) for s in sources]
     n = len(sources)
     sets = [np.unique(p.hashes) for p in prints]
     owners = np.repeat(np.arange(n, dtype=np.int64), [len(s) for s in sets])
@@ -223,18 +225,18 @@ def analyse(sources: list[Source], skeleton: str | None = None, spec=None) -> An
     removed_common = int(np.count_nonzero(counts > max(COMMON_AT_LEAST, COMMON_SHARE * n)))
     hashes, owners, inverse = hashes[~common], owners[~common], inverse[~common]
     own = [np.zeros(0, dtype=np.uint64)] * n
-    sizes = np.bincount(owners, minlength=n)
+    sizes = np.bincount(owners, minlength=n).astype(np.int64)
     order = np.argsort(owners, kind="stable")
     for i, chunk in enumerate(np.split(hashes[order], np.cumsum(sizes)[:-1]) if n else []):
         own[i] = chunk
-    shared = _shared_counts(inverse, owners, n)
-    pairs = []
-    for key, count in shared.items():
-        a, b = divmod(key, n)
-        denominator = max(min(sizes[a], sizes[b]), MIN_FINGERPRINTS)
-        pairs.append(Pair(sources[a].id, sources[b].id, float(count / denominator),
-                          float(count / max(sizes[a], 1)), float(count / max(sizes[b], 1)), int(count)))
-    pairs.sort(key=lambda p: (-p.score, -p.shared, p.a, p.b))
+    keys, counts = _shared_counts(inverse, owners, n)
+    first, second = np.divmod(keys, n)
+    scores = counts / np.maximum(np.minimum(sizes[first], sizes[second]), MIN_FINGERPRINTS)
+    order = np.lexsort((second, first, -counts, -scores))  # best first; ties by shared, then by position
+    ids = [s.id for s in sources]
+    pairs = [Pair(ids[a], ids[b], score, count / max(sizes[a], 1), count / max(sizes[b], 1), count)
+             for a, b, score, count in zip(first[order].tolist(), second[order].tolist(),
+                                           scores[order].tolist(), counts[order].tolist())]
     listed = [p for p in pairs if p.score >= LIST_FLOOR][:LIST_MOST]
     index = {s.id: i for i, s in enumerate(sources)}
     for pair in listed:
@@ -244,11 +246,30 @@ def analyse(sources: list[Source], skeleton: str | None = None, spec=None) -> An
                     removed_skeleton=int(np.count_nonzero(given)), removed_common=removed_common)
 
 
-def _shared_counts(groups: np.ndarray, owners: np.ndarray, n: int) -> dict[int, int]:
+def _all_prints(sources: list[Source], fixed: frozenset[str]) -> list[Fingerprints]:
+    """Every submission's fingerprints; tokenize is pure Python, so a large class is split over
+    forked processes (each returns plain arrays)."""
+    import os
+
+    jobs = JOBS or os.cpu_count() or 1
+    if jobs <= 1 or len(sources) < PARALLEL_FROM:
+        return [winnow(tokens_of(s, fixed)) for s in sources]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        return pool.starmap(_prints_of, [(s, fixed) for s in sources], chunksize=16)
+
+
+def _prints_of(source: Source, fixed: frozenset[str]) -> Fingerprints:
+    return winnow(tokens_of(source, fixed))
+
+
+def _shared_counts(groups: np.ndarray, owners: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """How many fingerprints each pair (key a * n + b, a < b) shares: every pair within each posting
     list of the index, counted with numpy."""
+    nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     if len(groups) == 0:
-        return {}
+        return nothing
     order = np.lexsort((owners, groups))
     groups, owners = groups[order], owners[order]
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
@@ -260,31 +281,33 @@ def _shared_counts(groups: np.ndarray, owners: np.ndarray, n: int) -> dict[int, 
         left, right = np.triu_indices(size, 1)
         keys.append((members[:, left] * n + members[:, right]).ravel())
     if not keys:
-        return {}
-    found, counts = np.unique(np.concatenate(keys), return_counts=True)
-    return dict(zip(found.tolist(), counts.tolist()))
+        return nothing
+    return np.unique(np.concatenate(keys), return_counts=True)
 
 
 def fragments(first: Fingerprints, second: Fingerprints, shared: np.ndarray) -> list[dict]:
     """Where the pair's shared fingerprints are: runs of matching k-grams in the first submission, each
     with the runs in the second that hold the same fingerprints, as line ranges."""
+    common = set(shared.tolist())
+    first_hashes, second_hashes = first.hashes.tolist(), second.hashes.tolist()
     found = []
-    for run in _runs(first, np.isin(first.hashes, shared)):
-        there = np.isin(second.hashes, first.hashes[run])
-        for other in _runs(second, there):
+    for run in _runs(first, [i for i, h in enumerate(first_hashes) if h in common]):
+        here = {first_hashes[i] for i in run}
+        for other in _runs(second, [i for i, h in enumerate(second_hashes) if h in here]):
             found.append({"a": _line_range(first, run), "b": _line_range(second, other)})
     found.sort(key=lambda f: (f["a"], f["b"]))
     return found
 
 
-def _runs(prints: Fingerprints, matched: np.ndarray) -> list[np.ndarray]:
+def _runs(prints: Fingerprints, indices: list[int]) -> list[list[int]]:
     """Indices of matched fingerprints grouped into runs whose k-grams overlap or nearly touch."""
-    indices = np.flatnonzero(matched)
-    if len(indices) == 0:
-        return []
-    positions = prints.positions[indices]
-    breaks = np.flatnonzero(np.diff(positions) > K + WINDOW) + 1
-    return np.split(indices, breaks)
+    runs: list[list[int]] = []
+    for index in indices:
+        if runs and prints.positions[index] - prints.positions[runs[-1][-1]] <= K + WINDOW:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
 
 
 def _line_range(prints: Fingerprints, run: np.ndarray) -> list[int]:

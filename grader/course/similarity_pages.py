@@ -12,6 +12,8 @@ import html
 import re
 from pathlib import Path
 
+import os
+
 from grader.report import write_atomic
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -56,7 +58,7 @@ def write_pages(out: Path, sources: list, pairs: list) -> dict[tuple[str, str], 
         link = ""
         if pair.flagged:
             name = f"pair-{rank:04d}.html"
-            write_atomic(folder / name, side_by_side(pair, by_id[pair.a], by_id[pair.b], rank))
+            _write(folder / name, side_by_side(pair, by_id[pair.a], by_id[pair.b], rank))
             pages[(pair.a, pair.b)] = f"{FOLDER}/{name}"
             link = f"<a href=\"{FOLDER}/{name}\">side by side</a>"
         rows.append(f"<tr class=\"{'flagged' if pair.flagged else ''}\"><td class=num>{rank}</td>"
@@ -74,6 +76,14 @@ def write_pages(out: Path, sources: list, pairs: list) -> dict[tuple[str, str], 
             + ("" if pairs else "<p>No pair of submissions shares code of its own.</p>"))
     write_atomic(out / "similarity.html", _page("Similarity", body))
     return pages
+
+
+def _write(path: Path, text: str) -> None:
+    """Whole or not at all, without an fsync per page: a page lost to a crash is written again by
+    the next `grade similarity` (the CSV and pairs.json are written with write_atomic)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def side_by_side(pair, a, b, rank: int) -> str:
