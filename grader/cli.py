@@ -59,7 +59,7 @@ def main():
     \b
     grade SUBMISSION.py|.ipynb          grade one file, print a summary
     grade SUBMISSION.py --out r.json    also write the JSON report
-    grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
+    grade FOLDER|ZIP --out OUTDIR       batch: a report per submission, summary.csv, summary.json
     grade FOLDER --out OUTDIR --similarity   also rank pairs of students by similarity
     grade similarity OUTDIR             the same ranking, later, from OUTDIR alone
     grade selftest                      course-staff CI: every spec's examples score what they should
@@ -97,6 +97,8 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
                   isolation: str | None, similarity: bool):
     """Grade one submission (.py or .ipynb), or every submission in a folder (with --out OUTDIR)."""
     _choose_isolation(isolation)
+    if submission.is_file() and submission.suffix.lower() == ".zip":  # a platform's bulk download
+        return _grade_zip(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet, similarity)
     if submission.is_dir():
         return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet,
                              similarity)
@@ -139,6 +141,28 @@ def _prestart(submission: Path, spec):
 
 def _below(score: float, max_score: float, percent: float) -> bool:
     return bool(max_score) and 100 * score / max_score < percent
+
+
+def _grade_zip(archive: Path, *args):
+    """A zip is unpacked into a private folder (regular files only, names kept inside it) and graded
+    as that folder; the folder goes when grading ends. OUTDIR keeps the reports and the code."""
+    import tempfile
+
+    from grader.course.unzip import ZipProblem, unpack
+
+    with tempfile.TemporaryDirectory(prefix="grade-zip-") as folder:
+        try:
+            skipped = unpack(archive, Path(folder))
+        except ZipProblem as exc:
+            raise click.UsageError(str(exc)) from None
+        if skipped:
+            click.echo(f"Left out {len(skipped)} member(s) of {archive.name} that are links or would land "
+                       "outside the folder.", err=True)
+        root = Path(folder)
+        inside = list(root.iterdir())
+        if len(inside) == 1 and inside[0].is_dir():  # a zip of one folder holding the submissions
+            root = inside[0]
+        return _grade_folder(root, *args)
 
 
 def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,

@@ -202,14 +202,41 @@ def test_scores_do_not_depend_on_the_process(tmp_path):
     assert runs[0] == runs[1] and runs[0]
 
 
-def test_grade_folder_with_similarity_flags_the_copy(tmp_path):
-    folder, out = tmp_path / "subs", tmp_path / "out"
-    folder.mkdir()
+def _hostile_zip(path: Path, members: dict[str, str]) -> Path:
+    """A zip with the given members, plus one that climbs out of its folder and one symbolic link."""
+    import stat
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as bundle:
+        for name, text in members.items():
+            bundle.writestr(name, text)
+        bundle.writestr("../escaped.py", "print('out')\n")
+        link = zipfile.ZipInfo("linked.py")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        bundle.writestr(link, "/etc/passwd")
+    return path
+
+
+def test_a_zip_is_unpacked_without_links_or_names_outside_its_folder(tmp_path):
+    from grader.course.unzip import unpack
+
+    archive = _hostile_zip(tmp_path / "class.zip", {"downloads/alice.py": "x = 1\n"})
+    (tmp_path / "into").mkdir()
+    skipped = unpack(archive, tmp_path / "into")
+    assert sorted(skipped) == ["../escaped.py", "linked.py"]
+    assert [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "into").rglob("*") if p.is_file()] == \
+        ["into/downloads/alice.py"]
+    assert not (tmp_path / "escaped.py").exists()
+
+
+def test_grade_zip_with_similarity_flags_the_copy(tmp_path):
+    out = tmp_path / "out"
     text = (EXAMPLES / "correct_vectorised.py").read_text()
-    (folder / "alice.py").write_text(text)
-    (folder / "bob.py").write_text(disguise(text, "rename", random.Random(0)))
-    result = CliRunner().invoke(cli.main, [str(folder), "--out", str(out), "--similarity", "--jobs", "1", "-q"])
+    archive = _hostile_zip(tmp_path / "class.zip", {"downloads/alice.py": text,
+                                                    "downloads/bob.py": disguise(text, "rename", random.Random(0))})
+    result = CliRunner().invoke(cli.main, [str(archive), "--out", str(out), "--similarity", "--jobs", "1", "-q"])
     assert result.exit_code == 0, result.output
+    assert "Left out 2 member(s)" in result.output
     assert "Similarity: 2 submissions compared, 1 pair(s) flagged" in result.output
     assert [(p["a"], p["b"], p["flagged"]) for p in sim.ranked_pairs(out)] == [("alice", "bob", True)]
     assert json.loads((out / "alice.json").read_text())["score"] == 10  # grading is unchanged
