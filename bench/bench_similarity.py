@@ -120,7 +120,7 @@ def cost(spec, n: int, jobs: int) -> None:
           f"{len(independent_sources())} correct and {len(list(EXAMPLES.glob('mutant_*.py')))} buggy examples)")
     print(f"  recording the sources in OUTDIR:            {recorded:6.2f} s")
     print(f"  grade similarity OUTDIR (all of it):        {whole:6.2f} s")
-    print(f"  baseline, reading + tokenize alone:         {baseline:6.2f} s  (similarity / baseline = {whole / baseline:.2f})")
+    print(f"  baseline, reading + tokenize alone (1 job): {baseline:6.2f} s  (similarity / baseline = {whole / baseline:.2f})")
     print(f"  all pairs compared in Python, scaled to {n}: {all_pairs:6.2f} s  (only the pair loop; "
           f"{all_pairs / whole:.1f}x the whole similarity run)")
 

@@ -404,7 +404,10 @@ def _course(out: Path, spec: Spec, result: BatchResult, similarity: bool) -> Non
     for `grade similarity OUTDIR`, and compared now with --similarity."""
     from grader.course import similarity as course_similarity
 
-    result.similarity = course_similarity.after_batch(out, spec, result.submissions, similarity)
+    try:
+        result.similarity = course_similarity.after_batch(out, spec, result.submissions, similarity)
+    except OSError as exc:  # the reports are written; this must not undo the batch
+        print(f"Could not write the similarity files in {out}: {exc.strerror or exc}.", file=sys.stderr)
 
 
 def _for(sub: Submission, report: dict) -> dict:

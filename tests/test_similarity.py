@@ -240,3 +240,14 @@ def test_grade_zip_with_similarity_flags_the_copy(tmp_path):
     assert "Similarity: 2 submissions compared, 1 pair(s) flagged" in result.output
     assert [(p["a"], p["b"], p["flagged"]) for p in sim.ranked_pairs(out)] == [("alice", "bob", True)]
     assert json.loads((out / "alice.json").read_text())["score"] == 10  # grading is unchanged
+
+
+def test_code_that_does_not_parse_is_read_past_the_fault():
+    """tokenize stops at the first fault; the lexer reads everything a student wrote."""
+    from grader.course.normalise import normalise
+
+    broken = "def forward(self, x:\n    return x\n  y = 1\nclass RNN:\n    def backward(self, d_loss):\n        return d_loss * 2\n"
+    texts = normalise(broken).texts
+    assert "class" in texts and texts[-3:] == ("V", "*", "N")
+    many = "  x = 1\ny = (2\n" * 3000  # a fault on every line
+    assert normalise(many).texts.count("=") == 6000

@@ -1,14 +1,18 @@
 """Source as a stream of tokens that a copier's cosmetic edits do not change.
 
-Python's `tokenize` (never `exec`, never `ast` on untrusted size limits) splits the code; then:
+The code is lexed by one regular expression with Python's token rules (names, numbers, strings with
+their prefixes and triple quotes, operators, comments, logical line ends by bracket depth). Not
+`tokenize`: in Python 3.11 it is pure Python, about four times slower, most of the cost of a class,
+and it stops at the first line it cannot read; this lexer reads any text to its end and never runs
+anything. Then:
 
 - comments, docstrings and other bare string statements, blank lines, indentation and line breaks are
   dropped, so whitespace, comments and a function moved into a helper (new indentation) change nothing;
-- names become placeholders by role: `M` for an imported module (np, numpy), `F` for a function or
-  class the file defines, `V` for every other variable or parameter; keywords, builtins and `self`
+- names become placeholders by role: `M` for an imported name (np, numpy, Dict), `F` for a function
+  or class the code defines, `V` for every other variable or parameter; keywords, builtins and `self`
   stay as they are;
-- attribute names (after a dot) stay only when the assignment fixes them (the names the skeleton and
-  the spec define: W, R, V, bs, by, forward, grads, ...) or when they are the library's vocabulary
+- attribute names (after a dot) stay only when the interface fixes them (the spec's class, methods,
+  parameters, sizes: W, R, V, bs, by, forward) or when they are the library's vocabulary
   (np.tanh, np.random.uniform, x.shape, x.T, grads.items): a copier cannot rename those without
   changing what the code does, and they say how a student went about it; every other attribute, a
   cache the student named, becomes `A`: a copier renames those freely;
@@ -20,9 +24,8 @@ Each token keeps its line number, so a matching fragment can be shown where the 
 from __future__ import annotations
 
 import builtins
-import io
 import keyword
-import tokenize
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,9 +33,21 @@ import numpy as np
 KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {"self", "cls"}
 # what an array, a dict or a list offers (x.shape, x.T, grads.items(), states.append): library vocabulary
 KEPT_ATTRIBUTES = frozenset(n for n in dir(np.ndarray) + dir(dict) + dir(list) if not n.startswith("_"))
-SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
-           tokenize.ENCODING, tokenize.ENDMARKER}
-STATEMENT_START = {tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING, None}
+
+NAME, NUMBER, STRING, OP, NEWLINE = "name", "number", "string", "op", "newline"
+LEXER = re.compile(r"""
+ (?P<space>[ \t\f]+|\\\r?\n)
+|(?P<comment>\#[^\r\n]*)
+|(?P<newline>\r?\n|\r)
+|(?P<string>(?:[rRbBuUfF]{1,2})?(?:'''(?:[^'\\]+|\\.|'(?!''))*(?:'''|\Z)|\"\"\"(?:[^"\\]+|\\.|"(?!""))*(?:\"\"\"|\Z)
+                                  |'(?:[^'\\\r\n]+|\\.)*(?:'|$)|"(?:[^"\\\r\n]+|\\.)*(?:"|$)))
+|(?P<number>(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+
+             |(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)[jJ]?)
+|(?P<name>[^\W\d]\w*)
+|(?P<op>\*\*=|//=|>>=|<<=|\.\.\.|->|:=|\*\*|//|==|!=|<=|>=|<<|>>|[-+*/%&|^@]=|[^\s\w])
+|(?P<other>\S)
+""", re.VERBOSE | re.DOTALL | re.MULTILINE)
+OPEN, CLOSE = set("([{"), set(")]}")
 
 
 @dataclass(frozen=True)
@@ -43,133 +58,118 @@ class Tokens:
     lines: tuple[int, ...]
 
 
-def raw_tokens(source: str) -> list[tokenize.TokenInfo]:
-    """Every token tokenize finds. Code that does not tokenize to the end (an unclosed bracket, a
-    stray indent) is tokenized up to the fault, then again from the line after it, so one broken
-    line does not hide the rest of a submission."""
-    found: list[tokenize.TokenInfo] = []
-    lines = None
-    start = 0  # lines of source already tokenized
-    text = source
-    while True:
-        last_line = 0
-        try:
-            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-                if start:
-                    tok = tok._replace(start=(tok.start[0] + start, tok.start[1]), end=(tok.end[0] + start, tok.end[1]))
-                found.append(tok)
-                last_line = tok.start[0]
-            return found
-        except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
-            lines = lines or source.splitlines(keepends=True)
-            where = getattr(exc, "lineno", None) or (exc.args[1][0] + start if len(exc.args) > 1 else 0)
-            # the fault's line is skipped; never go backwards (an unclosed bracket reports its start)
-            start = max(int(where or 0), last_line, start + 1)
-            if start >= len(lines):
-                return found
-            text = "".join(lines[start:])
+def lex(source: str) -> list[tuple[str, str, int]]:
+    """(kind, text, line) of every token but spaces and comments; NEWLINE only where a logical line
+    ends (outside brackets), once per line end."""
+    found: list[tuple[str, str, int]] = []
+    line, depth = 1, 0
+    for match in LEXER.finditer(source):
+        kind, text = match.lastgroup, match.group()
+        if kind == "newline":
+            if depth == 0 and found and found[-1][0] != NEWLINE:
+                found.append((NEWLINE, "", line))
+            line += 1
+            continue
+        if kind == "space" or kind == "comment":
+            line += text.count("\n")
+            continue
+        if kind == "other":
+            kind = OP
+        elif kind == OP:
+            depth = depth + 1 if text in OPEN else max(depth - 1, 0) if text in CLOSE else depth
+        found.append((kind, text, line))
+        if kind == STRING:
+            line += text.count("\n")
+    return found
 
 
 def normalise(source: str, fixed: frozenset[str] = frozenset(),
               bindings: tuple[set[str], set[str]] | None = None) -> Tokens:
     """The normalised tokens of `source`; `fixed` are the names the interface dictates; `bindings`
     (imported, defined) when the names are bound elsewhere (a notebook's other cells)."""
-    toks = [t for t in raw_tokens(source) if t.type != tokenize.COMMENT]
+    toks = lex(source)
     imported, defined = bindings or _bindings(toks)
     texts: list[str] = []
     rows: list[int] = []
-    kept: list[tokenize.TokenInfo] = []  # significant tokens so far: for attribute positions
-    previous_type = None  # for docstrings: a string that starts and ends a statement
-    library = False  # the last name was a module or one of its attributes (np, np.random)
-    for index, tok in enumerate(toks):
-        kind = tok.type
-        if kind in SKIPPED:
-            if kind in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT):
-                previous_type = kind
+    library = False  # the last name was imported or one of its attributes (np, np.random)
+    statement_start = True
+    for index, (kind, text, line) in enumerate(toks):
+        if kind == NEWLINE:
+            statement_start = True
             continue
-        if kind == tokenize.STRING and previous_type in STATEMENT_START and _ends_statement(toks, index):
-            previous_type = tokenize.STRING  # a docstring or bare string: documentation, not code
-            continue
-        if kind == tokenize.NAME:
-            text, library = _name(tok.string, kept, library, imported, defined, fixed)
-        elif kind == tokenize.NUMBER:
-            text = "N"
-        elif kind == tokenize.STRING:
-            text = "S"
-        else:
-            text = tok.string
-        if kind != tokenize.NAME and text != ".":
+        if kind == STRING and statement_start and _ends_statement(toks, index):
+            continue  # a docstring or bare string: documentation, not code
+        statement_start = False
+        if kind == NAME:
+            after_dot = bool(texts) and texts[-1] == "."
+            if after_dot:
+                if not library:
+                    text = text if text in fixed or text in KEPT_NAMES or text in KEPT_ATTRIBUTES else "A"
+            elif text in imported:
+                text, library = "M", True
+            elif text not in KEPT_NAMES:
+                text, library = ("F" if text in defined else "V"), False
+            else:
+                library = False
+        elif kind == NUMBER:
+            text, library = "N", False
+        elif kind == STRING:
+            text, library = "S", False
+        elif text != ".":
             library = False
         texts.append(text)
-        rows.append(tok.start[0])
-        kept.append(tok)
-        previous_type = kind
+        rows.append(line)
     return Tokens(tuple(texts), tuple(rows))
-
-
-def _name(name: str, kept: list, library: bool, imported: set[str], defined: set[str],
-          fixed: frozenset[str]) -> tuple[str, bool]:
-    """A name's placeholder, and whether it is the library's (so the attribute after it keeps its name)."""
-    if kept and kept[-1].string == ".":
-        if library:
-            return name, True
-        return (name if name in fixed or name in KEPT_NAMES or name in KEPT_ATTRIBUTES else "A"), False
-    if name in imported:
-        return "M", True
-    if name in KEPT_NAMES:
-        return name, False
-    return ("F" if name in defined else "V"), False
 
 
 def bindings(sources: list[str]) -> tuple[set[str], set[str]]:
     """The names that imports and definitions bind across several pieces of code (a notebook's cells)."""
     imported, defined = set(), set()
     for source in sources:
-        more = _bindings([t for t in raw_tokens(source) if t.type != tokenize.COMMENT])
+        more = _bindings(lex(source))
         imported |= more[0]
         defined |= more[1]
     return imported, defined
 
 
-def _bindings(toks: list[tokenize.TokenInfo]) -> tuple[set[str], set[str]]:
+def _bindings(toks: list[tuple[str, str, int]]) -> tuple[set[str], set[str]]:
     """Names bound by an import (modules, their aliases, names from `from m import a`) and by
-    `def`/`class` in this file."""
+    `def`/`class`."""
     imported: set[str] = set()
     defined: set[str] = set()
-    for index, tok in enumerate(toks):
-        if tok.type != tokenize.NAME:
+    for index, (kind, text, _) in enumerate(toks):
+        if kind != NAME:
             continue
-        if index and toks[index - 1].string in ("def", "class"):
-            defined.add(tok.string)
-        elif tok.string == "import":
+        if index and toks[index - 1][1] in ("def", "class") and toks[index - 1][0] == NAME:
+            defined.add(text)
+        elif text == "import":
             imported.update(_imported(toks, index + 1))
     return imported, defined
 
 
-def _imported(toks: list[tokenize.TokenInfo], index: int) -> list[str]:
+def _imported(toks: list[tuple[str, str, int]], index: int) -> list[str]:
     """The names `import a.b as c, d` or `from m import (e as f, g)` binds: c, d, f, g (a dotted
     name binds its first part)."""
     names: list[str] = []
-    expect_name = alias = False
-    expect_name = True
-    while index < len(toks) and toks[index].type not in (tokenize.NEWLINE, tokenize.ENDMARKER):
-        tok = toks[index]
-        if tok.string == "as":
+    expect_name, alias = True, False
+    while index < len(toks) and toks[index][0] != NEWLINE:
+        kind, text, _ = toks[index]
+        if text == "as":
             alias = True
-        elif tok.type == tokenize.NAME and (expect_name or alias):
+        elif kind == NAME and (expect_name or alias):
             if alias and names:
                 names.pop()
-            names.append(tok.string)
+            names.append(text)
             expect_name = alias = False
-        elif tok.string == ",":
+        elif text == ",":
             expect_name = True
         index += 1
     return names
 
 
-def _ends_statement(toks: list[tokenize.TokenInfo], index: int) -> bool:
+def _ends_statement(toks: list[tuple[str, str, int]], index: int) -> bool:
     """Whether the string at `index` (with implicitly joined strings after it) is a whole statement."""
     index += 1
-    while index < len(toks) and toks[index].type in (tokenize.STRING, tokenize.NL, tokenize.COMMENT):
+    while index < len(toks) and toks[index][0] == STRING:
         index += 1
-    return index >= len(toks) or toks[index].type in (tokenize.NEWLINE, tokenize.ENDMARKER) or toks[index].string == ";"
+    return index >= len(toks) or toks[index][0] == NEWLINE or toks[index][1] == ";"
