@@ -247,7 +247,7 @@ def analyse(sources: list[Source], skeleton: str | None = None, spec=None) -> An
 
 
 def _all_prints(sources: list[Source], fixed: frozenset[str]) -> list[Fingerprints]:
-    """Every submission's fingerprints; tokenize is pure Python, so a large class is split over
+    """Every submission's fingerprints; lexing is pure Python, so a large class is split over
     forked processes (each returns plain arrays)."""
     import os
 
