@@ -60,7 +60,9 @@ def main():
     grade SUBMISSION.py|.ipynb          grade one file, print a summary
     grade SUBMISSION.py --out r.json    also write the JSON report
     grade SUB.py --format junit --out junit.xml   --out holds the --format given (else JSON)
-    grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
+    grade FOLDER|ZIP --out OUTDIR       batch: a report per submission, summary.csv, summary.json
+    grade FOLDER --out OUTDIR --similarity   also rank pairs of students by similarity
+    grade similarity OUTDIR             the same ranking, later, from OUTDIR alone
     grade selftest                      course-staff CI: every spec's examples score what they should
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID
     grade bundle --out autograder.zip   a Gradescope autograder for the spec
@@ -91,14 +93,20 @@ def main():
 @click.option("--isolation", default=None, envvar="GRADER_ISOLATION", show_envvar=True,
               help="Isolation layers: full (default: all this machine has), minimal, or a list such as "
                    "namespaces,seccomp. See `grade doctor`.")
+@click.option("--similarity", is_flag=True,
+              help="Folder: also rank pairs of students by the similarity of the code they wrote themselves "
+                   "(OUTDIR/similarity.csv, similarity.html). See `grade similarity --help`.")
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
-                  isolation: str | None):
+                  isolation: str | None, similarity: bool):
     """Grade one submission (.py or .ipynb), or every submission in a folder (with --out OUTDIR)."""
     _choose_isolation(isolation)
+    if submission.is_file() and submission.suffix.lower() == ".zip":  # a platform's bulk download
+        return _grade_zip(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet, similarity)
     if submission.is_dir():
-        return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet)
-    for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force)):
+        return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet,
+                             similarity)
+    for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force), ("--similarity", similarity)):
         if value:
             raise click.UsageError(f"{name} applies to a folder of submissions, and {submission} is a file.")
     if out is not None and out.is_dir():
@@ -172,8 +180,31 @@ def _below(score: float, max_score: float, percent: float) -> bool:
     return bool(max_score) and 100 * score / max_score < percent
 
 
+def _grade_zip(archive: Path, *args):
+    """A zip is unpacked into a private folder (regular files only, names kept inside it) and graded
+    as that folder; the folder goes when grading ends. OUTDIR keeps the reports and the code."""
+    import tempfile
+
+    from grader.course.unzip import ZipProblem, unpack
+
+    with tempfile.TemporaryDirectory(prefix="grade-zip-") as folder:
+        try:
+            skipped = unpack(archive, Path(folder))
+        except ZipProblem as exc:
+            raise click.UsageError(str(exc)) from None
+        if skipped:
+            click.echo(f"Left out {len(skipped)} member(s) of {archive.name} that are links or would land "
+                       "outside the folder.", err=True)
+        root = Path(folder)
+        inside = list(root.iterdir())
+        if len(inside) == 1 and inside[0].is_dir():  # a zip of one folder holding the submissions
+            root = inside[0]
+        return _grade_folder(root, *args)
+
+
 def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
-                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool):
+                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
+                  similarity: bool = False):
     from grader.course import batch
 
     if out is None:
@@ -184,7 +215,8 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         raise click.UsageError(f"--format {fmt} applies to one submission; a folder's summary is text or json.")
     spec = _load_spec(spec_name)
     try:
-        result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet)
+        result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet,
+                                    similarity=similarity)
     except KeyboardInterrupt:
         done = len(list(out.glob("*.json")))
         click.echo(f"\nInterrupted. Finished reports are kept in {out} ({done} files); run the same command "
@@ -196,12 +228,47 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         click.echo((out / "summary.json").read_text(), nl=False)
     else:
         click.echo(batch.render_summary(result, out, spec), nl=False)
+        if result.similarity is not None:
+            click.echo(_similarity_line(out, *result.similarity))
     if fail_under is not None:
         below = [i for i, r in result.reports.items() if _below(r["score"], r["max_score"], fail_under)]
         if below:
             click.echo(f"{len(below)} submission(s) scored below --fail-under {fail_under:g}%: "
                        f"{', '.join(below[:10])}{' ...' if len(below) > 10 else ''}.", err=True)
             sys.exit(1)
+
+
+@main.command("similarity")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--spec", "spec_name", default=None,
+              help="Assignment spec whose skeleton is taken out (default: the one OUTDIR was graded with).")
+def similarity_command(outdir: Path, spec_name: str | None):
+    """Rank pairs of students in OUTDIR (a `grade FOLDER --out OUTDIR` run) by the similarity of the
+    code they wrote themselves.
+
+    \b
+    The spec's skeleton (given code, docstrings, TODO banners) and code most of the class shares are
+    taken out; renamed variables, reordered methods or cells, comments and layout do not hide a copy.
+    Writes OUTDIR/similarity.csv, OUTDIR/similarity.html and a side-by-side page per flagged pair.
+    """
+    from grader.course import similarity
+
+    try:
+        recorded, _ = similarity.load_sources(outdir)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise click.UsageError(f"{outdir} holds no record of a batch's submissions ({similarity.FOLDER}/"
+                               "sources.json); grade the folder first: grade FOLDER --out OUTDIR.") from None
+    spec = _load_spec(spec_name or recorded)
+    listed, count = similarity.run(outdir, spec)
+    click.echo(_similarity_line(outdir, listed, count))
+
+
+def _similarity_line(out: Path, listed: list, count: int) -> str:
+    flagged = [p for p in listed if p.flagged]
+    top = ", ".join(f"{p.a} & {p.b} ({p.score:.2f})" for p in flagged[:3])
+    return (f"Similarity: {count} submissions compared, {len(flagged)} pair(s) flagged"
+            + (f" ({top}{' ...' if len(flagged) > 3 else ''})" if flagged else "")
+            + f"; see {out / 'similarity.html'} and similarity.csv.")
 
 
 @main.command("selftest")

@@ -222,12 +222,14 @@ class BatchResult:
     graded: int = 0
     ignored: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    similarity: tuple | None = None  # (listed pairs, submissions compared) when --similarity ran
 
 
 def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, jobs: int | None = None,
                  pick: str | None = None, force: bool = False, quiet: bool = False,
-                 stream=None) -> BatchResult:
-    """Grade every submission in `folder` into `out`; reuse reports that still match (unless force)."""
+                 stream=None, similarity: bool = False) -> BatchResult:
+    """Grade every submission in `folder` into `out`; reuse reports that still match (unless force).
+    With `similarity`, also rank pairs of students by similarity (grader/course/similarity.py)."""
     started = time.monotonic()
     seed = spec.seed if seed is None else seed
     out.mkdir(parents=True, exist_ok=True)
@@ -284,7 +286,19 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
     result = BatchResult(submissions, reports, reused=reused, graded=len(jobs_list), ignored=ignored,
                          seconds=time.monotonic() - started)
     write_summary(out, spec, seed, result)
+    _course(out, spec, result, similarity)
     return result
+
+
+def _course(out: Path, spec: Spec, result: BatchResult, similarity: bool) -> None:
+    """Class-level work after grading (grader/course/): the submissions' code is recorded in OUTDIR
+    for `grade similarity OUTDIR`, and compared now with --similarity."""
+    from grader.course import similarity as course_similarity
+
+    try:
+        result.similarity = course_similarity.after_batch(out, spec, result.submissions, similarity)
+    except OSError as exc:  # the reports are written; this must not undo the batch
+        print(f"Could not write the similarity files in {out}: {exc.strerror or exc}.", file=sys.stderr)
 
 
 def _for(sub: Submission, report: dict) -> dict:

@@ -88,6 +88,16 @@ class Spec:
         return {p.stem: p.read_text() for p in sorted((self.pack.support / folder).glob("*.py"))}
 
     @property
+    def skeleton(self) -> Path | None:
+        """The code the assignment gives students (`skeleton`, a path under specs/), which the
+        similarity check takes out of every submission; None when the spec names none."""
+        name = self.data.get("skeleton")
+        if not name:
+            return None
+        beside = self.path.parent / name  # a spec kept outside specs/ may bring its own
+        return beside if beside.is_file() else SPECS / name
+
+    @property
     def checks(self) -> list[dict]:
         return self.data["checks"]
 
