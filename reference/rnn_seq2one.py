@@ -57,6 +57,19 @@ FORWARD_MISCONCEPTIONS = {
 
 # What each variant means to a student, and a hint that does not give the solution away.
 DIAGNOSES = {
+    # this assignment's words for generic misconceptions (grader/judge/diagnoses.py words them generally)
+    "gradient_keys_renamed": (
+        "backward's dictionary uses other key names than the documented ones.",
+        "The keys must be exactly d_W, d_R, d_V, d_bs and d_by."),
+    "init_wrong_distribution": (
+        "The weight matrices are not drawn from U(-0.2, 0.2).",
+        "Use np.random.uniform(-0.2, 0.2, shape) for W, R and V."),
+    "init_nonzero_bias": (
+        "The biases do not start at zero.",
+        "Initialise bs and by with np.zeros of the right length."),
+    "numgrad_keys_renamed": (
+        "get_numerical_gradient's dictionary uses other key names than backward's.",
+        "Name the keys like the gradients of backward: d_W, d_R, d_V, d_bs, d_by."),
     "truncated_bptt": (
         "The gradients only flow through the last time step.",
         "Backpropagation through time must carry dL/da back through R to every earlier step and sum the "

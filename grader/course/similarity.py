@@ -352,7 +352,7 @@ def write_results(out: Path, sources: list[Source], analysis: Analysis) -> list[
                                    for f in pair.fragments)])
     (out / FOLDER).mkdir(parents=True, exist_ok=True)
     write_atomic(out / "similarity.csv", buffer.getvalue())
-    pages = similarity_pages.write_pages(out, sources, listed)
+    pages = similarity_pages.write_pages(out, sources, listed, FOLDER, THRESHOLD)
     data = {"threshold": THRESHOLD, "k": K, "window": WINDOW, "submissions": len(sources),
             "removed_skeleton_fingerprints": analysis.removed_skeleton,
             "removed_common_fingerprints": analysis.removed_common,

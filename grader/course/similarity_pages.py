@@ -43,12 +43,12 @@ def _page(title: str, body: str) -> str:
             f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
 
 
-def write_pages(out: Path, sources: list, pairs: list) -> dict[tuple[str, str], str]:
-    """similarity.html and a page per flagged pair; returns {(a, b): page path relative to OUTDIR}."""
-    from grader.course.similarity import FOLDER, THRESHOLD
-
+def write_pages(out: Path, sources: list, pairs: list, folder_name: str,
+                threshold: float) -> dict[tuple[str, str], str]:
+    """similarity.html and a page per flagged pair (under OUTDIR/folder_name, pairs at or above
+    `threshold` flagged); returns {(a, b): page path relative to OUTDIR}."""
     by_id = {s.id: s for s in sources}
-    folder = out / FOLDER
+    folder = out / folder_name
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("pair-*.html"):  # pages of an earlier run whose pairs may be gone
         old.unlink(missing_ok=True)
@@ -59,8 +59,8 @@ def write_pages(out: Path, sources: list, pairs: list) -> dict[tuple[str, str], 
         if pair.flagged:
             name = f"pair-{rank:04d}.html"
             _write(folder / name, side_by_side(pair, by_id[pair.a], by_id[pair.b], rank))
-            pages[(pair.a, pair.b)] = f"{FOLDER}/{name}"
-            link = f"<a href=\"{FOLDER}/{name}\">side by side</a>"
+            pages[(pair.a, pair.b)] = f"{folder_name}/{name}"
+            link = f"<a href=\"{folder_name}/{name}\">side by side</a>"
         rows.append(f"<tr class=\"{'flagged' if pair.flagged else ''}\"><td class=num>{rank}</td>"
                     f"<td>{clean(pair.a)}</td><td>{clean(pair.b)}</td><td class=num>{pair.score:.2f}</td>"
                     f"<td class=num>{pair.share_a:.2f}</td><td class=num>{pair.share_b:.2f}</td>"
@@ -68,7 +68,7 @@ def write_pages(out: Path, sources: list, pairs: list) -> dict[tuple[str, str], 
     flagged = sum(1 for p in pairs if p.flagged)
     body = (f"<h1>Similarity</h1><p>{len(sources)} submissions compared on the code each student wrote "
             "(the assignment's given code and code most of the class shares taken out; names, comments, "
-            f"layout and order ignored). {flagged} pair(s) at or above {THRESHOLD:.2f} are flagged; pairs "
+            f"layout and order ignored). {flagged} pair(s) at or above {threshold:.2f} are flagged; pairs "
             "below are listed for context. A high score says two students' own code is alike; it is "
             "a reason to look, not a verdict.</p>"
             "<table><tr><th>#</th><th>a</th><th>b</th><th>score</th><th>share of a</th><th>share of b</th>"

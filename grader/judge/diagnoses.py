@@ -36,7 +36,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "size is 1, and flatten or index where needed."),
     "gradient_keys_renamed": (
         "backward's dictionary uses other key names than the documented ones.",
-        "The keys must be exactly d_W, d_R, d_V, d_bs and d_by."),
+        "The keys must be exactly the documented gradient names, one per parameter."),
     "gradient_per_sample": (
         "A gradient has one entry per sample (or per time step) stacked along a first axis, instead of their sum.",
         "Sum each gradient over the batch and the time steps, so that it has exactly its parameter's shape."),
@@ -54,11 +54,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Give every parameter exactly the documented shape (rows and columns in the documented order). The "
         "grader sets weights in that layout, so forward and backward must be written for it too."),
     "init_wrong_distribution": (
-        "The weight matrices are not drawn from U(-0.2, 0.2).",
-        "Use np.random.uniform(-0.2, 0.2, shape) for W, R and V."),
+        "The weights are not drawn from the distribution the assignment gives.",
+        "Draw each weight as the assignment says: the distribution, its bounds and its shape."),
     "init_nonzero_bias": (
         "The biases do not start at zero.",
-        "Initialise bs and by with np.zeros of the right length."),
+        "Initialise every bias with np.zeros of the right shape."),
     "numgrad_one_sided": (
         "get_numerical_gradient uses a one-sided difference.",
         "Use the two-sided difference (f(w + eps) - f(w - eps)) / (2 * eps)."),
@@ -66,8 +66,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "get_numerical_gradient leaves the model's weights changed.",
         "After nudging a weight up and down, put back exactly the value it had."),
     "numgrad_keys_renamed": (
-        "get_numerical_gradient's dictionary uses other key names than backward's.",
-        "Name the keys like the gradients of backward: d_W, d_R, d_V, d_bs, d_by."),
+        "The numerical gradient's dictionary uses other key names than backward's.",
+        "Name its keys exactly like backward's gradients."),
 }
 
 

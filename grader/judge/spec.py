@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from dataclasses import dataclass, field
@@ -117,6 +118,10 @@ class Spec:
         """When students see `results`, `checks` or `stdout` (Gradescope's values); see VISIBILITY."""
         return self.data.get("visibility", {}).get(of, VISIBILITY[of])
 
+    def setting(self, check: dict, key: str):
+        """A check's setting (tolerance, eps, calls, ...), or its kind's default from the schema."""
+        return check[key] if key in check else _check_defaults()[check["kind"]][key]
+
     def check_visibility(self, check: dict) -> str:
         return check.get("visibility", self.visibility("checks"))
 
@@ -179,6 +184,11 @@ def _validated_marker(schema: bytes, data: dict) -> Path | None:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnn-grader" / "valid-specs"
     digest = hashlib.sha256(schema + json.dumps(data, sort_keys=True).encode()).hexdigest()
     return root / digest
+
+
+@functools.cache
+def _check_defaults() -> dict:
+    return json.loads((SCHEMAS / "spec.schema.json").read_text())["x-check-defaults"]
 
 
 def available(pack: Pack | None = None) -> list[Spec]:

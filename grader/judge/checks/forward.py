@@ -69,7 +69,7 @@ def forward_values_verdict(ctx: Context, check: dict) -> tuple[str, str, list[st
 
 
 def _forward_values(ctx: Context, check: dict) -> tuple[str, str, list[str]]:
-    ref, tol, calls = ctx.spec.reference, check.get("tolerance", 1e-5), check.get("calls", 3)
+    ref, tol, calls = ctx.spec.reference, ctx.spec.setting(check, "tolerance"), ctx.spec.setting(check, "calls")
     probes = []
     for index in config_indices(ctx, check):
         config, rng = ctx.spec.configs[index], ctx.rng(check["name"], index)

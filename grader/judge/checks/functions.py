@@ -77,7 +77,7 @@ def forward_probe(ctx: Context, name: str, index: int) -> dict:
 
 
 def check_function_outputs(ctx: Context, check: dict, result: CheckResult) -> None:
-    name, tol = check["function"], check.get("tolerance", 1e-5)
+    name, tol = check["function"], ctx.spec.setting(check, "tolerance")
     function = ctx.spec.functions[name]
     caches = set(function.get("caches", []))
     outputs = check.get("outputs") or [n for n in function["returns"] if n not in caches]
@@ -160,7 +160,7 @@ def on_reference_cache(ctx: Context, name: str, index: int, probe: dict):
 
 
 def check_function_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
-    name, gradient, tol = check["function"], check["gradient"], check.get("tolerance", 1e-4)
+    name, gradient, tol = check["function"], check["gradient"], ctx.spec.setting(check, "tolerance")
     function = ctx.spec.functions[name]
     if missing(ctx, name):
         return fail(ctx, result, missing(ctx, name))

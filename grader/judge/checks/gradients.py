@@ -79,7 +79,7 @@ def _output_orientation(ctx: Context) -> str | None:
 
 
 def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
-    name, tol = check["parameter"], check.get("tolerance", 1e-4)
+    name, tol = check["parameter"], ctx.spec.setting(check, "tolerance")
     key, judged, skipped = ctx.spec.gradient_key(name), 0, []
     for probe in gradient_probes(ctx, config_indices(ctx, check)):
         index = probe["index"]

@@ -19,12 +19,12 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
     """The student's differences, on a fresh model, against two-sided differences of sum(forward(x)): of the
     reference's forward, computed here, when the submission's forward passes forward_values; else of the
     submission's own forward, evaluated in fresh children (`own_forward`) where it is not degenerate."""
-    eps, tol, model = check.get("eps", 1e-2), check.get("tolerance", 1e-4), ctx.spec.model
+    eps, tol, model = ctx.spec.setting(check, "eps"), ctx.spec.setting(check, "tolerance"), ctx.spec.model
     function = next(iter(model["functions"]))
     params, agrees = ctx.spec.parameters, forward_agrees(ctx)
     probes = []
     for index in config_indices(ctx, check):
-        config = affordable(ctx, ctx.spec.configs[index], check.get("most_entries", 400))
+        config = affordable(ctx, ctx.spec.configs[index], ctx.spec.setting(check, "most_entries"))
         rng = ctx.rng(check["name"], index)
         weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
         steps = ctx.new_model(config, weights, seed=index)
@@ -104,7 +104,7 @@ def _against_reference(ctx: Context, check: dict, index: int, config: dict, weig
     sample of entries above `full_up_to`, every other entry then held to the exact gradient): what is
     wrong, if anything, and the misconception that explains it."""
     ref = ctx.spec.reference
-    coords = difference_coordinates(weights, check.get("full_up_to", 200), check.get("samples", 8),
+    coords = difference_coordinates(weights, ctx.spec.setting(check, "full_up_to"), ctx.spec.setting(check, "samples"),
                                     ctx.rng(check["name"], index, "coordinates"))
     values = [float(np.sum(ref.forward(w, x)[0])) for w in nudged_weight_sets(weights, eps, coords)]
     two_sided, one_sided = differences_at(values, eps, coords)

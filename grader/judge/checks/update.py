@@ -21,7 +21,7 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
     Probes whose gradients have the documented shapes decide; probes with only the sizes right (an
     (H, 1) bias gradient) are used, reshaped, only when there is nothing else, so a shape bug costs its
     gradient check and not update as well. Probes with unusable or all-zero gradients are skipped."""
-    tol, rates, params = check.get("tolerance", 1e-4), check.get("learning_rates", [0.1]), ctx.spec.parameters
+    tol, rates, params = ctx.spec.setting(check, "tolerance"), ctx.spec.setting(check, "learning_rates"), ctx.spec.parameters
     verdicts = {True: [], False: []}  # exact shapes? -> [(failure message or None, misconceptions, status)]
     unusable, probes = [], []
     for n, index in enumerate(config_indices(ctx, check)):
@@ -141,7 +141,8 @@ def check_weights_io(ctx: Context, check: dict, result: CheckResult) -> None:
         if not holds(got[p], first[p], ctx.layout.get(p)):
             return fail(ctx, result, f"{where}, get_weights()['{p}'] is not the model's current `{p}`.")
     if isinstance(set_result, Raised):
-        return fail(ctx, result, f"{where}, set_weights() with all five weights raised {set_result.info['text']}.", ERROR)
+        return fail(ctx, result, f"{where}, set_weights() with all {len(params)} weights raised "
+                                 f"{set_result.info['text']}.", ERROR)
     for p, value in zip(params, after):
         if not holds(value, second[p], ctx.layout.get(p)):
             return fail(ctx, result, f"{where}, after set_weights() `{p}` does not hold the value that was passed in.")
