@@ -73,11 +73,8 @@ def isolation_choice(request, monkeypatch):
 # Student code reaches the reply pipe the way a determined student would: the child's module knows it.
 CHANNEL_HELPERS = """
 import os as _os, struct as _struct, sys as _sys
-def _channel():
-    child = _sys.modules.get("grader.child")
-    if not hasattr(child, "_out_fd"):
-        child = _sys.modules["__main__"]
-    return child
+def _channel():  # the child's loop module, wherever it lives: whatever holds the reply fd
+    return next(m for m in list(_sys.modules.values()) if hasattr(m, "_out_fd") and hasattr(m, "_seq"))
 def _send(body):
     child = _channel()
     data = _struct.pack(">4sQ", b"GRD1", len(body)) + body
