@@ -65,11 +65,11 @@ def test_seed_student_is_told_what_is_wrong(graded):
 
 
 def test_hang_in_update_costs_only_update_and_one_limit(graded):
-    spec = load()
     report = graded("hostile_hang_update.py")
     assert report.failed == ["update"]
-    assert "did not finish within" in {t.name: t.output for t in report.tests}["update"]
-    assert report.execution_time < spec.limits().call_seconds + 10
+    outputs = {t.name: t.output for t in report.tests}
+    assert "did not finish within 5 s" in outputs["update"]
+    assert not [name for name, text in outputs.items() if name != "update" and "did not finish" in text]
 
 
 # ------------------------------------------------------------------ the correct examples, without the grader

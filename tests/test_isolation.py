@@ -430,7 +430,6 @@ def test_a_child_that_uses_up_its_cpu_time_is_told_so(tmp_path, choice, monkeypa
     first = report.tests[1]  # init_shapes: the first check that constructs a model
     assert first.status == "error"
     assert "constructing the model used up its CPU time (2 s for all calls in one process)" in first.output, first.output
-    assert report.execution_time < 30
 
 
 def test_a_submission_that_uses_up_its_time_budget_is_told_which_checks_did_not_run(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -55,17 +54,16 @@ def test_values_come_back_as_plain_data(sandbox):
 def test_a_hang_costs_the_call_limit_and_kills_the_child(sandbox):
     exchange = call(sandbox, "hang")
     assert exchange.failure.kind == "timeout" and exchange.failure.step == 0
-    assert 1.0 <= exchange.seconds < 2.5
+    assert "did not finish within 1 s" in exchange.failure.detail
     assert not sandbox.alive
 
 
 # only where the child may fork: seccomp refuses it (tests/test_isolation.py)
 @pytest.mark.parametrize("sandbox", ["minimal", "namespaces,landlock"], indirect=True)
 def test_an_exit_is_seen_at_once_even_when_a_forked_child_keeps_the_pipes_open(sandbox):
-    started = time.monotonic()
     exchange = call(sandbox, "fork_then_exit")
+    # (were the pidfd not watched, the grandchild holding the pipes would make this a timeout)
     assert exchange.failure.kind == "exit" and "exit status 0" in exchange.failure.detail
-    assert time.monotonic() - started < 0.9
 
 
 def test_printed_output_is_capped_and_counted(sandbox):
