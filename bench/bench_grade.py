@@ -49,9 +49,9 @@ def main() -> None:
     print(f"{'baseline: python -I -c import numpy':<44} {baseline:>9.3f} {1.0:>11.1f}")
     spec = load()
     for path in args.submissions:
-        cli = median_seconds(lambda: subprocess.run([grade, str(path), "--format", "json"],
-                                                    stdout=subprocess.DEVNULL, check=True), args.n)
-        api = median_seconds(lambda: grade_submission(path, spec), args.n)
+        cli = median_seconds(lambda path=path: subprocess.run([grade, str(path), "--format", "json"],
+                                                              stdout=subprocess.DEVNULL, check=True), args.n)
+        api = median_seconds(lambda path=path: grade_submission(path, spec), args.n)
         print(f"{'cli: grade ' + path.name:<44} {cli:>9.3f} {cli / baseline:>11.1f}")
         print(f"{'api: grade_submission ' + path.name:<44} {api:>9.3f} {api / baseline:>11.1f}")
 

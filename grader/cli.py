@@ -288,7 +288,8 @@ def selftest_command(spec_name: str | None):
         if not run_selftest(each, echo=lambda line: click.echo(line)):
             failed.append(each.id)
     if len(specs) > 1:
-        click.echo(f"selftest of {len(specs)} specs: " + (f"FAILED for {', '.join(failed)}" if failed else "all passed"))
+        verdict = f"FAILED for {', '.join(failed)}" if failed else "all passed"
+        click.echo(f"selftest of {len(specs)} specs: {verdict}")
     sys.exit(1 if failed else 0)
 
 

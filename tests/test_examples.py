@@ -126,7 +126,7 @@ def _oracle_problems(module, reference) -> list[str]:
             x, d_loss = rng.normal(size=(T, I)), rng.normal(size=O)
             where = f"{c} via {'set_weights' if via_set_weights else 'attributes'}"
 
-            def fresh():
+            def fresh(I=I, H=H, O=O, via_set_weights=via_set_weights, w=w):  # (bound now, not at call time)
                 m = module.RNN(I, H, O)
                 if via_set_weights:
                     m.set_weights({k: v.copy() for k, v in w.items()})

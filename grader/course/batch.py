@@ -250,7 +250,7 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
             reports[sub.id] = kept
         else:
             todo.setdefault(f"{sub.sha256}{sub.path.suffix}", []).append(sub)
-    for key, subs in list(todo.items()):  # same content as a report kept from an earlier run
+    for key in list(todo):  # same content as a report kept from an earlier run
         kept = next((reports[s.id] for s in submissions if s.id in reports and s.path is not None
                      and f"{s.sha256}{s.path.suffix}" == key), None)
         if kept is not None:

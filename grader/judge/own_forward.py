@@ -117,7 +117,7 @@ def gradient_verdicts(ctx: Context, configs: dict[int, dict], parameters: list[s
             clusters.update(more)
     outputs = evaluate(ctx, clusters)
     verdicts = {}
-    for (index, p, config, weights, x, d_loss, directions), gradients in zip(bases, returned):
+    for (index, p, _, _, _, d_loss, directions), gradients in zip(bases, returned):
         value = lookup(gradients, p) if isinstance(gradients, dict) else None
         verdicts[(index, p)] = _gradient_verdict(p, value, outputs[(index, p)], d_loss, directions,
                                                  is_affine(outputs, affine[index]), tol)

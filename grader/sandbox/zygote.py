@@ -123,7 +123,7 @@ def forked_child(plan, config: dict, env: dict, scratch: str, fds: tuple[int, in
     global _zygote
     if not _zygote_enabled or "namespaces" not in plan.active:
         return None
-    
+
     if _zygote is not None and (_zygote.plan != plan or state(_zygote.proc.pid) in (None, "Z")):
         _stop_zygote()  # (its liveness by /proc: it may be another process's child, started before a fork)
     try:
@@ -155,7 +155,7 @@ class ZygoteChild:
 
     def wait(self, timeout: float | None = None) -> int | None:
         if not self._ended:
-            
+
             self._ended = True
             try:
                 os.kill(self.pid, signal.SIGKILL)

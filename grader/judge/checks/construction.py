@@ -46,7 +46,7 @@ def discover_layout(ctx: Context) -> None:
 
 def check_init_shapes(ctx: Context, check: dict, result: CheckResult) -> None:
     wanted = set(config_indices(ctx, check))
-    for index, config, shapes, outcome in construction_probes(ctx):
+    for _, config, shapes, outcome in construction_probes(ctx):
         if not wanted & _same_sizes(ctx, config):
             continue
         if not outcome.ok:

@@ -97,7 +97,8 @@ def check_function_outputs(ctx: Context, check: dict, result: CheckResult) -> No
                                                 returned.get(output), tol):
                 continue
             if message:
-                found = diagnoses.function_misconceptions(ctx.spec.reference, name, list(probe["args"].values()), output,
+                args = list(probe["args"].values())
+                found = diagnoses.function_misconceptions(ctx.spec.reference, name, args, output,
                                                           returned.get(output), probe["expected"][output], tol,
                                                           function)
                 return fail(ctx, result, message + ".", FAILED, *found)
@@ -134,7 +135,8 @@ def backward_probe(ctx: Context, name: str, index: int) -> dict:
         config = ctx.spec.configs[index]
         rng = ctx.rng("backward", name, index)
         inputs = {a: draw(rng, ctx.spec.data["inputs"][a], config, ctx.spec) for a in forward["args"]}
-        ref_forward, _ = unpack(forward, getattr(ctx.spec.reference, forward_name)(*copy.deepcopy(list(inputs.values()))))
+        ref_forward, _ = unpack(forward, getattr(ctx.spec.reference, forward_name)(
+            *copy.deepcopy(list(inputs.values()))))
         upstream = {arg: rng.normal(0.0, 1.0, np.shape(ref_forward[target]))
                     for arg, target in function.get("upstream", {}).items()}
         caches = [a for a in function["args"] if a in forward.get("caches", [])]

@@ -44,7 +44,7 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
     else:
         verdicts = [(problem, []) for problem in own_forward.differences_verdicts(ctx, returned, eps, tol)]
     judged = 0
-    for (index, config, *_), (problem, named) in zip(returned, verdicts):
+    for (_, config, *_), (problem, named) in zip(returned, verdicts):
         if problem == "degenerate":  # judged where that forward is not affine
             continue
         keeps_state = not agrees and "forward_keeps_state" in forward_named(ctx)

@@ -21,7 +21,8 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
     Probes whose gradients have the documented shapes decide; probes with only the sizes right (an
     (H, 1) bias gradient) are used, reshaped, only when there is nothing else, so a shape bug costs its
     gradient check and not update as well. Probes with unusable or all-zero gradients are skipped."""
-    tol, rates, params = ctx.spec.setting(check, "tolerance"), ctx.spec.setting(check, "learning_rates"), ctx.spec.parameters
+    tol, rates = ctx.spec.setting(check, "tolerance"), ctx.spec.setting(check, "learning_rates")
+    params = ctx.spec.parameters
     verdicts = {True: [], False: []}  # exact shapes? -> [(failure message or None, misconceptions, status)]
     unusable, probes = [], []
     for n, index in enumerate(config_indices(ctx, check)):
