@@ -5,7 +5,8 @@ The zip (Gradescope unpacks it into /autograder/source and builds an image from 
     setup.sh          once per image: a virtual environment at /autograder/venv with the grader installed
     run_autograder    per submission: grade the file found in /autograder/submission, write
                       /autograder/results/results.json (Gradescope's format) and log the text view
-    rnn-grader/       the grader's source, the spec, its reference and its examples
+    rnn-grader/       the grader's source, and beside it a pack of one assignment: the spec, its
+                      reference, support modules and examples (from the spec's own pack)
 
 The grader is installed editable from rnn-grader/ because it finds specs/ and reference/ beside its
 package (see README); the reference stays outside anything a submission's interpreter imports from.
@@ -18,10 +19,31 @@ import os
 import zipfile
 from pathlib import Path
 
-from grader.spec import EXAMPLES, PROJECT, REFERENCES, SPECS, Spec
+from grader.spec import PROJECT, Spec
 
 SOURCE = "rnn-grader"  # the folder inside the bundle that holds the grader's source
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
+PACKAGE_SUFFIXES = (".py", ".json", ".md")  # the package's modules and its package data
+INSTALLED_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "rnn-grader"
+version = "{version}"
+requires-python = ">=3.11"
+dependencies = {dependencies}
+
+[project.scripts]
+grade = "grader.cli:main"
+
+[tool.setuptools.packages.find]
+include = ["grader*"]
+
+[tool.setuptools.package-data]
+grader = ["schemas/*.json", "scaffold/**/*.py", "scaffold/**/*.json", "scaffold/*.md"]
+"""
 SKIPPED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", "__MACOSX"}
 MOST_FILES = 2000  # a submission folder is walked this far and no further
 PEEK_BYTES = 2_000_000  # how much of a candidate is read to see whether it defines the class
@@ -65,16 +87,18 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
     """Every file of the bundle, by its path inside the zip."""
     files = {"setup.sh": SETUP_SH.replace("{source}", SOURCE).encode(),
              "run_autograder": RUN_AUTOGRADER.replace("{spec_id}", spec.id).encode()}
-    source = {name: (PROJECT / name).read_bytes() for name in ("pyproject.toml", "README.md")}
-    source.update({f"grader/{p.name}": p.read_bytes() for p in sorted((PROJECT / "grader").glob("*.py"))})
-    source.update({f"specs/{p.name}": p.read_bytes() for p in sorted(SPECS.glob("*.schema.json"))})
-    # the spec may come from a course's own path; inside the bundle it is found by its id
+    source = project_files()
+    package = Path(__file__).resolve().parent  # all of it, sub-packages, schemas and scaffold included
+    source.update({f"grader/{p.relative_to(package).as_posix()}": p.read_bytes() for p in sorted(package.rglob("*"))
+                   if p.suffix in PACKAGE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts})
+    # The spec, its reference, support and examples come from the spec's pack (a course's own folder);
+    # inside the bundle they form the pack beside the package, where the grader finds them by id.
     source[f"specs/{spec.id}.json"] = (json.dumps(spec.data, indent=2) + "\n").encode()
-    source[f"reference/{spec.data['reference']}"] = (REFERENCES / spec.data["reference"]).read_bytes()
+    source[f"reference/{spec.data['reference']}"] = spec.reference_path.read_bytes()
     # the examples let staff run `grade selftest` inside Gradescope's image (its debugging session)
     from grader.selftest import expectations
 
-    folder = "/".join(("submissions_example", *spec.examples.relative_to(EXAMPLES).parts))
+    folder = "/".join(("submissions_example", *spec.examples.relative_to(spec.pack.examples).parts))
     examples = {name: entry for name, entry in expectations(spec).items() if (spec.examples / name).exists()}
     source[f"{folder}/expectations.json"] = (json.dumps(examples, indent=2) + "\n").encode()
     source.update({f"{folder}/{name}": (spec.examples / name).read_bytes() for name in examples})
@@ -82,6 +106,18 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
                    for name, text in spec.support_modules().items()})
     files.update({f"{SOURCE}/{name}": data for name, data in source.items()})
     return files
+
+
+def project_files() -> dict[str, bytes]:
+    """pyproject.toml and README.md of a checkout; from an installed wheel (which has neither), a
+    pyproject.toml made from the installed metadata, so that setup.sh installs the same grader."""
+    if (PROJECT / "pyproject.toml").is_file():
+        return {name: (PROJECT / name).read_bytes() for name in ("pyproject.toml", "README.md")}
+    from importlib import metadata
+
+    requires = [r for r in metadata.requires("rnn-grader") or [] if "extra ==" not in r]
+    return {"pyproject.toml": INSTALLED_PYPROJECT.format(version=metadata.version("rnn-grader"),
+                                                         dependencies=json.dumps(requires)).encode()}
 
 
 def write_bundle(spec: Spec, out: Path) -> list[str]:

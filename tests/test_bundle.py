@@ -63,7 +63,7 @@ def test_the_bundle_holds_the_two_scripts_at_its_root_and_the_grader_beside_them
     assert names[:2] == ["setup.sh", "run_autograder"]
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     for needed in ["rnn-grader/pyproject.toml", "rnn-grader/grader/engine.py", "rnn-grader/grader/child.py",
-                   "rnn-grader/specs/rnn-seq2one.json", "rnn-grader/specs/report.schema.json",
+                   "rnn-grader/specs/rnn-seq2one.json", "rnn-grader/grader/schemas/report.schema.json",
                    "rnn-grader/reference/rnn_seq2one.py", "rnn-grader/submissions_example/expectations.json",
                    "rnn-grader/submissions_example/seed_student.py"]:
         assert needed in names
