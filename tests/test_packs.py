@@ -201,6 +201,8 @@ def test_a_wheel_installs_without_any_course_reference_and_grades_a_pack_of_its_
     assert lost.returncode == 2, lost.stdout + lost.stderr
     assert "no assignment pack" in lost.stderr and "--pack DIR" in lost.stderr and "grade new-pack DIR" in lost.stderr
     assert "Traceback" not in lost.stderr
+    doctor = run("doctor")  # with no pack there is no reference for Landlock to hide
+    assert doctor.returncode == 0 and "cannot hide the reference" not in doctor.stdout, doctor.stdout
     listed = run("--list-specs")
     assert listed.returncode == 2 and "no assignment pack" in listed.stderr
 
