@@ -47,8 +47,10 @@ def _use_pack(ctx, _param, value: Path | None):
     if ctx.resilient_parsing:
         return
     if value is None:
-        if not os.environ.get(spec.PACK_VARIABLE):
-            return  # the demo pack beside the package, if there is one
+        # no variable: the demo pack beside the package, if any; the group's own --pack leaves the variable
+        # to the commands that load a spec (`GRADER_PACK=hw3 grade new-pack hw3` makes it)
+        if not os.environ.get(spec.PACK_VARIABLE) or ctx.parent is None:
+            return
         value, where = Path(os.environ[spec.PACK_VARIABLE]), f"{spec.PACK_VARIABLE}={os.environ[spec.PACK_VARIABLE]}"
     else:
         where = f"--pack {value}"

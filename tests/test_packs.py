@@ -65,6 +65,8 @@ def test_new_pack_takes_the_id_given(tmp_path):
     assert grade(["new-pack", str(tmp_path / "p"), "--id", "rnn-2025"]).exit_code == 0
     assert (tmp_path / "p" / "specs" / "rnn-2025.json").is_file()
     assert (tmp_path / "p" / "reference" / "rnn_2025.py").is_file()
+    made = grade(["new-pack", str(tmp_path / "hw3")], env={PACK_VARIABLE: str(tmp_path / "hw3")})
+    assert made.exit_code == 0, "GRADER_PACK may name the pack about to be made"
     result = grade(["new-pack", str(tmp_path / "q"), "--id", "Not An Id"])
     assert result.exit_code == 2 and "cannot name an assignment" in result.output
     assert not (tmp_path / "q").exists()
