@@ -23,9 +23,14 @@ PACK_ID = "hw-3-tanh"
 
 
 @pytest.fixture(autouse=True)
-def no_pack_named(monkeypatch):
-    """--pack sets GRADER_PACK in this process: undo it after each test (and start without one)."""
-    monkeypatch.delenv(PACK_VARIABLE, raising=False)
+def no_pack_named():
+    """--pack sets GRADER_PACK in this process: start each test without one, and leave none behind
+    (monkeypatch.delenv would not restore a variable that was absent when it was called)."""
+    before = os.environ.pop(PACK_VARIABLE, None)
+    yield
+    os.environ.pop(PACK_VARIABLE, None)
+    if before is not None:
+        os.environ[PACK_VARIABLE] = before
 
 
 @pytest.fixture(scope="module")
