@@ -18,6 +18,8 @@ def _load_spec(name: str):
     from grader.judge import spec
     try:
         return spec.load(name)
+    except spec.NoPack as exc:
+        raise click.UsageError(str(exc)) from None
     except spec.SpecError as exc:
         raise click.BadParameter(str(exc), param_hint="--spec") from None
 
@@ -31,9 +33,42 @@ class GradeGroup(click.Group):
         return "grade", self.commands["grade"], args
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "--list-specs"):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "--list-specs") \
+                and args[0].partition("=")[0] != "--pack":
             args = ["grade", *args]
         return super().parse_args(ctx, args)
+
+
+def _use_pack(ctx, _param, value: Path | None):
+    """--pack DIR, or GRADER_PACK when it is not given: checked, then named in the environment (as an
+    absolute path) before anything loads a spec, so batch workers started later find the same pack."""
+    from grader import pack as packs
+    from grader.judge import spec
+
+    if ctx.resilient_parsing:
+        return
+    if value is None:
+        # no variable: the demo pack beside the package, if any; the group's own --pack leaves the variable
+        # to the commands that load a spec (`GRADER_PACK=hw3 grade new-pack hw3` makes it)
+        if not os.environ.get(spec.PACK_VARIABLE) or ctx.parent is None:
+            return
+        value, where = Path(os.environ[spec.PACK_VARIABLE]), f"{spec.PACK_VARIABLE}={os.environ[spec.PACK_VARIABLE]}"
+    else:
+        where = f"--pack {value}"
+    problem = packs.problem(value)
+    if problem:
+        raise click.UsageError(f"{where}: {problem}.")
+    os.environ[spec.PACK_VARIABLE] = str(value.resolve())
+
+
+PACK_HELP = ("Assignment pack: a folder with specs/, reference/, support/ and submissions_example/ "
+             "(default: $GRADER_PACK, else the demo assignments of a checkout). `grade new-pack DIR` makes one.")
+
+
+def pack_option(command):
+    """--pack DIR on every command that loads a spec; eager, so it is in place before --spec is read."""
+    return click.option("--pack", type=click.Path(path_type=Path), default=None, expose_value=False,
+                        is_eager=True, callback=_use_pack, metavar="DIR", help=PACK_HELP)(command)
 
 
 def _list_specs(ctx, _param, value):
@@ -41,6 +76,8 @@ def _list_specs(ctx, _param, value):
     if not value or ctx.resilient_parsing:
         return
     from grader.judge import spec
+    if not spec.current_pack().specs.is_dir():
+        raise click.UsageError(spec.no_pack_message())
     specs = spec.available()
     width = max(len(s.id) for s in specs)
     for each in specs:
@@ -51,8 +88,9 @@ def _list_specs(ctx, _param, value):
 
 @click.group(cls=GradeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="grade")
-@click.option("--list-specs", is_flag=True, expose_value=False, is_eager=True, callback=_list_specs,
-              help="List the assignment specs this grader ships, one line each, and exit.")
+@click.option("--list-specs", is_flag=True, expose_value=False, callback=_list_specs,
+              help="List the assignment specs of the pack, one line each, and exit.")
+@pack_option  # eager, and --list-specs is not: the pack is in place before the listing, in any order
 def main():
     """Grade NumPy RNN submissions against a hidden reference, in isolation.
 
@@ -67,10 +105,16 @@ def main():
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID
     grade bundle --out autograder.zip   a Gradescope autograder for the spec
     grade doctor                        the isolation layers a submission gets on this machine
+    grade new-pack DIR                  a pack of your own: a toy assignment to replace, with examples
+
+    \b
+    Assignments come from a pack: --pack DIR (on any command) or GRADER_PACK=DIR; a checkout's
+    specs/, reference/ and submissions_example/ are the demo pack.
     """
 
 
 @main.command("grade")
+@pack_option
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
               help="Assignment spec: an id under specs/ or a path to a spec JSON file.")
@@ -272,6 +316,7 @@ def _similarity_line(out: Path, listed: list, count: int) -> str:
 
 
 @main.command("selftest")
+@pack_option
 @click.option("--spec", "spec_name", default=None,
               help="Assignment spec to test: an id under specs/ or a path (default: every shipped spec).")
 def selftest_command(spec_name: str | None):
@@ -280,6 +325,8 @@ def selftest_command(spec_name: str | None):
     from grader.judge import spec
     from grader.judge.selftest import run_selftest
 
+    if not spec_name and not spec.current_pack().specs.is_dir():
+        raise click.UsageError(spec.no_pack_message())
     specs = [_load_spec(spec_name)] if spec_name else spec.available()
     failed = []
     for each in specs:
@@ -294,6 +341,7 @@ def selftest_command(spec_name: str | None):
 
 
 @main.command("bundle")
+@pack_option
 @click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
               help="Assignment spec to grade: an id under specs/ or a path.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
@@ -309,6 +357,7 @@ def bundle_command(spec_name: str, out: Path):
 
 
 @main.command("gradescope-run")
+@pack_option
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/autograder"),
               show_default=True, help="Gradescope's folder: submission/ is read, results/ is written.")
 @click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
@@ -332,6 +381,30 @@ def gradescope_run_command(root: Path, spec_name: str):
     if report and report.isolation_note() and spec.visibility("stdout") == "hidden":
         click.echo(report.isolation_note(), err=True)
     click.echo(render_text(report) if report else clean(results["output"]))
+
+
+@main.command("new-pack")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--id", "assignment_id", default=None,
+              help="The assignment's id (default: the folder's name, in lower case with dashes).")
+def new_pack_command(folder: Path, assignment_id: str | None):
+    """Make an assignment pack in FOLDER (new or empty): a toy assignment (one tanh layer) with its spec,
+    reference, support module and examples, which passes `grade selftest` as it is. Replace it with yours."""
+    import shlex
+
+    from grader import pack as packs
+
+    try:
+        written = packs.new_pack(folder, assignment_id)
+    except packs.PackError as exc:
+        raise click.UsageError(str(exc)) from None
+    made = next(p for p in written if p.parent.name == "specs").stem
+    click.echo(f"Made the assignment pack {folder} with a toy assignment `{made}` (a scaffold to replace):")
+    click.echo("".join(f"  {p}\n" for p in written), nl=False)
+    where = shlex.quote(str(folder))
+    example = shlex.quote(str(folder / "submissions_example" / made / "correct.py"))
+    click.echo(f"Next:\n  grade selftest --pack {where}\n  grade {example} --pack {where} --spec {made}\n"
+               f"Then replace the toy with your assignment ({folder / 'README.md'} says how).")
 
 
 @main.command("doctor")

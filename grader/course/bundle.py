@@ -5,7 +5,8 @@ The zip (Gradescope unpacks it into /autograder/source and builds an image from 
     setup.sh          once per image: a virtual environment at /autograder/venv with the grader installed
     run_autograder    per submission: grade the file found in /autograder/submission, write
                       /autograder/results/results.json (Gradescope's format) and log the text view
-    rnn-grader/       the grader's source, the spec, its reference and its examples
+    rnn-grader/       the grader's source, and beside it a pack of one assignment: the spec, its
+                      reference, support modules and examples (from the spec's own pack)
 
 The grader is installed editable from rnn-grader/ because it finds specs/ and reference/ beside its
 package (see README); the reference stays outside anything a submission's interpreter imports from.
@@ -23,6 +24,27 @@ from grader.course.discovery import choose
 from grader.judge.spec import PROJECT, Spec
 
 SOURCE = "rnn-grader"  # the folder inside the bundle that holds the grader's source
+PACKAGE_SUFFIXES = (".py", ".json", ".md")  # the package's modules and its package data
+INSTALLED_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "rnn-grader"
+version = "{version}"
+requires-python = ">=3.11"
+dependencies = {dependencies}
+
+[project.scripts]
+grade = "grader.cli:main"
+
+[tool.setuptools.packages.find]
+include = ["grader*"]
+
+[tool.setuptools.package-data]
+grader = ["schemas/*.json", "scaffold/**/*.py", "scaffold/**/*.json", "scaffold/*.md"]
+"""
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -63,12 +85,12 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
     """Every file of the bundle, by its path inside the zip."""
     files = {"setup.sh": SETUP_SH.replace("{source}", SOURCE).encode(),
              "run_autograder": RUN_AUTOGRADER.replace("{spec_id}", spec.id).encode()}
-    source = {name: (PROJECT / name).read_bytes() for name in ("pyproject.toml", "README.md")}
-    package = PROJECT / "grader"  # every module of every sub-package, and the engine's schemas
-    source.update({f"grader/{p.relative_to(package).as_posix()}": p.read_bytes()
-                   for p in sorted([*package.rglob("*.py"), *(package / "schemas").glob("*.json")])
-                   if "__pycache__" not in p.parts})
-    # the bundle is a pack of one assignment: the spec, found by its id, its reference, support, examples
+    source = project_files()
+    package = Path(__file__).resolve().parent  # all of it, sub-packages, schemas and scaffold included
+    source.update({f"grader/{p.relative_to(package).as_posix()}": p.read_bytes() for p in sorted(package.rglob("*"))
+                   if p.suffix in PACKAGE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts})
+    # The spec, its reference, support and examples come from the spec's pack (a course's own folder);
+    # inside the bundle they form the pack beside the package, where the grader finds them by id.
     source[f"specs/{spec.id}.json"] = (json.dumps(spec.data, indent=2) + "\n").encode()
     source[f"reference/{spec.data['reference']}"] = spec.reference_path.read_bytes()
     # the examples let staff run `grade selftest` inside Gradescope's image (its debugging session)
@@ -82,6 +104,18 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
                    for name, text in spec.support_modules().items()})
     files.update({f"{SOURCE}/{name}": data for name, data in source.items()})
     return files
+
+
+def project_files() -> dict[str, bytes]:
+    """pyproject.toml and README.md of a checkout; from an installed wheel (which has neither), a
+    pyproject.toml made from the installed metadata, so that setup.sh installs the same grader."""
+    if (PROJECT / "pyproject.toml").is_file():
+        return {name: (PROJECT / name).read_bytes() for name in ("pyproject.toml", "README.md")}
+    from importlib import metadata
+
+    requires = [r for r in metadata.requires("rnn-grader") or [] if "extra ==" not in r]
+    return {"pyproject.toml": INSTALLED_PYPROJECT.format(version=metadata.version("rnn-grader"),
+                                                         dependencies=json.dumps(requires)).encode()}
 
 
 def write_bundle(spec: Spec, out: Path) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import importlib.util
 import json
 from dataclasses import dataclass, field
@@ -23,6 +24,18 @@ VISIBILITY = {"results": "visible", "checks": "visible", "stdout": "hidden"}
 
 class SpecError(Exception):
     """A spec that cannot be found or does not follow spec.schema.json; the text says which."""
+
+
+class NoPack(SpecError):
+    """No assignment pack to look in: an installed grader ships none, and none was named."""
+
+
+def no_pack_message() -> str:
+    if os.environ.get(PACK_VARIABLE):
+        return (f"{PACK_VARIABLE}={os.environ[PACK_VARIABLE]} is not an assignment pack (it has no specs/ folder); "
+                "point it at one, or make one with `grade new-pack DIR`")
+    return ("no assignment pack: this grader is installed without assignments of its own. Point it at a "
+            f"course's pack with --pack DIR (or {PACK_VARIABLE}=DIR), or make one with `grade new-pack DIR`")
 
 
 def _pack_of(spec_file: Path) -> Pack:
@@ -211,8 +224,7 @@ def load(name_or_path: str | Path = DEFAULT_SPEC) -> Spec:
         candidate = pack.specs / f"{name_or_path}.json"
         if not candidate.exists():
             if not pack.specs.is_dir():
-                raise SpecError(f"no assignment pack at {pack.root}: point the grader at one with --pack DIR "
-                                f"or {PACK_VARIABLE}=DIR (`grade new-pack DIR` makes one)")
+                raise NoPack(no_pack_message())
             known = ", ".join(sorted((p.stem for p in _spec_files(pack)), key=lambda i: (i != DEFAULT_SPEC, i)))
             raise SpecError(f"no spec named {str(name_or_path)!r}; known specs: {known}")
         path = candidate

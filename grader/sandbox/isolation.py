@@ -91,7 +91,9 @@ def _landlock() -> Layer:
     from grader.pack import current_pack
 
     pack = current_pack().root  # where the references are: the child must not be able to read them
-    exposing = [p for p in python_paths() if pack.is_relative_to(os.path.realpath(p))]
+    # no pack at all (an installed grader, no --pack): no reference to hide, and none will load
+    exposing = [p for p in python_paths()
+                if (pack / "reference").is_dir() and pack.is_relative_to(os.path.realpath(p))]
     if exposing:
         return Layer("landlock", False, f"the assignment pack {pack} lies inside {exposing[0]}, which the "
                                         "child must read, so Landlock cannot hide the reference",
