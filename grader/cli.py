@@ -87,14 +87,23 @@ def main():
 @click.option("--isolation", default=None, envvar="GRADER_ISOLATION", show_envvar=True,
               help="Isolation layers: full (default: all this machine has), minimal, or a list such as "
                    "namespaces,seccomp. See `grade doctor`.")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Folder: grade on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786); "
+                   "needs `pip install 'rnn-grader[cluster]'`. See docs/cluster.md.")
+@click.option("--require-isolation", default=None, metavar="LAYERS",
+              help="Folder: refuse to grade (exit 2) where a child would lack one of these layers, e.g. "
+                   "namespaces,landlock,seccomp; with --cluster, checked on every worker.")
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
-                  isolation: str | None):
+                  isolation: str | None, cluster: str | None, require_isolation: str | None):
     """Grade one submission (.py or .ipynb), or every submission in a folder (with --out OUTDIR)."""
     _choose_isolation(isolation)
     if submission.is_dir():
-        return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet)
-    for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force)):
+        make_pool = _pool_maker(cluster, require_isolation)
+        return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet,
+                             make_pool)
+    for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force), ("--cluster", cluster),
+                        ("--require-isolation", require_isolation)):
         if value:
             raise click.UsageError(f"{name} applies to a folder of submissions, and {submission} is a file.")
     if out is not None and out.is_dir():
@@ -136,8 +145,10 @@ def _below(score: float, max_score: float, percent: float) -> bool:
 
 
 def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
-                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool):
+                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
+                  make_pool=None):
     from grader import batch
+    from grader.course.policy import Refused
 
     if out is None:
         raise click.UsageError(f"{folder} is a folder: say where the reports go with --out OUTDIR.")
@@ -147,7 +158,11 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         raise click.UsageError(f"--format {fmt} applies to one submission; a folder's summary is text or json.")
     spec = _load_spec(spec_name)
     try:
-        result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet)
+        result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet,
+                                    make_pool=make_pool)
+    except Refused as exc:
+        click.echo(f"Not graded: {exc}\nReports finished before this are kept in {out}.", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         done = len(list(out.glob("*.json")))
         click.echo(f"\nInterrupted. Finished reports are kept in {out} ({done} files); run the same command "
@@ -163,6 +178,35 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
             click.echo(f"{len(below)} submission(s) scored below --fail-under {fail_under:g}%: "
                        f"{', '.join(below[:10])}{' ...' if len(below) > 10 else ''}.", err=True)
             sys.exit(1)
+
+
+def _pool_maker(cluster: str | None, require: str | None):
+    """What grades a folder's files: a Dask cluster's workers with --cluster, else forked local workers;
+    either way, --require-isolation refuses workers whose children would lack a layer."""
+    if cluster is None and require is None:
+        return None
+    from grader import isolation
+    from grader.course.policy import lacking, parse_layers
+
+    try:
+        required = parse_layers(require)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--require-isolation") from None
+    if cluster is None:
+        missing = lacking(isolation.plan().to_dict(), required)
+        if missing:
+            click.echo(f"Not graded: this machine's children would lack the isolation layer(s) "
+                       f"{', '.join(missing)} that --require-isolation asks for; `grade doctor` says how to "
+                       "add them.", err=True)
+            sys.exit(2)
+        return None
+    try:
+        from grader.course.cluster import ClusterPool
+    except ImportError as exc:
+        raise click.UsageError(f"--cluster needs Dask ({exc}); install it with "
+                               "`pip install 'rnn-grader[cluster]'` (or `pip install -e '.[cluster]'`).") from None
+
+    return lambda _workers, spec, seed: ClusterPool(cluster, spec, seed, required)
 
 
 @main.command("selftest")

@@ -73,10 +73,20 @@ class Spec:
     def support_modules(self) -> dict[str, str]:
         """Modules the assignment gives students to import (`rnn_utils`): name -> source, from the
         folder the spec names under support/; the child installs them before loading a submission."""
-        folder = self.data.get("support")
-        if not folder:
+        folder = self.support_folder
+        if folder is None:
             return {}
-        return {p.stem: p.read_text() for p in sorted((SUPPORT / folder).glob("*.py"))}
+        return {p.stem: p.read_text() for p in sorted(folder.glob("*.py"))}
+
+    @property
+    def reference_path(self) -> Path:
+        """The reference module's file (a cluster worker's spec reads it from its unpacked pack)."""
+        return REFERENCES / self.data["reference"]
+
+    @property
+    def support_folder(self) -> Path | None:
+        folder = self.data.get("support")
+        return SUPPORT / folder if folder else None
 
     @property
     def checks(self) -> list[dict]:
@@ -124,7 +134,7 @@ class Spec:
     @cached_property
     def reference(self):
         """The reference module, loaded in the grader's process only (never in a submission's)."""
-        path = REFERENCES / self.data["reference"]
+        path = self.reference_path
         module_spec = importlib.util.spec_from_file_location(f"grader_reference_{self.id.replace('-', '_')}", path)
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
@@ -135,7 +145,7 @@ class Spec:
         """sha256 of the spec as loaded and of its reference: what a report's scores depend on."""
         import hashlib
         digest = hashlib.sha256(json.dumps(self.data, sort_keys=True).encode())
-        digest.update((REFERENCES / self.data["reference"]).read_bytes())
+        digest.update(self.reference_path.read_bytes())
         for name, source in sorted(self.support_modules().items()):
             digest.update(name.encode() + source.encode())
         return digest.hexdigest()
