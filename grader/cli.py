@@ -60,6 +60,7 @@ def main():
     grade SUBMISSION.py|.ipynb          grade one file, print a summary
     grade SUBMISSION.py --out r.json    also write the JSON report
     grade FOLDER --out OUTDIR           batch: a report per submission, summary.csv, summary.json
+    grade FOLDER --out D --cluster A    the same batch on a Dask cluster (docs/cluster.md)
     grade selftest                      course-staff CI: every spec's examples score what they should
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID
     grade bundle --out autograder.zip   a Gradescope autograder for the spec
