@@ -225,3 +225,19 @@ def test_required_layers_are_checked_by_name():
     with pytest.raises(ValueError, match="unknown isolation layer"):
         parse_layers("namespace")
     assert lacking({"active": ["limits", "seccomp"], "missing": []}, ("seccomp", "landlock")) == ["landlock"]
+
+
+def test_a_result_from_another_grader_or_without_a_required_layer_is_refused():
+    from grader import __version__
+    from grader.course.cluster import ClusterPool
+
+    pool = object.__new__(ClusterPool)  # its judgement of answers alone, no scheduler
+    pool.spec, pool.require = load("rnn-seq2one"), ("landlock",)
+    report = {"grader": {"version": __version__}, "spec": {"sha256": pool.spec.fingerprint},
+              "isolation": {"active": ["limits", "landlock"], "missing": []}}
+    assert pool.problem({"report": report, "worker": "tcp://w:1"}) is None
+    old = {**report, "grader": {"version": "0.0.1"}}
+    assert "runs grader 0.0.1" in pool.problem({"report": old, "worker": "tcp://w:1"})
+    bare = {**report, "isolation": {"active": ["limits"], "missing": ["landlock"]}}
+    assert "tcp://w:1 lacks the isolation layer(s) landlock" in pool.problem({"report": bare, "worker": "tcp://w:1"})
+    assert "cannot grade: it refused" in pool.problem({"refused": "it refused the pack", "worker": "tcp://w:1"})

@@ -214,6 +214,9 @@ class ClusterPool:
         if "refused" in answer:
             return f"worker {worker} cannot grade: {answer['refused']}"
         info = answer.get("ready") or {}
+        report = answer.get("report")
+        if report:  # a worker that joined after the probe answers for itself in its report
+            info = {"version": report["grader"]["version"], "fingerprint": report["spec"].get("sha256")}
         if info and info.get("version") != __version__:
             return (f"worker {worker} runs grader {info.get('version')}, this coordinator {__version__}; "
                     "install the same grader on every worker")
