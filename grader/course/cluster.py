@@ -126,12 +126,7 @@ class GraderPlugin(WorkerPlugin):
                 return {"refused": str(exc)}
             return {"error": f"on worker {self.address}, {exc}"}
         finally:
-            if runner.proc.poll() is not None:  # the next job gets a fresh grading process
-                with self.lock:
-                    self.runners.remove(runner)
-                    runner = Runner(self.pack, self.choice)
-                    self.runners.append(runner)
-            self.idle.put(runner)
+            self._give_back(runner)
 
     def probe(self) -> dict:
         runner = self.idle.get()
@@ -140,7 +135,15 @@ class GraderPlugin(WorkerPlugin):
         except RunnerGone as exc:
             return {"refused": str(exc)}
         finally:
-            self.idle.put(runner)
+            self._give_back(runner)
+
+    def _give_back(self, runner: Runner) -> None:
+        if runner.proc.poll() is not None:  # the next job gets a fresh grading process
+            with self.lock:
+                self.runners.remove(runner)
+                runner = Runner(self.pack, self.choice)
+                self.runners.append(runner)
+        self.idle.put(runner)
 
 
 def _plugin(name: str) -> GraderPlugin:
@@ -167,11 +170,11 @@ class ClusterPool:
     """The local `Pool`'s interface over a Dask scheduler; `workers` is ignored (the cluster's size rules)."""
 
     def __init__(self, address: str, spec: Spec, seed: int, require: tuple[str, ...] = (),
-                 wait_seconds: float = 60):
+                 connect_seconds: float = 15, wait_seconds: float = 60):
         self.spec, self.seed, self.require = spec, seed, require
         self.name = f"rnn-grader-{uuid.uuid4().hex[:12]}"
         try:
-            self.client = Client(address, timeout=wait_seconds, set_as_default=False)
+            self.client = Client(address, timeout=connect_seconds, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise Refused(f"cannot reach the Dask scheduler at {address} ({exc}); start one with "
                                "`dask scheduler` and workers with `dask worker ADDRESS`") from None
