@@ -66,7 +66,8 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
     files = {"setup.sh": SETUP_SH.replace("{source}", SOURCE).encode(),
              "run_autograder": RUN_AUTOGRADER.replace("{spec_id}", spec.id).encode()}
     source = {name: (PROJECT / name).read_bytes() for name in ("pyproject.toml", "README.md")}
-    source.update({f"grader/{p.name}": p.read_bytes() for p in sorted((PROJECT / "grader").glob("*.py"))})
+    source.update({f"grader/{p.relative_to(PROJECT / 'grader').as_posix()}": p.read_bytes()  # subpackages too
+                   for p in sorted((PROJECT / "grader").rglob("*.py")) if "__pycache__" not in p.parts})
     source.update({f"specs/{p.name}": p.read_bytes() for p in sorted(SPECS.glob("*.schema.json"))})
     # the spec may come from a course's own path; inside the bundle it is found by its id
     source[f"specs/{spec.id}.json"] = (json.dumps(spec.data, indent=2) + "\n").encode()
