@@ -193,7 +193,7 @@ def test_a_wheel_installs_without_any_course_reference_and_grades_a_pack_of_its_
 
     record = next((venv / "lib").glob("python3*/site-packages/rnn_grader-*.dist-info/RECORD")).read_text()
     installed = [line.split(",")[0] for line in record.splitlines()]
-    assert "grader/cli.py" in installed and "grader/schemas/spec.schema.json" in installed
+    assert "grader/cli/__init__.py" in installed and "grader/schemas/spec.schema.json" in installed
     assert "grader/scaffold/specs/toy-layer.json" in installed
     assert not [p for p in installed if p.split("/")[0] in ("reference", "specs", "submissions_example", "support")]
     demo = {p.name for folder in ("specs", "reference") for p in (PROJECT / folder).iterdir()

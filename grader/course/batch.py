@@ -227,9 +227,11 @@ class BatchResult:
 
 def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, jobs: int | None = None,
                  pick: str | None = None, force: bool = False, quiet: bool = False,
-                 stream=None, similarity: bool = False) -> BatchResult:
+                 stream=None, similarity: bool = False, make_pool=None) -> BatchResult:
     """Grade every submission in `folder` into `out`; reuse reports that still match (unless force).
-    With `similarity`, also rank pairs of students by similarity (grader/course/similarity.py)."""
+    With `similarity`, also rank pairs of students by similarity (grader/course/similarity.py).
+    `make_pool(workers, spec, seed)` makes what grades the distinct files (default: forked local workers,
+    `Pool`; a Dask cluster's is `grader.course.cluster.ClusterPool`, with the same interface)."""
     started = time.monotonic()
     seed = spec.seed if seed is None else seed
     out.mkdir(parents=True, exist_ok=True)
@@ -266,7 +268,8 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
     jobs_list = [(key, str(subs[0].path), subs[0].name) for key, subs in todo.items()]
     become_subreaper()  # what a killed worker's sandbox leaves behind lands here, and is swept below
     before = our_children()
-    pool = Pool(min(jobs or os.cpu_count() or 1, max(1, len(jobs_list))), spec, seed) if jobs_list else None
+    workers = min(jobs or os.cpu_count() or 1, max(1, len(jobs_list)))
+    pool = (make_pool or Pool)(workers, spec, seed) if jobs_list else None
     try:
         for key, result in (pool.run(jobs_list) if pool else ()):
             for sub in todo[key]:

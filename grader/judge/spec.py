@@ -96,10 +96,15 @@ class Spec:
     def support_modules(self) -> dict[str, str]:
         """Modules the assignment gives students to import (`rnn_utils`): name -> source, from the
         folder the spec names under support/; the child installs them before loading a submission."""
-        folder = self.data.get("support")
-        if not folder:
+        folder = self.support_folder
+        if folder is None:
             return {}
-        return {p.stem: p.read_text() for p in sorted((self.pack.support / folder).glob("*.py"))}
+        return {p.stem: p.read_text() for p in sorted(folder.glob("*.py"))}
+
+    @property
+    def support_folder(self) -> Path | None:
+        folder = self.data.get("support")
+        return self.pack.support / folder if folder else None
 
     @property
     def skeleton(self) -> Path | None:
@@ -109,7 +114,7 @@ class Spec:
         if not name:
             return None
         beside = self.path.parent / name  # a spec kept outside specs/ may bring its own
-        return beside if beside.is_file() else SPECS / name
+        return beside if beside.is_file() else self.pack.specs / name
 
     @property
     def checks(self) -> list[dict]:

@@ -1,0 +1,135 @@
+"""A class at once: a folder or a platform's zip graded into OUTDIR (locally or on a Dask cluster), and
+`grade similarity OUTDIR`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from grader.cli.group import _below, _load_spec, _say_missing_layers, main
+
+
+def _grade_zip(archive: Path, *args):
+    """A zip is unpacked into a private folder (regular files only, names kept inside it) and graded
+    as that folder; the folder goes when grading ends. OUTDIR keeps the reports and the code."""
+    import tempfile
+
+    from grader.course.unzip import ZipProblem, unpack
+
+    with tempfile.TemporaryDirectory(prefix="grade-zip-") as folder:
+        try:
+            skipped = unpack(archive, Path(folder))
+        except ZipProblem as exc:
+            raise click.UsageError(str(exc)) from None
+        if skipped:
+            click.echo(f"Left out {len(skipped)} member(s) of {archive.name} that are links or would land "
+                       "outside the folder.", err=True)
+        root = Path(folder)
+        inside = list(root.iterdir())
+        if len(inside) == 1 and inside[0].is_dir():  # a zip of one folder holding the submissions
+            root = inside[0]
+        return _grade_folder(root, *args)
+
+
+def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
+                  fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
+                  similarity: bool = False, make_pool=None):
+    from grader.course import batch
+    from grader.course.policy import Refused
+
+    if out is None:
+        raise click.UsageError(f"{folder} is a folder: say where the reports go with --out OUTDIR.")
+    if out.exists() and not out.is_dir():
+        raise click.UsageError(f"--out {out} is a file; for a folder of submissions give an output folder.")
+    if fmt not in ("text", "json"):
+        raise click.UsageError(f"--format {fmt} applies to one submission; a folder's summary is text or json.")
+    spec = _load_spec(spec_name)
+    try:
+        result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet,
+                                    similarity=similarity, make_pool=make_pool)
+    except Refused as exc:
+        click.echo(f"Not graded: {exc}\nReports finished before this are kept in {out}.", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        done = len(list(out.glob("*.json")))
+        click.echo(f"\nInterrupted. Finished reports are kept in {out} ({done} files); run the same command "
+                   "again to grade the rest.", err=True)
+        sys.exit(130)
+    if not quiet:
+        _say_missing_layers(result)
+    if fmt == "json":
+        click.echo((out / "summary.json").read_text(), nl=False)
+    else:
+        click.echo(batch.render_summary(result, out, spec), nl=False)
+        if result.similarity is not None:
+            click.echo(_similarity_line(out, *result.similarity))
+    if fail_under is not None:
+        below = [i for i, r in result.reports.items() if _below(r["score"], r["max_score"], fail_under)]
+        if below:
+            click.echo(f"{len(below)} submission(s) scored below --fail-under {fail_under:g}%: "
+                       f"{', '.join(below[:10])}{' ...' if len(below) > 10 else ''}.", err=True)
+            sys.exit(1)
+
+
+@main.command("similarity")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--spec", "spec_name", default=None,
+              help="Assignment spec whose skeleton is taken out (default: the one OUTDIR was graded with).")
+def similarity_command(outdir: Path, spec_name: str | None):
+    """Rank pairs of students in OUTDIR (a `grade FOLDER --out OUTDIR` run) by the similarity of the
+    code they wrote themselves.
+
+    \b
+    The spec's skeleton (given code, docstrings, TODO banners) and code most of the class shares are
+    taken out; renamed variables, reordered methods or cells, comments and layout do not hide a copy.
+    Writes OUTDIR/similarity.csv, OUTDIR/similarity.html and a side-by-side page per flagged pair.
+    """
+    from grader.course import similarity
+
+    try:
+        recorded, _ = similarity.load_sources(outdir)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise click.UsageError(f"{outdir} holds no record of a batch's submissions ({similarity.FOLDER}/"
+                               "sources.json); grade the folder first: grade FOLDER --out OUTDIR.") from None
+    spec = _load_spec(spec_name or recorded)
+    listed, count = similarity.run(outdir, spec)
+    click.echo(_similarity_line(outdir, listed, count))
+
+
+def _similarity_line(out: Path, listed: list, count: int) -> str:
+    flagged = [p for p in listed if p.flagged]
+    top = ", ".join(f"{p.a} & {p.b} ({p.score:.2f})" for p in flagged[:3])
+    return (f"Similarity: {count} submissions compared, {len(flagged)} pair(s) flagged"
+            + (f" ({top}{' ...' if len(flagged) > 3 else ''})" if flagged else "")
+            + f"; see {out / 'similarity.html'} and similarity.csv.")
+
+
+def _pool_maker(cluster: str | None, require: str | None):
+    """What grades a folder's files: a Dask cluster's workers with --cluster, else forked local workers;
+    either way, --require-isolation refuses workers whose children would lack a layer."""
+    if cluster is None and require is None:
+        return None
+    from grader.sandbox import isolation
+    from grader.course.policy import lacking, parse_layers
+
+    try:
+        required = parse_layers(require)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--require-isolation") from None
+    if cluster is None:
+        missing = lacking(isolation.plan().to_dict(), required)
+        if missing:
+            click.echo(f"Not graded: this machine's children would lack the isolation layer(s) "
+                       f"{', '.join(missing)} that --require-isolation asks for; `grade doctor` says how to "
+                       "add them.", err=True)
+            sys.exit(2)
+        return None
+    try:
+        from grader.course.cluster import ClusterPool
+    except ImportError as exc:
+        raise click.UsageError(f"--cluster needs Dask ({exc}); install it with "
+                               "`pip install 'rnn-grader[cluster]'` (or `pip install -e '.[cluster]'`).") from None
+
+    return lambda _workers, spec, seed: ClusterPool(cluster, spec, seed, required)

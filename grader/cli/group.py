@@ -1,0 +1,142 @@
+"""The `grade` command group: `grade SUBMISSION` routed to the grade command, the options every command
+shares (`--pack`), the spec loader that turns a bad spec into a usage error, and `--isolation`'s check."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from grader import __version__
+
+FORMATS = ["text", "json", "markdown", "gradescope", "junit"]
+
+
+def _load_spec(name: str):
+    from grader.judge import spec
+    try:
+        return spec.load(name)
+    except spec.NoPack as exc:
+        raise click.UsageError(str(exc)) from None
+    except spec.SpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="--spec") from None
+
+
+class GradeGroup(click.Group):
+    """`grade SUBMISSION` grades; `grade selftest` is a subcommand. A path is never taken for one."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] in self.commands:
+            return super().resolve_command(ctx, args)
+        return "grade", self.commands["grade"], args
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "--list-specs") \
+                and args[0].partition("=")[0] != "--pack":
+            args = ["grade", *args]
+        return super().parse_args(ctx, args)
+
+
+def _use_pack(ctx, _param, value: Path | None):
+    """--pack DIR, or GRADER_PACK when it is not given: checked, then named in the environment (as an
+    absolute path) before anything loads a spec, so batch workers started later find the same pack."""
+    from grader import pack as packs
+    from grader.judge import spec
+
+    if ctx.resilient_parsing:
+        return
+    if value is None:
+        # no variable: the demo pack beside the package, if any; the group's own --pack leaves the variable
+        # to the commands that load a spec (`GRADER_PACK=hw3 grade new-pack hw3` makes it)
+        if not os.environ.get(spec.PACK_VARIABLE) or ctx.parent is None:
+            return
+        value, where = Path(os.environ[spec.PACK_VARIABLE]), f"{spec.PACK_VARIABLE}={os.environ[spec.PACK_VARIABLE]}"
+    else:
+        where = f"--pack {value}"
+    problem = packs.problem(value)
+    if problem:
+        raise click.UsageError(f"{where}: {problem}.")
+    os.environ[spec.PACK_VARIABLE] = str(value.resolve())
+
+
+PACK_HELP = ("Assignment pack: a folder with specs/, reference/, support/ and submissions_example/ "
+             "(default: $GRADER_PACK, else the demo assignments of a checkout). `grade new-pack DIR` makes one.")
+
+
+def pack_option(command):
+    """--pack DIR on every command that loads a spec; eager, so it is in place before --spec is read."""
+    return click.option("--pack", type=click.Path(path_type=Path), default=None, expose_value=False,
+                        is_eager=True, callback=_use_pack, metavar="DIR", help=PACK_HELP)(command)
+
+
+def _list_specs(ctx, _param, value):
+    """`grade --list-specs`: one line per shipped spec, its id and what students implement."""
+    if not value or ctx.resilient_parsing:
+        return
+    from grader.judge import spec
+    if not spec.current_pack().specs.is_dir():
+        raise click.UsageError(spec.no_pack_message())
+    specs = spec.available()
+    width = max(len(s.id) for s in specs)
+    for each in specs:
+        default = " (default)" if each.id == spec.DEFAULT_SPEC else ""
+        click.echo(f"{each.id:<{width}}  {each.summary}{default}")
+    ctx.exit(0)
+
+
+@click.group(cls=GradeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="grade")
+@click.option("--list-specs", is_flag=True, expose_value=False, callback=_list_specs,
+              help="List the assignment specs of the pack, one line each, and exit.")
+@pack_option  # eager, and --list-specs is not: the pack is in place before the listing, in any order
+def main():
+    """Grade NumPy RNN submissions against a hidden reference, in isolation.
+
+    \b
+    grade SUBMISSION.py|.ipynb          grade one file, print a summary
+    grade SUBMISSION.py --out r.json    also write the JSON report
+    grade SUB.py --format junit --out junit.xml   --out holds the --format given (else JSON)
+    grade FOLDER|ZIP --out OUTDIR       batch: a report per submission, summary.csv, summary.json
+    grade FOLDER --out OUTDIR --similarity   also rank pairs of students by similarity
+    grade similarity OUTDIR             the same ranking, later, from OUTDIR alone
+    grade FOLDER --out D --cluster A    the same batch on a Dask cluster (docs/cluster.md)
+    grade selftest                      course-staff CI: every spec's examples score what they should
+    grade --list-specs                  the assignments this grader knows; choose one with --spec ID
+    grade bundle --out autograder.zip   a Gradescope autograder for the spec
+    grade doctor                        the isolation layers a submission gets on this machine
+    grade new-pack DIR                  a pack of your own: a toy assignment to replace, with examples
+
+    \b
+    Assignments come from a pack: --pack DIR (on any command) or GRADER_PACK=DIR; a checkout's
+    specs/, reference/ and submissions_example/ are the demo pack.
+    """
+
+
+def _choose_isolation(choice: str | None) -> None:
+    """The child's layers follow GRADER_ISOLATION; --isolation sets it for this run, once checked."""
+    from grader.sandbox import isolation
+
+    if choice is None:
+        return
+    try:
+        isolation.plan(choice)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--isolation") from None
+    os.environ["GRADER_ISOLATION"] = choice
+
+
+def _below(score: float, max_score: float, percent: float) -> bool:
+    return bool(max_score) and 100 * score / max_score < percent
+
+
+def _say_missing_layers(result) -> None:
+    """Once per batch, on stderr: the isolation layers some submission was graded without."""
+    from grader.report import isolation_note
+
+    missing = sorted({layer for report in result.reports.values()
+                      for layer in (report.get("isolation") or {}).get("missing", [])},
+                     key=lambda layer: ("namespaces", "landlock", "seccomp", "uid").index(layer)
+                     if layer in ("namespaces", "landlock", "seccomp", "uid") else 9)
+    if missing:
+        click.echo(isolation_note({"active": [], "missing": missing}), err=True)
