@@ -220,11 +220,11 @@ def test_a_pack_is_refused_when_its_contents_do_not_give_its_fingerprint(tmp_pat
     pack = make_pack(spec)
     unpacked = unpack(pack, base=str(tmp_path))
     assert unpacked.fingerprint == spec.fingerprint and unpacked.support_modules() == spec.support_modules()
-    assert oct(unpacked.root.stat().st_mode & 0o777) == "0o700"
+    assert oct(unpacked.pack.root.stat().st_mode & 0o777) == "0o700"
     pack["support"] = {name: source + "\n# changed\n" for name, source in pack["support"].items()}
     with pytest.raises(PackError, match="fingerprint"):
         unpack(pack, base=str(tmp_path))
-    assert [p.name for p in tmp_path.iterdir()] == [unpacked.root.name]  # the refused one is removed
+    assert [p.name for p in tmp_path.iterdir()] == [unpacked.pack.root.name]  # the refused one is removed
 
 
 def test_required_layers_are_checked_by_name():

@@ -69,7 +69,7 @@ def main() -> None:
         return
     from grader import __version__
     from grader.sandbox import isolation
-    from grader.sandbox import process as sandbox
+    from grader.sandbox import zygote as zygotes
     from grader.course.shipping import PackError, discard, unpack
 
     if first.get("isolation"):
@@ -80,21 +80,21 @@ def main() -> None:
     except (PackError, ValueError) as exc:
         write_frame(replies, {"refused": str(exc)})
         return
-    zygote = sandbox.start_zygote(plan)
-    sandbox.adopt_zygote(zygote) if zygote else sandbox.use_zygote()
+    zygote = zygotes.start_zygote(plan)
+    zygotes.adopt_zygote(zygote) if zygote else zygotes.use_zygote()
     inbox = _private_folder()
     try:
-        from grader.judge.context import grade_submission  # numpy and the checks load while the zygote boots
+        from grader.judge.grading import grade_submission  # numpy and the checks load while the zygote boots
 
         write_frame(replies, {"ready": {"fingerprint": spec.fingerprint, "version": __version__,
                                         "isolation": plan.to_dict(), "host": socket.gethostname()}})
         while (request := read_frame(requests)) is not None:
             write_frame(replies, _grade(request["grade"], spec, inbox, grade_submission))
     finally:
-        sandbox.use_zygote(False)
+        zygotes.use_zygote(False)
         if zygote:
-            sandbox.stop_zygote(zygote)
-        discard(spec.root)
+            zygotes.stop_zygote(zygote)
+        discard(spec.pack.root)
         discard(inbox)
 
 
