@@ -1,4 +1,4 @@
-"""The deeper isolation layers (CONTRACT §5, grader/isolation.py), one hostile behaviour per test.
+"""The deeper isolation layers (grader/sandbox/isolation.py, applied by grader/child/layers.py), one hostile behaviour per test.
 
 Each test runs its attack under several choices of GRADER_ISOLATION: `full` (every layer this machine
 has), `minimal` (resource limits only) and each layer that should stop the attack on its own. Where a
@@ -31,7 +31,7 @@ from grader.sandbox.process import Sandbox
 from grader.judge.spec import EXAMPLES, REFERENCES, SPECS, load
 
 CORRECT = EXAMPLES / "correct_vectorised.py"
-GRADER_SOURCE = Path(isolation.__file__).resolve().parent / "engine.py"
+GRADER_SOURCE = Path(isolation.__file__).resolve().parents[1] / "judge" / "grading.py"
 AVAILABLE = {name for name, layer in isolation.detect().items() if layer.available}
 
 PROBE = '''
