@@ -23,7 +23,10 @@ def _load_spec(name: str):
 
 
 class GradeGroup(click.Group):
-    """`grade SUBMISSION` grades; `grade selftest` is a subcommand. A path is never taken for one."""
+    """`grade SUBMISSION` grades; `grade selftest` is a subcommand. A path is never taken for one.
+
+    Grading a file is the hidden `grade` subcommand, but users never type its name: the group's help shows
+    its options, and its usage and errors say `grade SUBMISSION [OPTIONS]` (see GradeFileCommand)."""
 
     def resolve_command(self, ctx, args):
         if args and args[0] in self.commands:
@@ -34,6 +37,39 @@ class GradeGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "--list-specs"):
             args = ["grade", *args]
         return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage(ctx.command_path, "SUBMISSION [OPTIONS]")
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="   or: ")
+
+    def format_options(self, ctx, formatter):
+        rows = [record for param in self.commands["grade"].params
+                if isinstance(param, click.Option) and (record := param.get_help_record(ctx))]
+        with formatter.section("Grading options (grade SUBMISSION [OPTIONS])"):
+            formatter.write_dl(rows)
+        super().format_options(ctx, formatter)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # click would say "Aborted!" and exit 1, which means --fail-under
+            click.echo("\nInterrupted: the command stopped before it finished.", err=True)
+            sys.exit(130)
+
+
+class _ContextAsTyped(click.Context):
+    """The context of `grade SUBMISSION`: it names itself `grade`, not `grade grade`, in usage and errors."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class GradeFileCommand(click.Command):
+    context_class = _ContextAsTyped
+
+    def collect_usage_pieces(self, ctx):
+        return ["SUBMISSION", "[OPTIONS]"]
 
 
 def _list_specs(ctx, _param, value):
@@ -68,7 +104,7 @@ def main():
     """
 
 
-@main.command("grade")
+@main.command("grade", cls=GradeFileCommand, hidden=True)
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
               help="Assignment spec: an id under specs/ or a path to a spec JSON file.")
@@ -113,6 +149,10 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
         from grader.engine import grade_submission  # numpy and the checks load while the child starts
 
         report = grade_submission(submission, spec, seed=seed, sandbox=early)
+    except KeyboardInterrupt:
+        click.echo(f"\nInterrupted: {submission} was not graded, and nothing was written. Run the same "
+                   "command again to grade it.", err=True)
+        sys.exit(130)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     from grader.views import VIEWS
@@ -293,5 +333,5 @@ def _choose_isolation(choice: str | None) -> None:
     os.environ["GRADER_ISOLATION"] = choice
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # run_autograder's `python -m grader.cli`: still named as users type it
+    main(prog_name="grade")
