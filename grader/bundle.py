@@ -43,7 +43,11 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 1
 fi
 if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
-    apt-get install -y python3-venv  # Ubuntu ships venv's pip bootstrap separately
+    # Ubuntu and Debian ship venv's pip bootstrap separately, and a container image (Gradescope's base
+    # among them) comes with empty package lists: without the update there is nothing to install
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends python3-venv
 fi
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet --editable "$HERE/{source}"
@@ -68,6 +72,9 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
              "run_autograder": RUN_AUTOGRADER.replace("{spec_id}", spec.id).encode()}
     source = {name: (PROJECT / name).read_bytes() for name in ("pyproject.toml", "README.md")}
     source.update({f"grader/{p.name}": p.read_bytes() for p in sorted((PROJECT / "grader").glob("*.py"))})
+    # the package data pyproject.toml names: without it the installed grader cannot load a spec
+    source.update({f"grader/schemas/{p.name}": p.read_bytes()
+                   for p in sorted((PROJECT / "grader" / "schemas").glob("*.json"))})
     source.update({f"specs/{p.name}": p.read_bytes() for p in sorted(SPECS.glob("*.schema.json"))})
     # the spec may come from a course's own path; inside the bundle it is found by its id
     source[f"specs/{spec.id}.json"] = (json.dumps(spec.data, indent=2) + "\n").encode()
