@@ -150,8 +150,10 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
 
         report = grade_submission(submission, spec, seed=seed, sandbox=early)
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted: {submission} was not graded, and nothing was written. Run the same "
-                   "command again to grade it.", err=True)
+        from grader.report import clean  # a file name may hold terminal escapes
+
+        click.echo(f"\nInterrupted: {clean(str(submission))} was not graded, and nothing was written. "
+                   "Run the same command again to grade it.", err=True)
         sys.exit(130)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
