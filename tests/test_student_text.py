@@ -150,7 +150,8 @@ def test_the_json_report_keeps_them_in_staff_fields_only(minimal_report):
     assert minimal_report.isolation_note().startswith("Graded without these isolation layers: namespaces")
 
 
-def test_grade_file_says_missing_layers_on_stderr_only():
+def test_grade_file_says_missing_layers_on_stderr_only(monkeypatch):
+    monkeypatch.setenv("GRADER_ISOLATION", "full")  # --isolation sets it in this process: undone after the test
     result = CliRunner().invoke(cli.main, [str(EXAMPLES / "seed_student.py"), "--isolation", "minimal"])
     assert result.exit_code == 0
     assert "Graded without these isolation layers" in result.stderr

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from grader.cli.folder import _grade_folder, _grade_zip, _pool_maker
-from grader.cli.group import FORMATS, _below, _choose_isolation, _load_spec, main, pack_option
+from grader.cli.group import FORMATS, GradeFileCommand, _below, _choose_isolation, _load_spec, main, pack_option
 
 
-@main.command("grade")
+@main.command("grade", cls=GradeFileCommand, hidden=True)
 @pack_option
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
@@ -72,6 +72,12 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
         from grader.judge.grading import grade_submission  # numpy and the checks load while the child starts
 
         report = grade_submission(submission, spec, seed=seed, sandbox=early)
+    except KeyboardInterrupt:
+        from grader.report import clean  # a file name may hold terminal escapes
+
+        click.echo(f"\nInterrupted: {clean(str(submission))} was not graded, and nothing was written. "
+                   "Run the same command again to grade it.", err=True)
+        sys.exit(130)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     from grader.report.views import VIEWS

@@ -4,6 +4,7 @@ shares (`--pack`), the spec loader that turns a bad spec into a usage error, and
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -24,7 +25,10 @@ def _load_spec(name: str):
 
 
 class GradeGroup(click.Group):
-    """`grade SUBMISSION` grades; `grade selftest` is a subcommand. A path is never taken for one."""
+    """`grade SUBMISSION` grades; `grade selftest` is a subcommand. A path is never taken for one.
+
+    Grading a file is the hidden `grade` subcommand, but users never type its name: the group's help shows
+    its options, and its usage and errors say `grade SUBMISSION [OPTIONS]` (see GradeFileCommand)."""
 
     def resolve_command(self, ctx, args):
         if args and args[0] in self.commands:
@@ -36,6 +40,39 @@ class GradeGroup(click.Group):
                 and args[0].partition("=")[0] != "--pack":
             args = ["grade", *args]
         return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage(ctx.command_path, "SUBMISSION [OPTIONS]")
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="   or: ")
+
+    def format_options(self, ctx, formatter):
+        rows = [record for param in self.commands["grade"].params
+                if isinstance(param, click.Option) and (record := param.get_help_record(ctx))]
+        with formatter.section("Grading options (grade SUBMISSION [OPTIONS])"):
+            formatter.write_dl(rows)
+        super().format_options(ctx, formatter)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # click would say "Aborted!" and exit 1, which means --fail-under
+            click.echo("\nInterrupted: the command stopped before it finished.", err=True)
+            sys.exit(130)
+
+
+class _ContextAsTyped(click.Context):
+    """The context of `grade SUBMISSION`: it names itself `grade`, not `grade grade`, in usage and errors."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class GradeFileCommand(click.Command):
+    context_class = _ContextAsTyped
+
+    def collect_usage_pieces(self, ctx):
+        return ["SUBMISSION", "[OPTIONS]"]
 
 
 def _use_pack(ctx, _param, value: Path | None):

@@ -218,8 +218,9 @@ def _duration(seconds: float) -> str:
 class BatchResult:
     submissions: list[Submission]
     reports: dict[str, dict]  # id -> report
-    reused: int = 0
-    graded: int = 0
+    reused: int = 0  # submissions whose report was kept from an earlier run
+    graded: int = 0  # distinct files graded by this run (identical files are graded once)
+    graded_submissions: int = 0  # submissions whose report this run's grading gave (graded + their copies)
     ignored: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     similarity: tuple | None = None  # (listed pairs, submissions compared) when --similarity ran
@@ -287,7 +288,7 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
         sweep_orphans(before)
         progress.finish()
     result = BatchResult(submissions, reports, reused=reused, graded=len(jobs_list), ignored=ignored,
-                         seconds=time.monotonic() - started)
+                         graded_submissions=sum(map(len, todo.values())), seconds=time.monotonic() - started)
     write_summary(out, spec, seed, result)
     _course(out, spec, result, similarity)
     return result
@@ -369,9 +370,17 @@ def render_summary(result: BatchResult, out: Path, spec: Spec) -> str:
     rows = summary_rows(spec, result)
     statuses = _statuses(rows)
     mean = sum(r["score"] for r in rows) / len(rows) if rows else 0.0
+    # two partitions of the same submissions, each adding up to the total: by status, and by where the
+    # report came from (graded now, kept, or turned away without a file to grade)
+    refused = sum(1 for sub in result.submissions if sub.path is None)
+    copies = result.graded_submissions - result.graded
     lines = [f"{len(rows)} submissions in {_duration(result.seconds)}: {statuses['graded']} graded, "
-             f"{statuses['ungradable']} ungradable, {statuses['error']} not graded because of a grader error; "
-             f"{result.graded} graded now, {result.reused} reports kept from an earlier run.",
+             f"{statuses['ungradable']} ungradable, {statuses['error']} not graded because of a grader error.",
+             f"This run: {result.graded_submissions} graded now"
+             + (f" ({result.graded} distinct files: identical files are graded once)" if copies else "")
+             + f", {result.reused} reports kept from an earlier run"
+             + (f", {refused} turned away without a file to grade (their reports say why)" if refused else "")
+             + ".",
              f"Mean score {mean:.2f} / {spec.max_score:g}. Reports and summary.csv are in {out}."]
     if result.ignored:
         names = clean(", ".join(p.name for p in result.ignored[:5]) + (" ..." if len(result.ignored) > 5 else ""))

@@ -62,7 +62,11 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 1
 fi
 if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
-    apt-get install -y python3-venv  # Ubuntu ships venv's pip bootstrap separately
+    # Ubuntu and Debian ship venv's pip bootstrap separately, and a container image (Gradescope's base
+    # among them) comes with empty package lists: without the update there is nothing to install
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends python3-venv
 fi
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet --editable "$HERE/{source}"
