@@ -25,7 +25,7 @@ def _validating(grade):
     return grade_and_validate
 
 
-# Wrapped before the test modules import it, so `from grader.engine import grade_submission` and the
+# Wrapped before the test modules import it, so `from grader.judge.grading import grade_submission` and the
 # CLI both get the validating version.
 grader.judge.grading.grade_submission = _validating(grader.judge.grading.grade_submission)
 

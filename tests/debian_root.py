@@ -81,8 +81,8 @@ def fresh_root(where: Path) -> Path:
 def run_in(root: Path, script: str, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run a bash script as root inside `root`, with /proc, /dev and /sys mounted in a private mount
     namespace: the mounts vanish with it, whatever happens (no unmounting, no mount left behind)."""
-    mounts = (f'mount -t proc proc "$R/proc" && mount --rbind /dev "$R/dev" && mount --make-rslave "$R/dev" '
-              f'&& mount --rbind /sys "$R/sys" && mount --make-rslave "$R/sys" && exec chroot "$R" /bin/bash -c "$S"')
+    mounts = ('mount -t proc proc "$R/proc" && mount --rbind /dev "$R/dev" && mount --make-rslave "$R/dev" '
+              '&& mount --rbind /sys "$R/sys" && mount --make-rslave "$R/sys" && exec chroot "$R" /bin/bash -c "$S"')
     clean_env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
                  "LANG": "C.UTF-8", "R": str(root), "S": script, **(env or {})}
     if (root / CA_BUNDLE_INSIDE).is_file():

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from grader.judge.spec import EXAMPLES, PROJECT, load
+from grader.judge.spec import available as specs_available
 
 DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
 WORKFLOWS = sorted((PROJECT / "docs" / "workflows").glob("*.yml"))
@@ -38,6 +39,21 @@ SKIPPED = {
     "grade --spec NAME_OR_PATH ...": "a synopsis: ... stands for any command",
     "grade downloads/ --out reports/ [--jobs N] [--pick GLOB] [--force] [--quiet] [--seed N] [--spec S]":
         "a synopsis of the batch; `grade FOLDER --out OUTDIR` is run",
+    "grade downloads/ --out reports/ --similarity": "needs a folder of students; tests/test_similarity.py runs it",
+    "grade similarity reports/": "needs a graded class; tests/test_similarity.py runs it",
+    "grade downloads/ --out reports/ --cluster tcp://HOST:8786 [--require-isolation landlock,seccomp]":
+        "needs a Dask scheduler; tests/test_cluster.py starts one and runs it",
+    "grade FOLDER --out OUTDIR --cluster tcp://HOST:8786 [--require-isolation namespaces,landlock,seccomp]":
+        "a synopsis of the cluster batch; tests/test_cluster.py runs it",
+    "grade downloads/ --out reports/ --cluster tcp://10.0.0.5:8786": "needs a Dask scheduler on a network",
+    "grade new-pack DIR": "a synopsis; tests/test_packs.py makes packs",
+    "grade ... --pack DIR": "a synopsis: ... stands for any command",
+    "grade new-pack hw3": "one of a sequence that tests/test_packs.py runs in a temporary folder",
+    "grade selftest --pack hw3": "one of a sequence that tests/test_packs.py runs in a temporary folder",
+    "grade student.py --pack hw3 --spec hw3": "one of a sequence that tests/test_packs.py runs in a temporary folder",
+    "grade bundle --pack hw3 --spec hw3": "one of a sequence that tests/test_packs.py runs in a temporary folder",
+    "grade downloads/ --out reports/ --cluster tcp://ADDRESS:PORT --require-isolation landlock,seccomp":
+        "needs a Dask scheduler; tests/test_cluster.py runs --require-isolation against real workers",
 }
 
 # the docs' placeholders and file names, as the workspace has them
@@ -139,7 +155,7 @@ def test_a_shown_command_does_what_its_options_say(where, command, workspace):
     elif words[0] == "doctor":
         assert done.returncode == 0 and "Isolation layers" in done.stdout, what
     elif words[0] == "--list-specs":
-        assert done.returncode == 0 and all(s.id in done.stdout for s in __import__("grader.spec").spec.available())
+        assert done.returncode == 0 and all(s.id in done.stdout for s in specs_available())
     elif words[0] == "--help":
         assert done.returncode == 0 and "Usage: grade SUBMISSION [OPTIONS]" in done.stdout, what
     elif (workspace / words[0]).is_dir():  # a batch

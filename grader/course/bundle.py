@@ -90,7 +90,7 @@ def bundle_files(spec: Spec) -> dict[str, bytes]:
     files = {"setup.sh": SETUP_SH.replace("{source}", SOURCE).encode(),
              "run_autograder": RUN_AUTOGRADER.replace("{spec_id}", spec.id).encode()}
     source = project_files()
-    package = Path(__file__).resolve().parent  # all of it, sub-packages, schemas and scaffold included
+    package = Path(__file__).resolve().parents[1]  # all of grader/: sub-packages, schemas and scaffold included
     source.update({f"grader/{p.relative_to(package).as_posix()}": p.read_bytes() for p in sorted(package.rglob("*"))
                    if p.suffix in PACKAGE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts})
     # The spec, its reference, support and examples come from the spec's pack (a course's own folder);
