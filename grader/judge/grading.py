@@ -3,6 +3,7 @@ on its own, before any check), run every check of the spec, assemble the report.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -85,6 +86,9 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     if ctx.dropped_bytes:
         report.notes.append(f"Your code printed {ctx.printed_bytes:,} bytes; output beyond "
                             f"{spec.limits().output_kb} KiB per run was dropped. This does not affect the score.")
+    if os.environ.get("GRADER_VALIDATE_REPORTS"):  # the test suite's check on every report (tests/conftest.py)
+        from grader.report import validate
+        validate(report.to_dict())
     return report
 
 
