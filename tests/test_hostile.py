@@ -514,7 +514,8 @@ def test_forged_progress_markers_cannot_stretch_a_call_past_its_limit(tmp_path):
     """)
     report = grade_submission(write_submission(tmp_path, hang), spec)
     # 40 forged markers, 0.25 s apart, would have stretched the call to 10 s and let it return
-    assert "did not finish within 1 s" in by_name(report)["forward_values"].output
+    said = by_name(report)["forward_values"].output  # stopped at its limit, or its forgery refused outright
+    assert "did not finish within 1 s" in said or "wrote into the grader's channel" in said, said
     assert by_name(report)["forward_values"].status != "passed"
     assert_sane(report)
 

@@ -111,7 +111,7 @@ def test_each_example_loses_exactly_its_expectation(pack, how):
             env = {PACK_VARIABLE: str(pack)}
         result = grade(args, env)
         assert result.exit_code == 0, result.output
-        report = json.loads(result.output)
+        report = json.loads(result.stdout)  # (stderr may name missing isolation layers)
         failed = sorted(t["name"] for t in report["tests"] if t["status"] != "passed")
         assert failed == sorted(entry["fails"]), name
         assert report["score"] == report["max_score"] - len(entry["fails"]), name  # one point per check lost
@@ -123,7 +123,7 @@ def test_a_folder_of_a_pack_is_graded_by_forked_workers(pack, tmp_path):
     result = grade([str(examples), "--out", str(tmp_path / "out"), "--pack", str(pack), "--spec", PACK_ID,
                     "--jobs", "2", "--quiet", "--format", "json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert (summary["count"], summary["graded"], summary["mean_score"]) == (4, 4, (10 + 8 + 9 + 9) / 4)
     assert json.loads((tmp_path / "out" / "correct.json").read_text())["score"] == 10
 
