@@ -12,6 +12,7 @@ import click
 from grader import __version__
 
 FORMATS = ["text", "json", "markdown", "gradescope", "junit"]
+GRADEBOOKS = ["canvas", "moodle", "csv"]
 
 
 def _load_spec(name: str):
@@ -63,6 +64,8 @@ def main():
     grade FOLDER|ZIP --out OUTDIR       batch: a report per submission, summary.csv, summary.json
     grade FOLDER --out OUTDIR --similarity   also rank pairs of students by similarity
     grade similarity OUTDIR             the same ranking, later, from OUTDIR alone
+    grade FOLDER --out OUTDIR --gradebook canvas   also OUTDIR/gradebook.csv (canvas, moodle or csv)
+    grade report OUTDIR                 rebuild index.html, students/, feedback/ from OUTDIR's reports
     grade selftest                      course-staff CI: every spec's examples score what they should
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID
     grade bundle --out autograder.zip   a Gradescope autograder for the spec
@@ -96,17 +99,24 @@ def main():
 @click.option("--similarity", is_flag=True,
               help="Folder: also rank pairs of students by the similarity of the code they wrote themselves "
                    "(OUTDIR/similarity.csv, similarity.html). See `grade similarity --help`.")
+@click.option("--gradebook", type=click.Choice(GRADEBOOKS), default=None,
+              help="Folder: also write OUTDIR/gradebook.csv for this platform's import (scores after "
+                   "OUTDIR/adjustments.csv). See `grade report --help`.")
+@click.option("--assignment", default=None, metavar="NAME",
+              help="With --gradebook canvas: the assignment column, as Canvas names it: \"Name (id)\".")
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
-                  isolation: str | None, similarity: bool):
+                  isolation: str | None, similarity: bool, gradebook: str | None, assignment: str | None):
     """Grade one submission (.py or .ipynb), or every submission in a folder (with --out OUTDIR)."""
     _choose_isolation(isolation)
     if submission.is_file() and submission.suffix.lower() == ".zip":  # a platform's bulk download
-        return _grade_zip(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet, similarity)
+        return _grade_zip(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet, similarity,
+                          gradebook, assignment)
     if submission.is_dir():
         return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet,
-                             similarity)
-    for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force), ("--similarity", similarity)):
+                             similarity, gradebook, assignment)
+    for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force), ("--similarity", similarity),
+                        ("--gradebook", gradebook)):
         if value:
             raise click.UsageError(f"{name} applies to a folder of submissions, and {submission} is a file.")
     if out is not None and out.is_dir():
@@ -204,7 +214,7 @@ def _grade_zip(archive: Path, *args):
 
 def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
-                  similarity: bool = False):
+                  similarity: bool = False, gradebook: str | None = None, assignment: str | None = None):
     from grader.course import batch
 
     if out is None:
@@ -216,7 +226,7 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
     spec = _load_spec(spec_name)
     try:
         result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet,
-                                    similarity=similarity)
+                                    similarity=similarity, gradebook=gradebook, assignment=assignment)
     except KeyboardInterrupt:
         done = len(list(out.glob("*.json")))
         click.echo(f"\nInterrupted. Finished reports are kept in {out} ({done} files); run the same command "
@@ -224,18 +234,61 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         sys.exit(130)
     if not quiet:
         _say_missing_layers(result)
+    if not result.submissions:
+        click.echo(f"Warning: no submission (.py or .ipynb, directly or in a sub-folder) in {folder}; "
+                   "nothing was graded.", err=True)
+        sys.exit(1)
     if fmt == "json":
         click.echo((out / "summary.json").read_text(), nl=False)
     else:
         click.echo(batch.render_summary(result, out, spec), nl=False)
         if result.similarity is not None:
             click.echo(_similarity_line(out, *result.similarity))
+    _class_pages_said(out, result.problems, result.changes if fmt != "json" else None)
     if fail_under is not None:
         below = [i for i, r in result.reports.items() if _below(r["score"], r["max_score"], fail_under)]
         if below:
             click.echo(f"{len(below)} submission(s) scored below --fail-under {fail_under:g}%: "
                        f"{', '.join(below[:10])}{' ...' if len(below) > 10 else ''}.", err=True)
             sys.exit(1)
+
+
+def _class_pages_said(out: Path, problems: list[str], changes: list[dict] | None) -> None:
+    """After the class pages: what was left out of them (stderr), and who moved on a regrade (stdout)."""
+    from grader.course.adjustments import changes_line
+
+    for line in problems:
+        click.echo(f"Warning: {line}", err=True)
+    if changes is not None:
+        click.echo(changes_line(out, changes))
+
+
+@main.command("report")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--gradebook", type=click.Choice(GRADEBOOKS), default=None,
+              help="Also write OUTDIR/gradebook.csv for this platform's import.")
+@click.option("--assignment", default=None, metavar="NAME",
+              help="With --gradebook canvas: the assignment column, as Canvas names it: \"Name (id)\".")
+def report_command(outdir: Path, gradebook: str | None, assignment: str | None):
+    """Rebuild OUTDIR's class pages from its reports, without grading (after editing adjustments.csv).
+
+    \b
+    index.html (the class, for staff), students/ID.html (each student's view), feedback/ID.md (the
+    same in Markdown), gradebook.csv with --gradebook. Yours: adjustments.csv (id, check or total,
+    points, comment), applied to every score shown."""
+    from grader.course import overview
+
+    try:
+        built = overview.build(outdir, gradebook, assignment)
+    except overview.NothingToShow as exc:
+        raise click.UsageError(str(exc)) from None
+    if not built.students:
+        click.echo(f"Warning: {outdir} holds no report to show.", err=True)
+        sys.exit(1)
+    _class_pages_said(outdir, built.problems, None)
+    click.echo(f"Wrote {outdir / 'index.html'} and a page per student ({len(built.students)}) in "
+               f"{outdir / 'students'}, feedback in {outdir / 'feedback'}"
+               + (f"; {built.gradebook}" if built.gradebook else "") + ".")
 
 
 @main.command("similarity")
