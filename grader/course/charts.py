@@ -7,6 +7,7 @@ Text is drawn as paths, so the page needs no font. Only numbers and the spec's c
 from __future__ import annotations
 
 import io
+import re
 
 
 def _plt():
@@ -25,6 +26,7 @@ def _svg(fig, title: str) -> str:
     _plt().close(fig)
     text = buffer.getvalue()
     svg = text[text.index("<svg"):]  # drop the XML prolog and doctype: it sits inside HTML
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)  # Dublin Core boilerplate
     return svg.replace("<svg ", f'<svg role="img" aria-label="{title}" ', 1)
 
 
