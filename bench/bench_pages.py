@@ -36,12 +36,20 @@ def main() -> None:
         folder, out = Path(tmp) / "class", Path(tmp) / "out"
         make_class(folder, args.n, hostile_share=0.0, seed=5)
         batch = timed(grade, str(folder), "--out", str(out), "--jobs", str(args.jobs), "-q")
-        pages = min(timed(grade, "report", str(out)) for _ in range(args.repeat))
+        scratch = []
+        for _ in range(args.repeat):  # from scratch: every page written, as on a first batch
+            shutil.rmtree(out / "students")
+            shutil.rmtree(out / "feedback")
+            (out / "index.html").unlink()
+            scratch.append(timed(grade, "report", str(out)))
+        pages = min(scratch)
+        same = min(timed(grade, "report", str(out)) for _ in range(args.repeat))  # nothing changed
         students = len(list((out / "students").glob("*.html")))
     print(f"class of {args.n} ({students} student pages), {args.jobs} jobs")
     print(f"batch (grading and pages): {batch:.1f} s")
-    print(f"grade report (pages only, best of {args.repeat}): {pages:.2f} s")
-    print(f"pages / batch: {100 * pages / batch:.1f} % (goal: under 10 %)")
+    print(f"grade report, every page written (best of {args.repeat}): {pages:.2f} s")
+    print(f"grade report, nothing changed (best of {args.repeat}): {same:.2f} s")
+    print(f"pages / batch: {100 * pages / batch:.1f} % written, {100 * same / batch:.1f} % unchanged (goal: under 10 %)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from grader.course import adjustments as adjust
 from grader.course import charts, gradebook, student_pages
@@ -79,9 +80,9 @@ def build(out: Path, book: str | None = None, assignment: str | None = None) -> 
                 old.unlink(missing_ok=True)
     for s in students:
         args = (s.report, s.id, s.score, s.adjustments, s.scores)
-        write_atomic(out / "students" / f"{s.id}.html", student_pages.page(*args))
-        write_atomic(out / "feedback" / f"{s.id}.md", student_pages.markdown(*args))
-    write_atomic(out / "index.html", index(out, summary, students))
+        _write(out / "students" / f"{s.id}.html", student_pages.page(*args))
+        _write(out / "feedback" / f"{s.id}.md", student_pages.markdown(*args))
+    _write(out / "index.html", index(out, summary, students))
     built = Built(students, summary, problems)
     if book:
         rows = [{"id": s.id, "score": s.score, "max_score": s.report["max_score"], "status": s.report["status"],
@@ -89,6 +90,17 @@ def build(out: Path, book: str | None = None, assignment: str | None = None) -> 
         built.problems += gradebook.problems(book, rows)
         built.gradebook = gradebook.write(out, book, rows, assignment or summary["spec"]["id"])
     return built
+
+
+def _write(path: Path, text: str) -> None:
+    """A page, written only when it changed (a regrade moves few of them), atomically but not flushed:
+    the reports are what must survive a crash, and the pages are rebuilt from them on every run."""
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_atomic(path, text, durable=False)
 
 
 def misconceptions(students: list[Student]) -> list[dict]:
@@ -130,7 +142,7 @@ def index(out: Path, summary: dict, students: list[Student]) -> str:
 
 
 def _link(sid: str) -> str:
-    return f"<a href=\"students/{esc(sid)}.html\">{esc(sid)}</a>"
+    return f"<a href=\"students/{esc(quote(sid))}.html\">{esc(sid)}</a>"  # ids are file-name safe; quoted anyway
 
 
 def _misconceptions(students: list[Student]) -> list[str]:

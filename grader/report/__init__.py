@@ -151,9 +151,10 @@ def isolation_note(isolation: dict | None) -> str:
             "(`grade doctor` says how to add them).")
 
 
-def write_atomic(path, text: str) -> None:
+def write_atomic(path, text: str, durable: bool = True) -> None:
     """A report (or summary) on disk is either absent or whole, even if the grader is killed while
-    writing it: written beside it, flushed to disk, then renamed over it."""
+    writing it: written beside it, flushed to disk, then renamed over it. `durable=False` skips the
+    flush (pages rebuilt from the reports on every run: a crash costs a rebuild, not a grade)."""
     import os
     import tempfile
     from pathlib import Path
@@ -165,7 +166,8 @@ def write_atomic(path, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
         fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
