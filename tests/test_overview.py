@@ -196,6 +196,10 @@ def test_grade_report_rebuilds_the_pages_without_grading(graded, monkeypatch):
     assert result.exit_code == 0, result.output
     assert (graded / "index.html").is_file() and (graded / "students" / "123456.html").is_file()
     assert stamps == {p: p.stat().st_mtime_ns for p in graded.glob("*.json")}
+    assert 'href="similarity.html"' not in (graded / "index.html").read_text()
+    assert grade("similarity", graded).exit_code == 0
+    assert grade("report", graded).exit_code == 0
+    assert 'href="similarity.html"' in (graded / "index.html").read_text()
     empty = graded.parent / "nothing"
     empty.mkdir()
     result = grade("report", empty)
