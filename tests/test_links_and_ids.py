@@ -88,7 +88,7 @@ def test_a_batch_refuses_every_kind_of_link(tmp_path, secret):
         report = reports[sid]
         assert (report["score"], report["status"]) == (0, "ungradable"), (sid, report["output"])
         assert LINK_SAYS in report["output"], (sid, report["output"])
-    on_disk = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    on_disk = "".join(p.read_text() for p in out.rglob("*") if p.is_file())  # reports and pages
     assert SECRET not in on_disk
     assert result.graded == 1, "only ann's file was graded"
 

@@ -60,14 +60,14 @@ def test_missing_numerical_gradient_function_costs_only_that_check(make_submissi
 
 
 def test_failing_top_level_code_is_skipped_and_reported(make_submission, spec):
-    tail = ("\nimport matplotlib.pyplot as plt\nget_ipython().run_line_magic('matplotlib', 'inline')\n"
+    tail = ("\nimport seaborn as plt\nget_ipython().run_line_magic('matplotlib', 'inline')\n"
             "model = RNN(3, 4, 2)\nplt.plot(model.forward(np.ones((5, 3))))\nraise SystemExit('demo over')\n")
     source = make_submission().read_text()
     report = grade_submission(make_submission(source=source + tail), spec)
     assert report.score == report.max_score
     interface = outputs(report)["interface"].output
     first = source.count("\n") + 2  # the line of the import
-    assert f"line {first} (`import matplotlib.pyplot as plt`): ModuleNotFoundError" in interface
+    assert f"line {first} (`import seaborn as plt`): ModuleNotFoundError" in interface
     assert "were still graded" in interface
     # work is not run at all, and the student is told what was not run, by line
     for what in (f"IPython commands (line {first + 1})", f"calls (line {first + 3})", f"raises (line {first + 4})"):

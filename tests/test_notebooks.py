@@ -212,13 +212,13 @@ def test_a_later_definition_wins_and_methods_attached_later_count(tmp_path, spec
 
 
 def test_missing_packages_in_a_definitions_cell_cost_nothing_and_are_named(tmp_path, spec):
-    for package in ("matplotlib", "tqdm", "pandas"):
+    for package in ("seaborn", "tqdm", "pandas"):  # (matplotlib is installed: the class pages draw with it)
         assert importlib.util.find_spec(package) is None, f"test setup: {package} is installed here"
-    cell = "import matplotlib.pyplot as plt\nfrom tqdm import tqdm\nimport pandas as pd\n" + IMPORTS + "\n\n" + CLASS
+    cell = "import seaborn as sns\nfrom tqdm import tqdm\nimport pandas as pd\n" + IMPORTS + "\n\n" + CLASS
     report = grade_submission(write_notebook(tmp_path, cell, NUMGRAD), spec)
     assert report.failed == []
     interface = outputs(report)["interface"]
-    for line, code, package in ((1, "import matplotlib.pyplot as plt", "matplotlib"),
+    for line, code, package in ((1, "import seaborn as sns", "seaborn"),
                                 (2, "from tqdm import tqdm", "tqdm"), (3, "import pandas as pd", "pandas")):
         assert (f"cell 2, line {line} (`{code}`): ModuleNotFoundError: No module named '{package}' "
                 "(not installed where submissions are graded)") in interface

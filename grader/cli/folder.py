@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.group import _below, _load_spec, _say_missing_layers, main
+from grader.cli.group import GRADEBOOKS, _below, _load_spec, _say_missing_layers, main
 
 
 def _grade_zip(archive: Path, *args):
@@ -35,7 +35,8 @@ def _grade_zip(archive: Path, *args):
 
 def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
-                  similarity: bool = False, make_pool=None):
+                  similarity: bool = False, make_pool=None, gradebook: str | None = None,
+                  assignment: str | None = None):
     from grader.course import batch
     from grader.course.policy import Refused
 
@@ -48,7 +49,8 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
     spec = _load_spec(spec_name)
     try:
         result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet,
-                                    similarity=similarity, make_pool=make_pool)
+                                    similarity=similarity, make_pool=make_pool, gradebook=gradebook,
+                                    assignment=assignment)
     except Refused as exc:
         click.echo(f"Not graded: {exc}\nReports finished before this are kept in {out}.", err=True)
         sys.exit(2)
@@ -59,12 +61,17 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         sys.exit(130)
     if not quiet:
         _say_missing_layers(result)
+    if not result.submissions:
+        click.echo(f"Warning: no submission (.py or .ipynb, directly or in a sub-folder) in {folder}; "
+                   "nothing was graded.", err=True)
+        sys.exit(1)
     if fmt == "json":
         click.echo((out / "summary.json").read_text(), nl=False)
     else:
         click.echo(batch.render_summary(result, out, spec), nl=False)
         if result.similarity is not None:
             click.echo(_similarity_line(out, *result.similarity))
+    _class_pages_said(out, result.problems, result.changes if fmt != "json" else None)
     if fail_under is not None:
         below = [i for i, r in result.reports.items() if _below(r["score"], r["max_score"], fail_under)]
         if below:
@@ -133,3 +140,41 @@ def _pool_maker(cluster: str | None, require: str | None):
                                "`pip install 'rnn-grader[cluster]'` (or `pip install -e '.[cluster]'`).") from None
 
     return lambda _workers, spec, seed: ClusterPool(cluster, spec, seed, required)
+
+
+def _class_pages_said(out: Path, problems: list[str], changes: list[dict] | None) -> None:
+    """After the class pages: what was left out of them (stderr), and who moved on a regrade (stdout)."""
+    from grader.course.adjustments import changes_line
+
+    for line in problems:
+        click.echo(f"Warning: {line}", err=True)
+    if changes is not None:
+        click.echo(changes_line(out, changes))
+
+
+@main.command("report")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--gradebook", type=click.Choice(GRADEBOOKS), default=None,
+              help="Also write OUTDIR/gradebook.csv for this platform's import.")
+@click.option("--assignment", default=None, metavar="NAME",
+              help="With --gradebook canvas: the assignment column, as Canvas names it: \"Name (id)\".")
+def report_command(outdir: Path, gradebook: str | None, assignment: str | None):
+    """Rebuild OUTDIR's class pages from its reports, without grading (after editing adjustments.csv).
+
+    \b
+    index.html (the class, for staff), students/ID.html (each student's view), feedback/ID.md (the
+    same in Markdown), gradebook.csv with --gradebook. Yours: adjustments.csv (id, check or total,
+    points, comment), applied to every score shown."""
+    from grader.course import overview
+
+    try:
+        built = overview.build(outdir, gradebook, assignment)
+    except overview.NothingToShow as exc:
+        raise click.UsageError(str(exc)) from None
+    if not built.students:
+        click.echo(f"Warning: {outdir} holds no report to show.", err=True)
+        sys.exit(1)
+    _class_pages_said(outdir, built.problems, None)
+    click.echo(f"Wrote {outdir / 'index.html'} and a page per student ({len(built.students)}) in "
+               f"{outdir / 'students'}, feedback in {outdir / 'feedback'}"
+               + (f"; {built.gradebook}" if built.gradebook else "") + ".")

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from grader.cli.folder import _grade_folder, _grade_zip, _pool_maker
-from grader.cli.group import FORMATS, GradeFileCommand, _below, _choose_isolation, _load_spec, main, pack_option
+from grader.cli.group import (FORMATS, GRADEBOOKS, GradeFileCommand, _below, _choose_isolation, _load_spec, main,
+                               pack_option)
 
 
 @main.command("grade", cls=GradeFileCommand, hidden=True)
@@ -45,19 +46,26 @@ from grader.cli.group import FORMATS, GradeFileCommand, _below, _choose_isolatio
 @click.option("--require-isolation", default=None, metavar="LAYERS",
               help="Folder: refuse to grade (exit 2) where a child would lack one of these layers, e.g. "
                    "namespaces,landlock,seccomp; with --cluster, checked on every worker.")
+@click.option("--gradebook", type=click.Choice(GRADEBOOKS), default=None,
+              help="Folder: also write OUTDIR/gradebook.csv for this platform's import (scores after "
+                   "OUTDIR/adjustments.csv). See `grade report --help`.")
+@click.option("--assignment", default=None, metavar="NAME",
+              help="With --gradebook canvas: the assignment column, as Canvas names it: \"Name (id)\".")
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
-                  isolation: str | None, similarity: bool, cluster: str | None, require_isolation: str | None):
+                  isolation: str | None, similarity: bool, cluster: str | None, require_isolation: str | None,
+                  gradebook: str | None, assignment: str | None):
     """Grade one submission (.py or .ipynb), or every submission in a folder (with --out OUTDIR)."""
     _choose_isolation(isolation)
     if submission.is_file() and submission.suffix.lower() == ".zip":  # a platform's bulk download
-        return _grade_zip(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet, similarity)
+        return _grade_zip(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet, similarity,
+                          None, gradebook, assignment)
     if submission.is_dir():
         make_pool = _pool_maker(cluster, require_isolation)
         return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet,
-                             similarity, make_pool)
+                             similarity, make_pool, gradebook, assignment)
     for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force), ("--similarity", similarity),
-                        ("--cluster", cluster), ("--require-isolation", require_isolation)):
+                        ("--cluster", cluster), ("--require-isolation", require_isolation), ("--gradebook", gradebook)):
         if value:
             raise click.UsageError(f"{name} applies to a folder of submissions, and {submission} is a file.")
     if out is not None and out.is_dir():

@@ -12,6 +12,7 @@ import click
 from grader import __version__
 
 FORMATS = ["text", "json", "markdown", "gradescope", "junit"]
+GRADEBOOKS = ["canvas", "moodle", "csv"]
 
 
 def _load_spec(name: str):
@@ -137,6 +138,8 @@ def main():
     grade FOLDER|ZIP --out OUTDIR       batch: a report per submission, summary.csv, summary.json
     grade FOLDER --out OUTDIR --similarity   also rank pairs of students by similarity
     grade similarity OUTDIR             the same ranking, later, from OUTDIR alone
+    grade FOLDER --out OUTDIR --gradebook canvas   also OUTDIR/gradebook.csv (canvas, moodle or csv)
+    grade report OUTDIR                 rebuild index.html, students/, feedback/ from OUTDIR's reports
     grade FOLDER --out D --cluster A    the same batch on a Dask cluster (docs/cluster.md)
     grade selftest                      course-staff CI: every spec's examples score what they should
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID

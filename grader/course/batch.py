@@ -224,11 +224,14 @@ class BatchResult:
     ignored: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     similarity: tuple | None = None  # (listed pairs, submissions compared) when --similarity ran
+    changes: list[dict] | None = None  # who moved since the reports on disk before this run (a regrade)
+    problems: list[str] = field(default_factory=list)  # adjustments left out, gradebook ids not matched
 
 
 def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, jobs: int | None = None,
                  pick: str | None = None, force: bool = False, quiet: bool = False,
-                 stream=None, similarity: bool = False, make_pool=None) -> BatchResult:
+                 stream=None, similarity: bool = False, make_pool=None, gradebook: str | None = None,
+                 assignment: str | None = None) -> BatchResult:
     """Grade every submission in `folder` into `out`; reuse reports that still match (unless force).
     With `similarity`, also rank pairs of students by similarity (grader/course/similarity.py).
     `make_pool(workers, spec, seed)` makes what grades the distinct files (default: forked local workers,
@@ -239,6 +242,8 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
     for stale in out.glob(".*.tmp"):  # what a killed run was writing: never a report
         stale.unlink(missing_ok=True)
     submissions, ignored = discover(folder, pick, exclude=out, marker=spec.marker)
+    from grader.course import adjustments
+    last_run = adjustments.earlier(out)  # the summary of the last run, to say who moved on a regrade
     reports: dict[str, dict] = {}
     todo: dict[str, list[Submission]] = {}  # one grading per distinct content
     for sub in submissions:
@@ -291,6 +296,7 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
                          graded_submissions=sum(map(len, todo.values())), seconds=time.monotonic() - started)
     write_summary(out, spec, seed, result)
     _course(out, spec, result, similarity)
+    _pages(out, result, last_run, gradebook, assignment)
     return result
 
 
@@ -303,6 +309,18 @@ def _course(out: Path, spec: Spec, result: BatchResult, similarity: bool) -> Non
         result.similarity = course_similarity.after_batch(out, spec, result.submissions, similarity)
     except OSError as exc:  # the reports are written; this must not undo the batch
         print(f"Could not write the similarity files in {out}: {exc.strerror or exc}.", file=sys.stderr)
+
+
+def _pages(out: Path, result: BatchResult, before, gradebook: str | None, assignment: str | None) -> None:
+    """The class overview, each student's page and feedback, the gradebook (grader/course/overview.py)."""
+    if not result.submissions:
+        return
+    from grader.course import overview
+
+    try:
+        overview.after_batch(out, result, before, gradebook, assignment)
+    except OSError as exc:  # the reports are written; this must not undo the batch
+        print(f"Could not write the class pages in {out}: {exc.strerror or exc}.", file=sys.stderr)
 
 
 def _for(sub: Submission, report: dict) -> dict:

@@ -151,9 +151,10 @@ def isolation_note(isolation: dict | None) -> str:
             "(`grade doctor` says how to add them).")
 
 
-def write_atomic(path, text: str) -> None:
+def write_atomic(path, text: str, durable: bool = True) -> None:
     """A report (or summary) on disk is either absent or whole, even if the grader is killed while
-    writing it: written beside it, flushed to disk, then renamed over it."""
+    writing it: written beside it, flushed to disk, then renamed over it. `durable=False` skips the
+    flush (pages rebuilt from the reports on every run: a crash costs a rebuild, not a grade)."""
     import os
     import tempfile
     from pathlib import Path
@@ -161,11 +162,28 @@ def write_atomic(path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it 0600; the file is as open as the user's umask says
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
         fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux says it in /proc); else set and restored."""
+    import os
+
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def validate(report: dict) -> None:

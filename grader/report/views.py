@@ -104,6 +104,12 @@ def _cell(text: str) -> str:
     return "<br>".join(line for line in "".join(out).splitlines() if line.strip())
 
 
+def markdown_text(text: str) -> str:
+    """Student-derived text as literal Markdown on one line (for other Markdown views, such as a
+    student's feedback file): cleaned, HTML-escaped, no Markdown of the student's."""
+    return _cell(clean(str(text)))
+
+
 def render_markdown(report: Report) -> str:
     """A summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment: score, table, misconceptions."""
     report = cleaned(report)

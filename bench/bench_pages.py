@@ -1,0 +1,56 @@
+"""The class pages' cost against the batch's: `grade FOLDER --out OUTDIR` on a generated class, then
+`grade report OUTDIR` (index.html, a page and a feedback file per student, no grading), same run.
+The goal: building the pages costs under 10 % of grading.
+
+Usage: python bench/bench_pages.py [-n 300] [--jobs 2] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from classroom import make_class
+
+
+def timed(*command: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=300, help="submissions in the generated class")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--repeat", type=int, default=3, help="page builds timed (the best is kept)")
+    args = parser.parse_args()
+    grade = shutil.which("grade", path=str(Path(sys.executable).parent)) or "grade"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, out = Path(tmp) / "class", Path(tmp) / "out"
+        make_class(folder, args.n, hostile_share=0.0, seed=5)
+        batch = timed(grade, str(folder), "--out", str(out), "--jobs", str(args.jobs), "-q")
+        scratch = []
+        for _ in range(args.repeat):  # from scratch: every page written, as on a first batch
+            shutil.rmtree(out / "students")
+            shutil.rmtree(out / "feedback")
+            (out / "index.html").unlink()
+            scratch.append(timed(grade, "report", str(out)))
+        pages = min(scratch)
+        same = min(timed(grade, "report", str(out)) for _ in range(args.repeat))  # nothing changed
+        students = len(list((out / "students").glob("*.html")))
+    print(f"class of {args.n} ({students} student pages), {args.jobs} jobs")
+    print(f"batch (grading and pages): {batch:.1f} s")
+    print(f"grade report, every page written (best of {args.repeat}): {pages:.2f} s")
+    print(f"grade report, nothing changed (best of {args.repeat}): {same:.2f} s")
+    print(f"pages / batch: {100 * pages / batch:.1f} % written, {100 * same / batch:.1f} % unchanged (goal: under 10 %)")
+
+
+if __name__ == "__main__":
+    main()

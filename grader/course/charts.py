@@ -1,0 +1,59 @@
+"""The overview page's two charts, drawn by matplotlib as inline SVG (no file, nothing fetched).
+
+matplotlib is imported here only, when pages are built, with the Agg backend (no display needed).
+Text is drawn as paths, so the page needs no font. Only numbers and the spec's check names reach a chart.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+
+def _figure(width: float, height: float):
+    """A figure without pyplot (whose import costs more than drawing both charts): no global state,
+    nothing to close, the SVG canvas chosen by savefig's format."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    matplotlib.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "grader", "font.size": 9})
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    return fig, fig.add_subplot()
+
+
+def _svg(fig, title: str) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    text = buffer.getvalue()
+    svg = text[text.index("<svg"):]  # drop the XML prolog and doctype: it sits inside HTML
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)  # Dublin Core boilerplate
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{title}" ', 1)
+
+
+def histogram(scores: list[float], max_score: float) -> str:
+    """Students per score: one bar per point (or per 1/20 of the maximum when it is large)."""
+    fig, ax = _figure(5.2, 2.6)
+    top = max([max_score, *scores, 1.0])
+    width = 1.0 if top <= 40 else top / 20
+    edges = [i * width - width / 2 for i in range(int(top / width) + 2)]
+    ax.hist(scores, bins=edges, color="#4c72b0", edgecolor="white")
+    ax.set_xlabel("score")
+    ax.set_ylabel("students")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig, "score histogram")
+
+
+def pass_rates(rates: dict[str, float]) -> str:
+    """The share of the class passing each check, one horizontal bar per check, in the spec's order."""
+    names = list(rates)
+    fig, ax = _figure(5.2, 0.25 * len(names) + 0.8)
+    ax.barh(range(len(names)), [100 * rates[n] for n in names], color="#55a868")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of students passing")
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig, "pass rate per check")

@@ -1,0 +1,208 @@
+"""The class as course staff see it, built from what OUTDIR holds (the summary and the reports), so
+`grade report OUTDIR` rebuilds it without grading anything:
+
+- OUTDIR/index.html: counts, a score histogram and each check's pass rate (matplotlib, inline SVG),
+  the named misconceptions ranked by how many students show them, a sortable and filterable table
+  of students, what was graded with what (staff only), a link to similarity.html when it exists;
+- OUTDIR/students/<id>.html and OUTDIR/feedback/<id>.md: each student's own view (`student_pages`);
+- OUTDIR/gradebook.csv on request (`gradebook`); every score after OUTDIR/adjustments.csv.
+
+Pages are self-contained (inline CSS, SVG and a small script shipped in grader/course/static/) and
+work from file://. Every text from a student is cleaned of control characters and HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from grader.course import adjustments as adjust
+from grader.course import charts, gradebook, student_pages
+from grader.course.student_pages import esc
+from grader.report import write_atomic
+
+STATIC = Path(__file__).parent / "static"
+STATUSES = ("graded", "ungradable", "error")
+
+
+class NothingToShow(Exception):
+    """OUTDIR holds no batch to show (no summary.json, or one naming no report)."""
+
+
+@dataclass
+class Student:
+    id: str
+    report: dict
+    score: float  # after adjustments
+    scores: dict[str, float]
+    adjustments: list = field(default_factory=list)
+
+
+@dataclass
+class Built:
+    students: list[Student]
+    summary: dict
+    problems: list[str]  # adjustments left out, gradebook ids a platform will not match
+    gradebook: Path | None = None
+
+
+def load(out: Path) -> tuple[dict, list[Student], list[str]]:
+    """The summary, each student with their report and adjusted score, and the adjustments' problems."""
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+        ids = [row["id"] for row in summary["submissions"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise NothingToShow(f"{out} holds no summary.json of a batch; grade a folder first: "
+                            "grade FOLDER --out OUTDIR.") from None
+    reports = {}
+    for sid in ids:
+        try:
+            reports[sid] = json.loads((out / f"{sid}.json").read_text())
+        except (OSError, ValueError):
+            continue  # listed but gone: the summary still counts it; no page is made
+    found, problems = adjust.load(out, {sid: {t["name"] for t in r["tests"]} for sid, r in reports.items()})
+    students = []
+    for sid, report in reports.items():
+        score, scores = adjust.adjusted(report, found.get(sid, []))
+        students.append(Student(sid, report, score, scores, found.get(sid, [])))
+    return summary, students, problems
+
+
+def build(out: Path, book: str | None = None, assignment: str | None = None) -> Built:
+    """Write index.html, students/, feedback/ (and gradebook.csv with `book`) from OUTDIR's files."""
+    summary, students, problems = load(out)
+    for folder in ("students", "feedback"):
+        (out / folder).mkdir(exist_ok=True)
+        for old in (out / folder).iterdir():  # pages of students no longer in the batch
+            if old.suffix in (".html", ".md") and old.stem not in {s.id for s in students}:
+                old.unlink(missing_ok=True)
+    for s in students:
+        args = (s.report, s.id, s.score, s.adjustments, s.scores)
+        _write(out / "students" / f"{s.id}.html", student_pages.page(*args))
+        _write(out / "feedback" / f"{s.id}.md", student_pages.markdown(*args))
+    _write(out / "index.html", index(out, summary, students))
+    built = Built(students, summary, problems)
+    if book:
+        rows = [{"id": s.id, "score": s.score, "max_score": s.report["max_score"], "status": s.report["status"],
+                 "feedback": " ".join(student_pages.summary_lines(s.report))} for s in students]
+        built.problems += gradebook.problems(book, rows)
+        built.gradebook = gradebook.write(out, book, rows, assignment or summary["spec"]["id"])
+    return built
+
+
+def _write(path: Path, text: str) -> None:
+    """A page, written only when it changed (a regrade moves few of them), atomically but not flushed:
+    the reports are what must survive a crash, and the pages are rebuilt from them on every run."""
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_atomic(path, text, durable=False)
+
+
+def misconceptions(students: list[Student]) -> list[dict]:
+    """Each named misconception once, with the students who show it, most common first."""
+    merged: dict[str, dict] = {}
+    for s in students:
+        for d in s.report.get("diagnoses", []):
+            entry = merged.setdefault(d["id"], {"id": d["id"], "message": d["message"], "hint": d["hint"],
+                                                "checks": set(), "students": []})
+            entry["checks"].update(d.get("checks", []))
+            entry["students"].append(s.id)
+    return sorted(merged.values(), key=lambda m: (-len(m["students"]), m["id"]))
+
+
+def index(out: Path, summary: dict, students: list[Student]) -> str:
+    statuses = {k: sum(1 for s in students if s.report["status"] == k) for k in STATUSES}
+    max_score = float(summary.get("max_score", 0.0))
+    scores = [s.score for s in students]
+    mean = sum(scores) / len(scores) if scores else 0.0
+    parts = [f"<h1>{esc(summary['spec']['id'])} {esc(summary['spec']['version'])}: the class</h1>",
+             "<p class=\"counts\">" + "".join(
+                 f"<span>{label} <b id=\"count-{key}\">{value}</b></span>" for key, label, value in (
+                     ("students", "students", len(students)), ("graded", "graded", statuses["graded"]),
+                     ("ungradable", "ungradable", statuses["ungradable"]), ("error", "grader error", statuses["error"]),
+                     ("mean", "mean score", f"{mean:.2f} / {max_score:g}"))) + "</p>"]
+    if (out / "similarity.html").is_file():
+        parts.append("<p class=\"nav\"><a href=\"similarity.html\">Similarity between students</a></p>")
+    histogram, rates = charts.histogram(scores, max_score), charts.pass_rates(summary.get("pass_rates", {}))
+    parts.append("<div class=\"charts\">"
+                 f"<figure><figcaption>Scores (after adjustments)</figcaption>{histogram}</figure>"
+                 f"<figure><figcaption>Pass rate per check</figcaption>{rates}</figure></div>")
+    parts += _misconceptions(students)
+    parts += _table(students, max_score)
+    parts += _staff(summary, students)
+    script = (STATIC / "overview.js").read_text()
+    style = (STATIC / "overview.css").read_text()
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(summary['spec']['id'])}: the class</title><style>{style}</style>"
+            "</head><body>\n" + "\n".join(parts) + f"\n<script>{script}</script>\n</body></html>\n")
+
+
+def _link(sid: str) -> str:
+    return f"<a href=\"students/{esc(quote(sid))}.html\">{esc(sid)}</a>"  # ids are file-name safe; quoted anyway
+
+
+def _misconceptions(students: list[Student]) -> list[str]:
+    found = misconceptions(students)
+    if not found:
+        return ["<h2>Misconceptions</h2><p>No named misconception in this class.</p>"]
+    parts = ["<h2>Misconceptions</h2><table id=\"misconceptions\"><thead><tr><th>students</th><th>misconception</th>"
+             "<th>checks</th><th>who</th></tr></thead><tbody>"]
+    for m in found:
+        parts.append(f"<tr data-id=\"{esc(m['id'])}\"><td class=\"num\">{len(m['students'])}</td>"
+                     f"<td><b>{esc(m['message'])}</b><br><span class=\"hint\">Hint: {esc(m['hint'])}</span></td>"
+                     f"<td>{esc(', '.join(sorted(m['checks'])))}</td>"
+                     f"<td>{', '.join(_link(s) for s in m['students'])}</td></tr>")
+    parts.append("</tbody></table>")
+    return parts
+
+
+def _table(students: list[Student], max_score: float) -> list[str]:
+    parts = ["<h2>Students</h2>",
+             f"<p><input id=\"filter\" type=\"search\" placeholder=\"filter: id, status, check, misconception\" "
+             f"aria-label=\"filter the students\"> <span id=\"shown\">{len(students)}</span> shown</p>",
+             "<table id=\"students\"><thead><tr><th>id</th><th data-type=\"number\">score</th><th>status</th>"
+             "<th data-type=\"number\">failed</th><th>failed checks</th><th>misconceptions</th></tr></thead><tbody>"]
+    for s in students:
+        failed = [t["name"] for t in s.report["tests"] if t["status"] != "passed"]
+        names = ", ".join(d["id"] for d in s.report.get("diagnoses", []))
+        adjusted = " (adjusted)" if s.adjustments else ""
+        parts.append(f"<tr class=\"{esc(s.report['status'])}\" data-id=\"{esc(s.id)}\"><td>{_link(s.id)}</td>"
+                     f"<td class=\"num\" data-sort=\"{s.score:g}\">{s.score:g} / {max_score:g}{adjusted}</td>"
+                     f"<td>{esc(s.report['status'])}</td><td class=\"num\">{len(failed)}</td>"
+                     f"<td>{esc(', '.join(failed))}</td><td>{esc(names)}</td></tr>")
+    parts.append("</tbody></table>")
+    return parts
+
+
+def _staff(summary: dict, students: list[Student]) -> list[str]:
+    """What was graded with what: for staff only (never on a student's page)."""
+    active: dict[str, int] = {}
+    missing: dict[str, int] = {}
+    for s in students:
+        for layer in (s.report.get("isolation") or {}).get("active", []):
+            active[layer] = active.get(layer, 0) + 1
+        for layer in (s.report.get("isolation") or {}).get("missing", []):
+            missing[layer] = missing.get(layer, 0) + 1
+    layers = ", ".join(f"{esc(k)} ({v})" for k, v in active.items()) or "not recorded"
+    gaps = ", ".join(f"{esc(k)} ({v})" for k, v in missing.items()) or "none"
+    return ["<h2>For course staff</h2><p class=\"staff\" id=\"staff\">"
+            f"grader {esc(summary.get('grader', {}).get('version', '?'))}; spec {esc(summary['spec']['id'])} "
+            f"{esc(summary['spec']['version'])} (sha256 {esc(summary['spec'].get('sha256', '')[:12])}); "
+            f"seed {esc(summary.get('seed', '?'))}; isolation layers (students): {layers}; missing: {gaps}.</p>"]
+
+
+def after_batch(out: Path, result, before: dict | None, book: str | None, assignment: str | None) -> None:
+    """What `grade_folder` calls at its end: the pages, the gradebook, and what moved since the last run."""
+    built = build(out, book, assignment)
+    result.problems = built.problems
+    if before is not None:
+        after = {row["id"]: row for row in built.summary["submissions"]}
+        checks = list(built.summary.get("pass_rates", {}))
+        result.changes = adjust.changes(before, after, checks)
+        adjust.write_changes(out, result.changes)
+
