@@ -99,7 +99,7 @@ class Context:
     display_name: str
     script: notebook.Script | None = None  # a notebook's cells and where its lines came from
     load: dict = field(default_factory=dict)
-    load_verdict: object = None  # interface_check.LoadVerdict: the load phase, judged before any check
+    load_verdict: object = None  # checks.interface.LoadVerdict: the load phase, judged before any check
     cache: dict = field(default_factory=dict)
     plan: isolation.Plan | None = None  # the isolation layers every child of this submission gets
     _sandbox: Sandbox | None = None
