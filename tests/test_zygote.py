@@ -84,3 +84,95 @@ def _wait_gone(marker: bytes, by_pid: bool = False, seconds: float = 5.0) -> lis
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
+
+
+PROBE = "\ndef probe():\n    return 41 + 1\n"
+
+
+def _started(path, plan, memory_mb=None):
+    from grader.sandbox.process import Sandbox
+
+    limits = load().limits()
+    if memory_mb:
+        limits = type(limits)(**{**limits.__dict__, "memory_mb": memory_mb})
+    box = Sandbox(str(path), limits, path.name, plan=plan)
+    box.start()
+    return box, box.load({})
+
+
+def test_ending_a_fresh_child_leaves_the_main_child_and_the_zygote(zygote, tmp_path):
+    """A fresh child runs beside the submission's main child: ending it ends only it. (The zygote used to
+    kill everything in its namespace at each end, the main child too, and then died of ESRCH when
+    asked to end the main child it had already reaped: ~200 ms to start a new one, per fresh child.)"""
+    path = tmp_path / "probe.py"
+    path.write_text((EXAMPLES / "correct_vectorised.py").read_text() + PROBE)
+    plan = isolation.plan()
+    main, loaded = _started(path, plan)
+    assert loaded.failure is None
+    zygote_pid = zygotes._zygote.proc.pid
+    fresh, loaded = _started(path, plan)
+    assert loaded.failure is None
+    fresh.close()
+    assert main.alive
+    exchange = main.run([{"do": "func", "name": "probe"}])
+    assert exchange.failure is None and exchange.reply["results"][0]["ok"] == 42
+    main.close()
+    again, loaded = _started(path, plan)
+    assert loaded.failure is None
+    again.close()
+    assert zygotes._zygote.proc.pid == zygote_pid, "the zygote survived every end"
+
+
+@pytest.mark.skipif("memory" not in isolation.plan().active, reason="no memory cgroup here (see `grade doctor`)")
+@pytest.mark.timeout(120)
+def test_the_memory_limit_holds_for_a_zygotes_children(zygote, tmp_path):
+    """A zygote's children are born in its memory cgroup (no per-child move): memory that RLIMIT_AS does
+    not count (memfds: seccomp is left out here so that they can be made) still meets the limit, the
+    child is reported out of memory, and the next submission from the same zygote is not."""
+    plan = isolation.plan("namespaces,memory")
+    hog = tmp_path / "hog.py"
+    hog.write_text("import os\nheld = []\nif True:  # a block the loader runs (a bare loop is skipped)\n"
+                   "    for _ in range(48):\n        fd = os.memfd_create('held')\n"
+                   "        os.write(fd, b'\\1' * (16 << 20))\n        held.append(fd)\n")
+    box, loaded = _started(hog, plan, memory_mb=512)
+    box.close()
+    assert loaded.failure is not None and loaded.failure.kind == "crash", loaded
+    assert "out of memory" in loaded.failure.detail
+    honest = tmp_path / "honest.py"
+    honest.write_text((EXAMPLES / "correct_vectorised.py").read_text() + PROBE)
+    box, loaded = _started(honest, plan, memory_mb=512)
+    try:
+        assert loaded.failure is None, loaded.failure
+        exchange = box.run([{"do": "func", "name": "probe"}])
+        assert exchange.failure is None and exchange.reply["results"][0]["ok"] == 42
+    finally:
+        box.close()
+
+
+def test_ending_a_child_that_is_already_gone_does_not_end_the_zygote():
+    """kill(-1) from init fails with ESRCH when the only process left is one already exiting (the grader
+    SIGKILLs a child just before asking the zygote to end it): the zygote used to die of that, and the
+    next submission waited ~200 ms for a new one. Run as init of a pid namespace of its own."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from grader.child.zygote import _end\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(3)\n"
+        "os.waitpid(pid, 0)\n"  # reaped before its end: nothing is left to signal
+        "print(_end(pid, set(), {}))\n"
+        "other = os.fork()\n"
+        "if other == 0:\n"
+        "    signal.pause()\n"
+        "ended = os.fork()\n"
+        "if ended == 0:\n"
+        "    os._exit(5)\n"
+        "print(_end(ended, {other}, {}) is not None, os.waitpid(other, os.WNOHANG) == (0, 0))\n"  # the other lives
+        "os.kill(other, signal.SIGKILL)\n")
+    done = subprocess.run(["unshare", "--pid", "--fork", sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=60, cwd=str(EXAMPLES.parent))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["None", "True True"], done.stdout

@@ -1,13 +1,15 @@
-"""A memory cgroup per child: the memory limit that counts everything the child makes the machine hold.
+"""A memory cgroup per child, or per zygote: the memory limit that counts everything a submission makes
+the machine hold.
 
 RLIMIT_AS bounds a process's address space, not the memory it fills through other means: pages
 written into memfds with write(), SysV and POSIX shared memory, files on a tmpfs (its scratch folder
-where TMPDIR is one). A memory cgroup counts all of those. The grader creates one per child under its
-own memory cgroup (so the machine's limits on the grader still hold), sets its limit to the child's
-memory limit (no swap), and the child moves itself in before it imports numpy. At the limit the
-kernel kills the child (reported as "crashed (killed, likely out of memory)"). cgroups v1 (a `memory`
-hierarchy) and v2 (the unified hierarchy, with `memory` in the grader's cgroup's subtree_control).
-"""
+where TMPDIR is one). A memory cgroup counts all of those. The grader creates them under its own
+memory cgroup (so the machine's limits on the grader still hold), limited to the child's memory limit
+(no swap). An exec'd child moves itself into its own before it imports numpy; a zygote does so once,
+and the children it forks are born in its cgroup (moving a process costs an RCU grace period, 10-30 ms
+here). At the limit the kernel kills the child (reported as "crashed (killed, likely out of memory)").
+cgroups v1 (a `memory` hierarchy) and v2 (the unified hierarchy, with `memory` in the grader's
+cgroup's subtree_control)."""
 
 from __future__ import annotations
 
@@ -85,7 +87,7 @@ def _usable(found: Hierarchy) -> bool:
 
 
 def create(memory_mb: int, where: Hierarchy | None = None, owner: int | None = None) -> str:
-    """A new cgroup limited to memory_mb (0: no limit set), for one child; its folder. `owner` may
+    """A new cgroup limited to memory_mb (0: no limit set), for one child or zygote; its folder. `owner` may
     then move itself in (the child when it runs as another user)."""
     where = where or hierarchy()
     folder = os.path.join(where.folder, f"rnn-grader-{os.getpid()}-{next(_counter)}")
@@ -104,6 +106,25 @@ def create(memory_mb: int, where: Hierarchy | None = None, owner: int | None = N
         remove(folder)
         raise
     return folder
+
+
+def set_limit(folder: str, memory_mb: int, where: Hierarchy | None = None) -> None:
+    """Change a cgroup's memory limit (no swap). Under v1 the memory limit may never exceed memory+swap,
+    so the two files are written in the order that keeps it so."""
+    where = where or hierarchy()
+    memory, swap = where.limit_files
+    value = str(memory_mb << 20)
+    if where.version == 2:
+        _write(os.path.join(folder, memory), value)
+        if os.path.exists(os.path.join(folder, swap)):
+            _write(os.path.join(folder, swap), "0")
+        return
+    with open(os.path.join(folder, memory)) as fh:
+        raising = int(fh.read()) < memory_mb << 20
+    order = (swap, memory) if raising else (memory, swap)
+    for name in order:
+        if os.path.exists(os.path.join(folder, name)):
+            _write(os.path.join(folder, name), value)
 
 
 def oom_kills(folder: str) -> int:

@@ -228,15 +228,19 @@ def readable_copy(plan: Plan, submission: str, scratch: str) -> str:
     return copy
 
 
-def child_config(plan: Plan, submission: str, scratch: str, memory_mb: int) -> dict:
-    """What the child needs to apply its own layers: which ones, the paths Landlock allows, and the
-    memory cgroup it joins (made here, removed by `release` when the child is gone)."""
-    config = {"layers": list(plan.active), "read": [*python_paths(), submission], "write": [scratch, "/dev/null"],
-              "seccomp_library": _seccomp_library()}
-    if "memory" in plan.active:
-        config["cgroup"] = _cgroups[scratch] = cgroup.create(memory_mb, owner=NOBODY if "uid" in plan.active
-                                                             else None)
-    return config
+def child_config(plan: Plan, submission: str, scratch: str) -> dict:
+    """What the child needs to apply its own layers: which ones and the paths Landlock allows."""
+    return {"layers": list(plan.active), "read": [*python_paths(), submission], "write": [scratch, "/dev/null"],
+            "seccomp_library": _seccomp_library()}
+
+
+def memory_cgroup(plan: Plan, scratch: str, memory_mb: int) -> dict:
+    """For an exec'd child: the memory cgroup it joins (made here, removed by `release` when the child is
+    gone), as configuration. A zygote's children are born in the zygote's instead."""
+    if "memory" not in plan.active:
+        return {}
+    _cgroups[scratch] = cgroup.create(memory_mb, owner=NOBODY if "uid" in plan.active else None)
+    return {"cgroup": _cgroups[scratch]}
 
 
 _cgroups: dict[str, str] = {}  # scratch folder -> the memory cgroup of the child that uses it

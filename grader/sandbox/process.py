@@ -88,12 +88,13 @@ class Sandbox:
         if self.plan is None:
             self.plan = isolation.plan()
         self._submission = isolation.readable_copy(self.plan, os.path.abspath(self.path), self._scratch)
-        config.update(isolation.child_config(self.plan, self._submission, self._scratch, self.limits.memory_mb))
+        config.update(isolation.child_config(self.plan, self._submission, self._scratch))
         if "namespaces" not in self.plan.active:  # else its parent is `unshare`, which dies with us
             config["grader_pid"] = os.getpid()
         env = isolation.child_environment(self._scratch)
         self._proc = forked_child(self.plan, config, env, self._scratch, (req_r, resp_w, out_w))
         if self._proc is None:
+            config.update(isolation.memory_cgroup(self.plan, self._scratch, self.limits.memory_mb))
             self._preexisting = our_children()  # what the sweep at close must spare
             self._proc = subprocess.Popen(
                 isolation.command(self.plan, [sys.executable, "-I", "-m", "grader.child", json.dumps(config)]),
@@ -306,7 +307,8 @@ class Sandbox:
                 code = proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
-        out_of_memory = isolation.killed_for_memory(self._scratch)
+        out_of_memory = proc.out_of_memory() if isinstance(proc, ZygoteChild) else \
+            isolation.killed_for_memory(self._scratch)
         self.close()
         if out_of_memory:
             return Failure("crash", step, f"crashed ({_signal_name(signal.SIGKILL)})", line)

@@ -9,10 +9,11 @@ import signal
 import socket
 import sys
 
-from grader.sandbox import isolation
+from grader.sandbox import cgroup, isolation
 from grader.sandbox.reaping import live_children, state
 
 MAX_MESSAGE = 1 << 20
+ZYGOTE_MB = 128
 
 
 
@@ -26,17 +27,33 @@ class Zygote:
     def __init__(self, plan, env: dict):
         import subprocess
 
+        # its memory cgroup, which its children are born in (see grader/child/zygote.py); limited per spawn
+        self.cgroup = cgroup.create(0) if "memory" in plan.active else None
+        self.memory_mb = 0
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock.settimeout(30)
-        argv = [sys.executable, "-I", "-m", "grader.child.zygote", str(theirs.fileno())]
-        self.proc = subprocess.Popen(isolation.command(plan, argv), pass_fds=(theirs.fileno(),), env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-        theirs.close()
+        argv = [sys.executable, "-I", "-m", "grader.child.zygote", str(theirs.fileno()), *filter(None, [self.cgroup])]
+        try:
+            self.proc = subprocess.Popen(isolation.command(plan, argv), pass_fds=(theirs.fileno(),), env=env,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        except OSError:
+            self.sock.close()
+            if self.cgroup:
+                cgroup.remove(self.cgroup)
+            raise
+        finally:
+            theirs.close()
         self.plan = plan
 
     def spawn(self, config: dict, env: dict, cwd: str, fds: tuple[int, int, int]) -> tuple[int, int]:
         """Fork a child with these descriptors; returns its pid on this machine and in the namespace."""
+        if self.cgroup and self.memory_mb != config["memory_mb"]:
+            try:  # the child's limit, and room for the zygote itself (numpy loaded: ~40 MB measured)
+                cgroup.set_limit(self.cgroup, config["memory_mb"] + ZYGOTE_MB)
+            except OSError as exc:
+                raise ZygoteError(f"the zygote's memory limit could not be set ({exc})") from None
+            self.memory_mb = config["memory_mb"]
         reply = self._ask({"op": "spawn", "config": config, "env": env, "cwd": cwd}, fds)
         if not isinstance(reply.get("pid"), int) or not isinstance(reply.get("ns_pid"), int):
             raise ZygoteError(f"the zygote could not start a child ({reply})")
@@ -57,6 +74,10 @@ class Zygote:
             raise ZygoteError("the zygote answered nonsense")
         return reply
 
+    def oom_kills(self) -> int:
+        """How many of its processes the kernel has killed at the memory limit, so far."""
+        return cgroup.oom_kills(self.cgroup) if self.cgroup else 0
+
     def close(self) -> None:
         self.sock.close()
         try:
@@ -64,6 +85,8 @@ class Zygote:
             self.proc.wait(timeout=5)
         except Exception:
             pass
+        if self.cgroup:  # empty once init of the namespace is gone (the kernel kills the rest)
+            cgroup.remove(self.cgroup)
 
 
 # ---------------------------------------------------------------------------- this process's zygote
@@ -131,11 +154,12 @@ def forked_child(plan, config: dict, env: dict, scratch: str, fds: tuple[int, in
             _zygote = start_zygote(plan)
             if _zygote is None:
                 return None
+        oom_kills = _zygote.oom_kills()
         pid, ns_pid = _zygote.spawn(config, env, scratch, fds)
     except (ZygoteError, OSError):
         _stop_zygote()
         return None
-    return ZygoteChild(_zygote, pid, ns_pid)
+    return ZygoteChild(_zygote, pid, ns_pid, oom_kills)
 
 
 class ZygoteChild:
@@ -143,10 +167,16 @@ class ZygoteChild:
     zygote's child: its exit status comes from the zygote, which reaps it (and everything else in the
     namespace) only when asked to end it."""
 
-    def __init__(self, zygote, pid: int, ns_pid: int):
+    def __init__(self, zygote, pid: int, ns_pid: int, oom_kills_before: int):
         self.zygote, self.pid, self.ns_pid = zygote, pid, ns_pid
+        self._oom_kills = oom_kills_before  # a kill at the limit since this child was forked is (likely) its own
         self.returncode: int | None = None
         self._ended = False
+
+    def out_of_memory(self) -> bool:
+        """Whether the kernel killed a process of the zygote's at the memory limit while this child lived
+        (a fresh child beside it shares the limit: a submission's processes count together)."""
+        return self.zygote.oom_kills() > self._oom_kills
 
     def poll(self) -> int | None:
         if not self._ended and state(self.pid) not in (None, "Z"):
