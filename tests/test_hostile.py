@@ -1,4 +1,4 @@
-"""Hostile submissions (CONTRACT §5): each test takes the correct vectorised example, injects one hostile
+"""Hostile submissions (README, "Isolation"): each test takes the correct vectorised example, injects one hostile
 change, grades it through `grade_submission` (or the bare sandbox, for channel questions) and checks that
 the change costs exactly the checks that needed the hostile call, that nothing the submission does reaches
 the grader's process, and that nothing it started is left running."""

@@ -1,4 +1,4 @@
-"""What a submission running as root could do to the machine and to other submissions (CONTRACT §5).
+"""What a submission running as root could do to the machine and to other submissions (README, "Isolation"; ARCHITECTURE.md, "Untrusted code: the layers").
 
 The child runs as root wherever the `uid` layer is missing (as here, and in many containers). Each
 attack runs in the style of tests/test_isolation.py: under `full`, `minimal` and each layer that stops
@@ -256,7 +256,9 @@ MEMFD_STOPPERS = ("seccomp", "memory")
 def _attempts_or_death(path, choice, memory_mb):
     """The attack's attempts, or the way the child died while loading (the cgroup's OOM kill)."""
     limits = load().limits()
-    limits = type(limits)(**{**limits.__dict__, "memory_mb": memory_mb})
+    # filling hundreds of MB takes seconds on a loaded machine: the statement's time box must not be what stops it
+    limits = type(limits)(**{**limits.__dict__, "memory_mb": memory_mb, "statement_seconds": 30.0,
+                             "load_seconds": 60.0})
     box = Sandbox(str(path), limits, path.name, plan=isolation.plan(choice))
     box.start()
     try:
