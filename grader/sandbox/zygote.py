@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import time
 
 from grader.sandbox import cgroup, isolation
 from grader.sandbox.reaping import live_children, state
@@ -45,6 +46,7 @@ class Zygote:
         finally:
             theirs.close()
         self.plan = plan
+        self.owner = os.getpid()  # only this process removes the cgroup (a batch worker adopts a copy of the handle)
 
     def spawn(self, config: dict, env: dict, cwd: str, fds: tuple[int, int, int]) -> tuple[int, int]:
         """Fork a child with these descriptors; returns its pid on this machine and in the namespace."""
@@ -79,14 +81,41 @@ class Zygote:
         return cgroup.oom_kills(self.cgroup) if self.cgroup else 0
 
     def close(self) -> None:
+        zygote_pid = _child_of(self.proc.pid)  # unshare's child: the zygote, as this machine sees it
         self.sock.close()
         try:
             self.proc.kill()
             self.proc.wait(timeout=5)
         except Exception:
             pass
-        if self.cgroup:  # empty once init of the namespace is gone (the kernel kills the rest)
-            cgroup.remove(self.cgroup)
+        if self.cgroup and os.getpid() == self.owner:
+            _reap_orphan(zygote_pid)
+            cgroup.remove(self.cgroup)  # empty once the zygote is reaped (the kernel killed the rest of its namespace)
+
+
+def _child_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            found = fh.read().split()
+    except OSError:
+        return None
+    return int(found[0]) if found else None
+
+
+def _reap_orphan(pid: int | None, seconds: float = 2.0) -> None:
+    """When unshare dies, its child (the zygote) is killed and handed to the nearest subreaper, which is
+    this process when it is the grader: reap it, or its cgroup stays busy until this process exits."""
+    if pid is None:
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        except ChildProcessError:  # not ours (another reaper has it), or already reaped
+            if not os.path.exists(f"/proc/{pid}"):
+                return
+        time.sleep(0.002)
 
 
 # ---------------------------------------------------------------------------- this process's zygote
