@@ -31,21 +31,31 @@ GRADIENT_STEP = 1e-5
 def evaluate(ctx: Context, clusters: dict) -> dict:
     """forward(x) of the submission at every point, each on a fresh model, with the points of one cluster
     (one base) spread over different fresh children. clusters: key -> [(config, weights, x)]; returns
-    key -> [output array or None (the call failed or returned no numbers)]."""
-    width = max((len(points) for points in clusters.values()), default=0)
-    found = {key: [None] * len(points) for key, points in clusters.items()}
+    key -> [output array or None (the call failed or returned no numbers)]. A point already evaluated
+    for this submission (in children where its own cluster was spread the same way) is not asked again:
+    the checks plan their points together (`plan`) so that one set of children serves them all."""
+    known = ctx.cache.setdefault("own-forward-points", {})
+    missing = {key: [point for point in points if _point_key(point) not in known] for key, points in clusters.items()}
+    width = max((len(points) for points in missing.values()), default=0)
     for child in range(width):
-        chosen = [(key, child) for key, points in clusters.items() if child < len(points)]
+        chosen = [(key, child) for key, points in missing.items() if child < len(points)]
         order = ctx.rng("own-forward-order", child).permutation(len(chosen))
         chosen = [chosen[i] for i in order]
         runs = []
         for key, at in chosen:
-            config, weights, x = clusters[key][at]
+            config, weights, x = missing[key][at]
             runs.append(ctx.new_model(config, weights, name="e") + [call_step("e", "forward", x)])
         for (key, at), outcome in zip(chosen, ctx.run_fresh(runs)):
-            if outcome.ok and outcome.values:
-                found[key][at] = as_array(outcome.values[-1])[0]
-    return found
+            found = as_array(outcome.values[-1])[0] if outcome.ok and outcome.values else None
+            known[_point_key(missing[key][at])] = found
+    return {key: [known[_point_key(point)] for point in points] for key, points in clusters.items()}
+
+
+def _point_key(point: tuple) -> tuple:
+    config, weights, x = point
+    x = np.asarray(x)
+    return (tuple(sorted(config.items())), tuple((p, w.shape, w.tobytes()) for p, w in sorted(weights.items())),
+            x.shape, x.tobytes())
 
 
 def _direction(rng, weights: dict, only: str | None = None) -> dict:
@@ -84,7 +94,8 @@ def is_affine(outputs: dict, name: str) -> bool | None:
 
 # ------------------------------------------------------------------ backward against the own forward
 
-def gradient_verdicts(ctx: Context, configs: dict[int, dict], parameters: list[str], tol: float, lookup) -> dict:
+def gradient_verdicts(ctx: Context, configs: dict[int, dict], parameters: list[str], tol: float, lookup,
+                      also: dict | None = None) -> dict:
     """For each (configuration index, parameter): is backward the exact gradient of the submission's own
     forward there? "matches"; "flat" (that forward does not change with the parameter there, so there is
     nothing to follow); "degenerate" (that forward is affine there); or None (no, or it cannot be told).
@@ -93,7 +104,8 @@ def gradient_verdicts(ctx: Context, configs: dict[int, dict], parameters: list[s
     current child; the forward is evaluated around that base in fresh children. Projection test
     (torch.autograd.gradcheck's fast mode): <gradient, u> against the central difference of
     d_loss . forward(x) along u, for random directions u in that parameter. `lookup(returned, p)` finds
-    p's gradient in what backward returned (renamed keys included), or None."""
+    p's gradient in what backward returned (renamed keys included), or None. `also`: the points of a
+    later check (`difference_clusters`), evaluated in the same children."""
     key = ("own-gradient", tuple(configs), tuple(parameters))
     if key in ctx.cache:
         return ctx.cache[key]
@@ -115,7 +127,7 @@ def gradient_verdicts(ctx: Context, configs: dict[int, dict], parameters: list[s
         if index not in affine:
             affine[index], more = affine_clusters(ctx, config)
             clusters.update(more)
-    outputs = evaluate(ctx, clusters)
+    outputs = evaluate(ctx, {**(also or {}), **clusters})
     verdicts = {}
     for (index, p, _, _, _, d_loss, directions), gradients in zip(bases, returned):
         value = lookup(gradients, p) if isinstance(gradients, dict) else None
@@ -151,16 +163,23 @@ def differences_verdicts(ctx: Context, probes: list[tuple], eps: float, tol: flo
     else a sentence."""
     clusters, plans = {}, []
     for index, config, weights, x, found in probes:
-        rng = ctx.rng("own-differences", index)
-        directions = [_direction(rng, weights) for _ in range(DIRECTIONS)]
-        name, more = affine_clusters(ctx, config)
+        name, more, directions = difference_clusters(ctx, index, config, weights, x, eps)
         clusters.update(more)
-        clusters[("differences", index)] = [(config, _moved(weights, u, sign * eps), x)
-                                            for u in directions for sign in (1.0, -1.0)]
         plans.append((index, name, directions, found))
     outputs = evaluate(ctx, clusters)
     return [_differences_verdict(outputs, index, name, directions, found, eps, tol)
             for index, name, directions, found in plans]
+
+
+def difference_clusters(ctx: Context, index: int, config: dict, weights: dict, x, eps: float) -> tuple[str, dict, list]:
+    """The points `differences_verdicts` evaluates for one probe: its affinity test's, and central
+    differences along random directions. Returns (the affinity test's name, clusters, directions)."""
+    rng = ctx.rng("own-differences", index)
+    directions = [_direction(rng, weights) for _ in range(DIRECTIONS)]
+    name, clusters = affine_clusters(ctx, config)
+    clusters[("differences", index)] = [(config, _moved(weights, u, sign * eps), x)
+                                        for u in directions for sign in (1.0, -1.0)]
+    return name, clusters, directions
 
 
 def _differences_verdict(outputs: dict, index: int, name: str, directions: list, found: dict, eps: float,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.judge import diagnoses, layout, own_forward
+from grader.judge.checks import numerical
 from grader.judge.checks.common import config_indices, fail, find_key, keys_text
 from grader.judge.checks.forward import forward_agrees
 from grader.judge.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
@@ -158,4 +159,5 @@ def _own_gradient_verdicts(ctx: Context, tol: float) -> dict:
     gradient_checks = [c for c in ctx.spec.checks if c["kind"] == "gradient"]
     configs = {i: ctx.spec.configs[i] for c in gradient_checks for i in config_indices(ctx, c)}
     return own_forward.gradient_verdicts(ctx, configs, [c["parameter"] for c in gradient_checks], tol,
-                                         lookup=lambda returned, p: find_key(returned, ctx.spec.gradient_key(p), p)[0])
+                                         lookup=lambda returned, p: find_key(returned, ctx.spec.gradient_key(p), p)[0],
+                                         also=numerical.planned_own_clusters(ctx))

@@ -23,10 +23,7 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
     function = next(iter(model["functions"]))
     params, agrees = ctx.spec.parameters, forward_agrees(ctx)
     probes = []
-    for index in config_indices(ctx, check):
-        config = affordable(ctx, ctx.spec.configs[index], ctx.spec.setting(check, "most_entries"))
-        rng = ctx.rng(check["name"], index)
-        weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
+    for index, config, weights, x in probe_points(ctx, check):
         steps = ctx.new_model(config, weights, seed=index)
         # eps goes positionally: a student may name it epsilon, h or delta
         steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x, eps]})
@@ -61,6 +58,27 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
                                  "on every configuration tried, so its differences are the same everywhere; fix "
                                  "forward first.")
     result.output = f"{function} returns the two-sided differences of sum(forward(x)) and restores the weights."
+
+
+def probe_points(ctx: Context, check: dict) -> list[tuple]:
+    """(index, configuration, hidden weights, hidden input) of each probe: what the check asks about."""
+    points = []
+    for index in config_indices(ctx, check):
+        config = affordable(ctx, ctx.spec.configs[index], ctx.spec.setting(check, "most_entries"))
+        rng = ctx.rng(check["name"], index)
+        points.append((index, config, ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)))
+    return points
+
+
+def planned_own_clusters(ctx: Context) -> dict:
+    """The points this check will evaluate with the submission's own forward (when forward is wrong),
+    so that the gradient checks evaluate them in their fresh children too: one set of children for both."""
+    clusters = {}
+    for check in (c for c in ctx.spec.checks if c["kind"] == "numerical_gradient"):
+        for index, config, weights, x in probe_points(ctx, check):
+            clusters.update(own_forward.difference_clusters(ctx, index, config, weights, x,
+                                                            ctx.spec.setting(check, "eps"))[1])
+    return clusters
 
 
 def _returned_differences(ctx: Context, function: str, where: str, weights: dict, outcome):
