@@ -335,7 +335,7 @@ def _for(sub: Submission, report: dict) -> dict:
     output = report["output"]
     if sub.others:
         shown = ", ".join(sub.others[:8]) + (" and more" if len(sub.others) > 8 else "")
-        output += f"\nGraded {sub.name}; also in your folder, not graded: {shown}."
+        output += f"\nGraded {sub.name}; also handed in, not graded: {shown}."
     return dict(report, output=output, submission={"id": sub.id, "name": sub.name, **rest})
 
 
