@@ -205,14 +205,15 @@ def _gradescope(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     metadata = folder / "submission_metadata.yml"
     if not metadata.is_file():
         return {}, {}
-    ids, times, current = {}, {}, None
+    ids, times, depths, current = {}, {}, {}, None
     for line in metadata.read_text(errors="replace").splitlines():
         if re.match(r"^submission_\d+:", line):
             current = line.split(":", 1)[0]
-        elif current and re.match(r"^\s*:created_at:", line):
+        elif current and re.match(r"^\s*:created_at:", line):  # the submission's own, not an earlier one's
+            depth = len(line) - len(line.lstrip())
             moment = lateness.parse_moment(line.split(":created_at:", 1)[1].strip().strip("'\""))
-            if moment is not None:
-                times[current] = moment.isoformat()
+            if moment is not None and depth < depths.get(current, 1 << 30):
+                times[current], depths[current] = moment.isoformat(), depth
         elif current and current not in ids:
             match = re.match(r"^\s*-?\s*:(sid|email):\s*['\"]?([^'\"\s]+)", line)
             if match:

@@ -66,7 +66,8 @@ def test_moodle_worksheet_and_gradescope_metadata_give_when_each_handed_in(tmp_p
     (gs / "submission_7" / "rnn.py").write_text(RNN)
     (gs / "submission_metadata.yml").write_text(
         "submission_7:\n  :submitters:\n  - :name: Dan\n    :sid: '42'\n    :email: d@example.com\n"
-        "  :created_at: 2026-12-05 01:10:05.123456789 -0800\n  :score: 0.0\n")
+        "  :created_at: 2026-12-05 01:10:05.123456789 -0800\n  :score: 0.0\n"
+        "  :history:\n  - :id: 6\n    :created_at: 2026-12-01 10:00:00.000000000 -0800\n")  # an earlier try
     (sub,) = discovery.discover(gs)[0]
     assert sub.id == "42" and sub.handed_in == "2026-12-05T09:10:05.123456+00:00"
 
