@@ -42,6 +42,8 @@ def graded(tmp_path_factory) -> Path:
     make_class(root / "class", 8, hostile_share=0.0, seed=3)
     (root / "class" / "x_777001_1_empty.py").write_text("")
     (root / "class" / NASTY).write_text((EXAMPLES / "mutant_last_step_only.py").read_text())
+    (root / "class" / "kim_late_777002_5_rnn.py").write_text((EXAMPLES / "correct_loops.py").read_text())
+    (root / "class" / "kim_late_777002_4_helpers.py").write_text("def clip(x):\n    return x\n")  # one student
     out = root / "out"
     result = grade(root / "class", "--out", out, "--spec", spec, "--jobs", "2", "-q", "--gradebook", "canvas")
     assert result.exit_code == 0, result.output
@@ -72,9 +74,11 @@ def parsed(path: Path) -> Links:
 def test_the_overview_says_what_the_summary_says_and_every_link_resolves(graded):
     summary = json.loads((graded / "summary.json").read_text())
     page = (graded / "index.html").read_text()
-    assert summary["count"] == 10
+    assert summary["count"] == 11
     for key in ("graded", "ungradable", "error"):
         assert f'id="count-{key}">{summary["statuses"][key]}<' in page
+    late = [r["id"] for r in summary["submissions"] if r["late"] == "yes"]
+    assert late == ["777002"] and 'id="count-late">1<' in page, "late is counted once per student"
     assert summary["statuses"]["ungradable"] == 1
     links = parsed(graded / "index.html")
     assert links.scripts == 1  # the table's own inline script

@@ -73,6 +73,8 @@ def test_the_overview_in_chromium(browser, graded, tmp_path):  # noqa: F811
     for key in ("graded", "ungradable", "error"):
         assert browser.find_element(By.ID, f"count-{key}").text == str(summary["statuses"][key])
     assert browser.find_element(By.ID, "count-students").text == str(summary["count"])
+    late = sum(1 for row in summary["submissions"] if row["late"] == "yes")
+    assert late and browser.find_element(By.ID, "count-late").text == str(late)
     rows = browser.find_elements(By.CSS_SELECTOR, "#students tbody tr")
     assert {r.get_attribute("data-id") for r in rows} == {s["id"] for s in summary["submissions"]}
     assert len(browser.find_elements(By.CSS_SELECTOR, ".charts svg")) == 2

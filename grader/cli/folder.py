@@ -36,7 +36,7 @@ def _grade_zip(archive: Path, *args):
 def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
                   similarity: bool = False, make_pool=None, gradebook: str | None = None,
-                  assignment: str | None = None):
+                  assignment: str | None = None, course: Path | None = None):
     from grader.course import batch
     from grader.course.policy import Refused
 
@@ -47,10 +47,11 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
     if fmt not in ("text", "json"):
         raise click.UsageError(f"--format {fmt} applies to one submission; a folder's summary is text or json.")
     spec = _load_spec(spec_name)
+    _check_course(course)
     try:
         result = batch.grade_folder(folder, out, spec, seed=seed, jobs=jobs, pick=pick, force=force, quiet=quiet,
                                     similarity=similarity, make_pool=make_pool, gradebook=gradebook,
-                                    assignment=assignment)
+                                    assignment=assignment, course=course)
     except Refused as exc:
         click.echo(f"Not graded: {exc}\nReports finished before this are kept in {out}.", err=True)
         sys.exit(2)
@@ -142,6 +143,16 @@ def _pool_maker(cluster: str | None, require: str | None):
     return lambda _workers, spec, seed: ClusterPool(cluster, spec, seed, required)
 
 
+def _check_course(course: Path | None) -> None:
+    """A course file is read before anything is graded or written: a mistake in it costs no batch."""
+    from grader.course.course_file import CourseFileProblem, load
+
+    try:
+        load(course)
+    except CourseFileProblem as exc:
+        raise click.BadParameter(str(exc), param_hint="--course") from None
+
+
 def _class_pages_said(out: Path, problems: list[str], changes: list[dict] | None) -> None:
     """After the class pages: what was left out of them (stderr), and who moved on a regrade (stdout)."""
     from grader.course.adjustments import changes_line
@@ -158,19 +169,30 @@ def _class_pages_said(out: Path, problems: list[str], changes: list[dict] | None
               help="Also write OUTDIR/gradebook.csv for this platform's import.")
 @click.option("--assignment", default=None, metavar="NAME",
               help="With --gradebook canvas: the assignment column, as Canvas names it: \"Name (id)\".")
-def report_command(outdir: Path, gradebook: str | None, assignment: str | None):
+@click.option("--course", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              metavar="COURSE.TOML",
+              help="The course file (deadline, grace, late policy) to apply from now on: it replaces "
+                   "OUTDIR/course.toml, which is applied when this is not given.")
+def report_command(outdir: Path, gradebook: str | None, assignment: str | None, course: Path | None):
     """Rebuild OUTDIR's class pages from its reports, without grading (after editing adjustments.csv).
 
     \b
     index.html (the class, for staff), students/ID.html (each student's view), feedback/ID.md (the
     same in Markdown), gradebook.csv with --gradebook. Yours: adjustments.csv (id, check or total,
-    points, comment), applied to every score shown."""
+    points, comment), applied to every score shown, and course.toml (the late policy; see --course)."""
     from grader.course import overview
+    from grader.course.course_file import CourseFileProblem
+    from grader.report import write_atomic
 
+    _check_course(course)
     try:
+        if course is not None and (outdir / "summary.json").is_file():
+            write_atomic(outdir / overview.COURSE, course.read_text(encoding="utf-8-sig"))
         built = overview.build(outdir, gradebook, assignment)
     except overview.NothingToShow as exc:
         raise click.UsageError(str(exc)) from None
+    except CourseFileProblem as exc:
+        raise click.UsageError(f"{exc} (OUTDIR's copy of the course file; fix it or pass --course)") from None
     if not built.students:
         click.echo(f"Warning: {outdir} holds no report to show.", err=True)
         sys.exit(1)

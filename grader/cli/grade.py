@@ -51,21 +51,26 @@ from grader.cli.group import (FORMATS, GRADEBOOKS, GradeFileCommand, _below, _ch
                    "OUTDIR/adjustments.csv). See `grade report --help`.")
 @click.option("--assignment", default=None, metavar="NAME",
               help="With --gradebook canvas: the assignment column, as Canvas names it: \"Name (id)\".")
+@click.option("--course", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              metavar="COURSE.TOML",
+              help="Folder: the course file (deadline, grace, late policy); kept as OUTDIR/course.toml, so "
+                   "`grade report` and later runs apply it too. Scores shown and exported are after it.")
 def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
                   isolation: str | None, similarity: bool, cluster: str | None, require_isolation: str | None,
-                  gradebook: str | None, assignment: str | None):
+                  gradebook: str | None, assignment: str | None, course: Path | None):
     """Grade one submission (.py or .ipynb), or every submission in a folder (with --out OUTDIR)."""
     _choose_isolation(isolation)
     if submission.is_file() and submission.suffix.lower() == ".zip":  # a platform's bulk download
         return _grade_zip(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet, similarity,
-                          None, gradebook, assignment)
+                          None, gradebook, assignment, course)
     if submission.is_dir():
         make_pool = _pool_maker(cluster, require_isolation)
         return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet,
-                             similarity, make_pool, gradebook, assignment)
+                             similarity, make_pool, gradebook, assignment, course)
     for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force), ("--similarity", similarity),
-                        ("--cluster", cluster), ("--require-isolation", require_isolation), ("--gradebook", gradebook)):
+                        ("--cluster", cluster), ("--require-isolation", require_isolation), ("--gradebook", gradebook),
+                        ("--course", course)):
         if value:
             raise click.UsageError(f"{name} applies to a folder of submissions, and {submission} is a file.")
     if out is not None and out.is_dir():

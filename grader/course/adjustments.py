@@ -61,8 +61,9 @@ def load(out: Path, checks: dict[str, set[str]]) -> tuple[dict[str, list[Adjustm
     return found, problems
 
 
-def adjusted(report: dict, adjustments: list[Adjustment]) -> tuple[float, dict[str, float]]:
-    """The report's total and each check's score once the adjustments are applied."""
+def adjusted(report: dict, adjustments: list[Adjustment], policy=None) -> tuple[float, dict[str, float]]:
+    """The report's total and each check's score once the adjustments are applied: to checks first
+    (they correct the grading), then `policy(total) -> total` (the late policy), then to the total."""
     scores = {t["name"]: float(t["score"]) for t in report["tests"]}
     limits = {t["name"]: float(t["max_score"]) for t in report["tests"]}
     bonus = 0.0
@@ -71,7 +72,9 @@ def adjusted(report: dict, adjustments: list[Adjustment]) -> tuple[float, dict[s
             bonus += a.points
         else:
             scores[a.check] = min(max(scores[a.check] + a.points, 0.0), limits[a.check])
-    return round(max(sum(scores.values()) + bonus, 0.0), 6), scores
+    total = sum(scores.values())
+    total = policy(total) if policy else total
+    return round(max(total + bonus, 0.0), 6), scores
 
 
 # ------------------------------------------------------------------ what moved on a regrade

@@ -231,14 +231,17 @@ class BatchResult:
 def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, jobs: int | None = None,
                  pick: str | None = None, force: bool = False, quiet: bool = False,
                  stream=None, similarity: bool = False, make_pool=None, gradebook: str | None = None,
-                 assignment: str | None = None) -> BatchResult:
+                 assignment: str | None = None, course: Path | None = None) -> BatchResult:
     """Grade every submission in `folder` into `out`; reuse reports that still match (unless force).
     With `similarity`, also rank pairs of students by similarity (grader/course/similarity.py).
     `make_pool(workers, spec, seed)` makes what grades the distinct files (default: forked local workers,
-    `Pool`; a Dask cluster's is `grader.course.cluster.ClusterPool`, with the same interface)."""
+    `Pool`; a Dask cluster's is `grader.course.cluster.ClusterPool`, with the same interface).
+    `course` (a course file, checked by the caller) is kept as OUTDIR/course.toml, which every page build reads."""
     started = time.monotonic()
     seed = spec.seed if seed is None else seed
     out.mkdir(parents=True, exist_ok=True)
+    if course is not None:
+        write_atomic(out / "course.toml", Path(course).read_text(encoding="utf-8-sig"))
     for stale in out.glob(".*.tmp"):  # what a killed run was writing: never a report
         stale.unlink(missing_ok=True)
     submissions, ignored = discover(folder, pick, exclude=out, marker=spec.marker)
@@ -321,6 +324,8 @@ def _pages(out: Path, result: BatchResult, before, gradebook: str | None, assign
         overview.after_batch(out, result, before, gradebook, assignment)
     except OSError as exc:  # the reports are written; this must not undo the batch
         print(f"Could not write the class pages in {out}: {exc.strerror or exc}.", file=sys.stderr)
+    except ValueError as exc:  # OUTDIR/course.toml edited into a wrong one since it was copied there
+        print(f"Could not write the class pages: {exc}. Fix it, then run `grade report {out}`.", file=sys.stderr)
 
 
 def _for(sub: Submission, report: dict) -> dict:
@@ -330,7 +335,7 @@ def _for(sub: Submission, report: dict) -> dict:
     output = report["output"]
     if sub.others:
         shown = ", ".join(sub.others[:8]) + (" and more" if len(sub.others) > 8 else "")
-        output += f"\nGraded {sub.name}; also in your folder, not graded: {shown}."
+        output += f"\nGraded {sub.name}; also handed in, not graded: {shown}."
     return dict(report, output=output, submission={"id": sub.id, "name": sub.name, **rest})
 
 
@@ -348,7 +353,8 @@ def summary_rows(spec: Spec, result: BatchResult) -> list[dict]:
         rows.append({"id": sub.id, "score": report["score"], "max_score": report["max_score"],
                      **{c["name"]: scores.get(c["name"], 0.0) for c in spec.checks},
                      "status": report["status"], "sha256": report["submission"]["sha256"],
-                     "file": str(sub.path.name) if sub.path else ""})
+                     "file": str(sub.path.name) if sub.path else "",
+                     "late": "yes" if sub.late else "", "handed_in": sub.handed_in})  # the platform's word
     return rows
 
 
@@ -361,7 +367,8 @@ def write_summary(out: Path, spec: Spec, seed: int, result: BatchResult) -> dict
     rows = summary_rows(spec, result)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["id", "score", "max_score", *(c["name"] for c in spec.checks),
-                                                "status", "sha256", "file"], lineterminator="\n")
+                                                "status", "sha256", "file", "late", "handed_in"],
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
     write_atomic(out / "summary.csv", buffer.getvalue())

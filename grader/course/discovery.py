@@ -11,13 +11,16 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.course import lateness
+
 PEEK_BYTES = 2_000_000  # how much of a candidate is read to see whether it defines the class
 SUFFIXES = (".py", ".ipynb")
 IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints", "__MACOSX")
 
 # Names learning-management systems give bulk downloads; each yields the student's id and, where the
 # name carries it, the file name the student chose (which their feedback should use).
-CANVAS_FILE = re.compile(r"^[^_]+_(?:late_)?(?P<id>\d+)_\d+_(?P<name>.+)$", re.IGNORECASE)
+CANVAS_FILE = re.compile(r"^[^_]+_(?P<late>late_)?(?P<id>\d+)_(?P<number>\d+)_(?P<name>.+)$", re.IGNORECASE)
+MOODLE_FILE = re.compile(r"^.+?_(?P<id>\d+)_assignsubmission_[a-z]+_(?P<name>.+)$", re.IGNORECASE)  # without folders
 MOODLE_FOLDER = re.compile(r"^.+?_(?P<id>\d+)_assignsubmission_[a-z]+_?$", re.IGNORECASE)
 GRADESCOPE_FOLDER = re.compile(r"^submission_(?P<id>\d+)$")
 
@@ -32,42 +35,90 @@ class Submission:
     problem: str | None = None
     sha256: str = ""
     others: list[str] = field(default_factory=list)  # other candidates in the student's folder, not graded
+    # when it was handed in, as the platform says (never a file's mtime, which a zip or a copy sets):
+    late: bool = False  # the platform marked the graded file late (Canvas's `_late_`), how late unknown
+    handed_in: str = ""  # ISO 8601, from Moodle's grading worksheet or Gradescope's metadata
 
 
 def discover(folder: Path, pick: str | None = None, exclude: Path | None = None,
              marker: str | None = None) -> tuple[list[Submission], list[Path]]:
-    """Every .py/.ipynb file directly in `folder`, and every sub-folder holding one, is a submission.
+    """Every .py/.ipynb file directly in `folder`, and every sub-folder holding one, is a submission;
+    but the files a platform names with one student's id (Canvas's, Moodle's without folders: a main
+    file, helpers, a resubmission) are that student's one submission.
 
     Returns the submissions (ids unique, in a stable order) and the top-level files that were ignored.
-    In a sub-folder, `choose` picks the file by the one rule (the others are listed in its report).
+    In a sub-folder or among a student's files, the one rule picks the file (the others are listed).
+    When it was handed in comes from what the platform wrote (`_late_` in a Canvas name, Moodle's
+    grading worksheet as a .csv in `folder`, Gradescope's submission_metadata.yml), never from mtimes.
     """
-    submissions, ignored = [], []
-    gradescope_ids = _gradescope_ids(folder)
+    found, ignored = [], []  # (the name that orders it, the submission)
+    files: dict[str, list[Path]] = {}  # a platform's id -> that student's files directly in `folder`
+    gradescope_ids, gradescope_times = _gradescope(folder)
+    worksheet: dict[str, str] = {}
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or entry.name in IGNORED_PARTS or exclude and _same(entry, exclude):
             continue
-        if entry.is_symlink():  # never followed: it could name any file the grader can read
+        if entry.suffix in SUFFIXES and _platform(entry.name) and not entry.is_dir():
+            files.setdefault(_platform(entry.name)["id"], []).append(entry)
+        elif entry.is_symlink():  # never followed: it could name any file the grader can read
             if entry.suffix in SUFFIXES or entry.is_dir():
                 student, name = _from_file_name(entry.name) if entry.suffix in SUFFIXES else (entry.name, entry.name)
-                submissions.append(Submission(student, None, name, f"{entry.name} is a symbolic link; "
-                                              "hand in the file itself"))
+                found.append((entry.name, Submission(student, None, name, f"{entry.name} is a symbolic link; "
+                                                     "hand in the file itself")))
             else:
                 ignored.append(entry)
         elif entry.is_file():
             if entry.suffix in SUFFIXES:
-                student, name = _from_file_name(entry.name)
-                submissions.append(Submission(student, entry, name))
+                found.append((entry.name, Submission(Path(entry.name).stem, entry, entry.name)))
+            elif entry.suffix.lower() == ".csv" and (times := lateness.read_worksheet(entry)) is not None:
+                worksheet.update(times)  # Moodle's grading worksheet: when each participant handed in
             elif entry.name != "submission_metadata.yml":
                 ignored.append(entry)
         elif entry.is_dir():
-            submissions.append(_from_folder(entry, pick, gradescope_ids, marker))
+            sub = _from_folder(entry, pick, gradescope_ids, marker)
+            sub.handed_in = gradescope_times.get(entry.name, "")
+            found.append((entry.name, sub))
+    found += [(paths[0].name, _from_files(student, paths, pick, marker)) for student, paths in files.items()]
+    submissions = [sub for _, sub in sorted(found, key=lambda pair: pair[0])]
+    for sub in submissions:
+        sub.handed_in = sub.handed_in or worksheet.get(sub.id, "")
     _make_ids_unique(submissions)
     return submissions, ignored
 
 
+def _platform(name: str):
+    """The match of a platform's file name (Moodle's without folders, Canvas's) carrying the student's id."""
+    for pattern in (MOODLE_FILE, CANVAS_FILE):
+        match = pattern.match(name)
+        if match and Path(match["name"]).suffix in SUFFIXES:
+            return match
+    return None
+
+
+def _from_files(student: str, paths: list[Path], pick: str | None, marker: str | None) -> Submission:
+    """One student's files in a platform's download, directly in the class folder (a main file,
+    helpers, a resubmission): the one rule chooses the file to grade, and the others are listed."""
+    candidates = [p for p in paths if fnmatch.fnmatch(p.name, pick) or fnmatch.fnmatch(_platform(p.name)["name"], pick)
+                  ] if pick else []
+    candidates = candidates or paths
+
+    def newest_first(path: Path) -> int:  # Canvas numbers each upload: a resubmission's number is higher
+        number = _platform(path.name).groupdict().get("number")
+        return -int(number) if number else 0
+
+    chosen = min(candidates, key=lambda p: (*_rank(p, marker, links=[]), newest_first(p), p.name))
+    match = _platform(chosen.name)
+    late = bool(match.groupdict().get("late"))
+    others = [p.name for p in sorted(paths) if p != chosen]
+    if chosen.is_symlink():
+        return Submission(student, None, match["name"], f"{chosen.name} is a symbolic link; hand in the file itself",
+                          others=others, late=late)
+    return Submission(student, chosen, match["name"], others=others, late=late)
+
+
 def _from_file_name(name: str) -> tuple[str, str]:
-    match = CANVAS_FILE.match(name)
-    if match and Path(match["name"]).suffix in SUFFIXES:
+    match = _platform(name)
+    if match:
         return match["id"], match["name"]
     return Path(name).stem, name
 
@@ -101,13 +152,19 @@ def choose(folder: Path, marker: str | None, pick: str | None = None) -> tuple[P
 
     def order(path: Path):
         relative = path.relative_to(folder)
-        return (path in links, not _defines(path, marker), path.suffix != ".py", len(relative.parts), str(relative))
+        return (*_rank(path, marker, links), len(relative.parts), str(relative))
 
     chosen = min(candidates, key=order)
     if chosen in links:
         return None, [], (f"{chosen.relative_to(folder)} in the folder {folder.name} is a symbolic link; hand in "
                           "the file itself")
     return chosen, [str(p.relative_to(folder)) for p in sorted(candidates) if p != chosen], None
+
+
+def _rank(path: Path, marker: str | None, links: list[Path]) -> tuple:
+    """The start of the one rule's order, shared by a student's folder and a student's files in a
+    platform's download: a linked file last, files defining the marker first, .py before .ipynb."""
+    return (path in links or path.is_symlink(), not _defines(path, marker), path.suffix != ".py")
 
 
 def _candidates(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -140,27 +197,34 @@ def _defines(path: Path, marker: str | None) -> bool:
         return stat.S_ISREG(os.fstat(fd).st_mode) and marker.encode() in fh.read(PEEK_BYTES)
 
 
-def _gradescope_ids(folder: Path) -> dict[str, str]:
+def _gradescope(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Gradescope's export lists each submission folder's submitters in submission_metadata.yml:
-    the first submitter's `:sid:` (else their email) becomes the id. Read with a pattern, not a YAML
-    parser: only these two keys matter, and the file's layout is fixed."""
+    the first submitter's `:sid:` (else their email) becomes the id, and `:created_at:` (e.g.
+    `2026-12-04 23:10:05.123456000 -0800`) when it was handed in. Read with patterns, not a YAML
+    parser: only these keys matter, and the file's layout is fixed."""
     metadata = folder / "submission_metadata.yml"
     if not metadata.is_file():
-        return {}
-    ids, current = {}, None
+        return {}, {}
+    ids, times, depths, current = {}, {}, {}, None
     for line in metadata.read_text(errors="replace").splitlines():
         if re.match(r"^submission_\d+:", line):
             current = line.split(":", 1)[0]
+        elif current and re.match(r"^\s*:created_at:", line):  # the submission's own, not an earlier one's
+            depth = len(line) - len(line.lstrip())
+            moment = lateness.parse_moment(line.split(":created_at:", 1)[1].strip().strip("'\""))
+            if moment is not None and depth < depths.get(current, 1 << 30):
+                times[current], depths[current] = moment.isoformat(), depth
         elif current and current not in ids:
             match = re.match(r"^\s*-?\s*:(sid|email):\s*['\"]?([^'\"\s]+)", line)
             if match:
                 ids[current] = match[2]
-    return ids
+    return ids, times
 
 
 # Names the batch writes in OUTDIR itself (summary.json now; the others are coming): a student's id
 # never takes one, whatever its case, or the batch's file would overwrite their report.
-RESERVED_IDS = {"summary", "index", "changes", "adjustments", "similarity", "gradebook", "students", "feedback"}
+RESERVED_IDS = {"summary", "index", "changes", "adjustments", "similarity", "gradebook", "students", "feedback",
+                "course"}
 
 
 def _make_ids_unique(submissions: list[Submission]) -> None:

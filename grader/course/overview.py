@@ -5,7 +5,11 @@
   the named misconceptions ranked by how many students show them, a sortable and filterable table
   of students, what was graded with what (staff only), a link to similarity.html when it exists;
 - OUTDIR/students/<id>.html and OUTDIR/feedback/<id>.md: each student's own view (`student_pages`);
-- OUTDIR/gradebook.csv on request (`gradebook`); every score after OUTDIR/adjustments.csv.
+- OUTDIR/gradebook.csv on request (`gradebook`).
+
+Every score shown is the grader's, then staff's adjustments to checks (they correct the grading), then
+the late policy of OUTDIR/course.toml on the total (`lateness`), then staff's `total` adjustments (their
+last word: an extension or an excuse can give back what the policy took).
 
 Pages are self-contained (inline CSS, SVG and a small script shipped in grader/course/static/) and
 work from file://. Every text from a student is cleaned of control characters and HTML-escaped.
@@ -19,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from grader.course import adjustments as adjust
-from grader.course import charts, gradebook, student_pages
+from grader.course import charts, course_file, gradebook, lateness, student_pages
 from grader.course.student_pages import esc
 from grader.report import write_atomic
 
@@ -35,9 +39,11 @@ class NothingToShow(Exception):
 class Student:
     id: str
     report: dict
-    score: float  # after adjustments
+    score: float  # after adjustments and the late policy
     scores: dict[str, float]
     adjustments: list = field(default_factory=list)
+    late: lateness.Lateness = lateness.Lateness(False)
+    late_sentence: str = ""  # what the late policy did, for the student
 
 
 @dataclass
@@ -48,8 +54,12 @@ class Built:
     gradebook: Path | None = None
 
 
+COURSE = "course.toml"  # the course file a batch or `grade report --course` was given, kept in OUTDIR
+
+
 def load(out: Path) -> tuple[dict, list[Student], list[str]]:
-    """The summary, each student with their report and adjusted score, and the adjustments' problems."""
+    """The summary, each student with their report and score (adjusted, after the late policy of
+    OUTDIR/course.toml), and the adjustments' problems. CourseFileProblem if that file is wrong."""
     try:
         summary = json.loads((out / "summary.json").read_text())
         ids = [row["id"] for row in summary["submissions"]]
@@ -63,10 +73,19 @@ def load(out: Path) -> tuple[dict, list[Student], list[str]]:
         except (OSError, ValueError):
             continue  # listed but gone: the summary still counts it; no page is made
     found, problems = adjust.load(out, {sid: {t["name"] for t in r["tests"]} for sid, r in reports.items()})
+    course = course_file.load(out / COURSE if (out / COURSE).is_file() else None)
+    rows = {row["id"]: row for row in summary["submissions"]}
     students = []
     for sid, report in reports.items():
-        score, scores = adjust.adjusted(report, found.get(sid, []))
-        students.append(Student(sid, report, score, scores, found.get(sid, [])))
+        late, said = lateness.assess(rows[sid], course), []
+
+        def policy(total: float, report=report, late=late, said=said) -> float:
+            kept, sentence = lateness.apply(total, float(report["max_score"]), late, course)
+            said.append(sentence)
+            return kept
+
+        score, scores = adjust.adjusted(report, found.get(sid, []), policy)
+        students.append(Student(sid, report, score, scores, found.get(sid, []), late, said[0] if said else ""))
     return summary, students, problems
 
 
@@ -79,14 +98,15 @@ def build(out: Path, book: str | None = None, assignment: str | None = None) -> 
             if old.suffix in (".html", ".md") and old.stem not in {s.id for s in students}:
                 old.unlink(missing_ok=True)
     for s in students:
-        args = (s.report, s.id, s.score, s.adjustments, s.scores)
+        args = (s.report, s.id, s.score, s.adjustments, s.scores, s.late_sentence)
         _write(out / "students" / f"{s.id}.html", student_pages.page(*args))
         _write(out / "feedback" / f"{s.id}.md", student_pages.markdown(*args))
     _write(out / "index.html", index(out, summary, students))
     built = Built(students, summary, problems)
     if book:
         rows = [{"id": s.id, "score": s.score, "max_score": s.report["max_score"], "status": s.report["status"],
-                 "feedback": " ".join(student_pages.summary_lines(s.report))} for s in students]
+                 "feedback": " ".join(student_pages.summary_lines(s.report) + [s.late_sentence]).strip()}
+                for s in students]
         built.problems += gradebook.problems(book, rows)
         built.gradebook = gradebook.write(out, book, rows, assignment or summary["spec"]["id"])
     return built
@@ -117,6 +137,7 @@ def misconceptions(students: list[Student]) -> list[dict]:
 
 def index(out: Path, summary: dict, students: list[Student]) -> str:
     statuses = {k: sum(1 for s in students if s.report["status"] == k) for k in STATUSES}
+    statuses["late"] = sum(1 for s in students if s.late.late)
     max_score = float(summary.get("max_score", 0.0))
     scores = [s.score for s in students]
     mean = sum(scores) / len(scores) if scores else 0.0
@@ -125,12 +146,13 @@ def index(out: Path, summary: dict, students: list[Student]) -> str:
                  f"<span>{label} <b id=\"count-{key}\">{value}</b></span>" for key, label, value in (
                      ("students", "students", len(students)), ("graded", "graded", statuses["graded"]),
                      ("ungradable", "ungradable", statuses["ungradable"]), ("error", "grader error", statuses["error"]),
+                     ("late", "late", statuses["late"]),
                      ("mean", "mean score", f"{mean:.2f} / {max_score:g}"))) + "</p>"]
     if (out / "similarity.html").is_file():
         parts.append("<p class=\"nav\"><a href=\"similarity.html\">Similarity between students</a></p>")
     histogram, rates = charts.histogram(scores, max_score), charts.pass_rates(summary.get("pass_rates", {}))
     parts.append("<div class=\"charts\">"
-                 f"<figure><figcaption>Scores (after adjustments)</figcaption>{histogram}</figure>"
+                 f"<figure><figcaption>Scores (after adjustments and late policy)</figcaption>{histogram}</figure>"
                  f"<figure><figcaption>Pass rate per check</figcaption>{rates}</figure></div>")
     parts += _misconceptions(students)
     parts += _table(students, max_score)
@@ -173,7 +195,8 @@ def _table(students: list[Student], max_score: float) -> list[str]:
         adjusted = " (adjusted)" if s.adjustments else ""
         parts.append(f"<tr class=\"{esc(s.report['status'])}\" data-id=\"{esc(s.id)}\"><td>{_link(s.id)}</td>"
                      f"<td class=\"num\" data-sort=\"{s.score:g}\">{s.score:g} / {max_score:g}{adjusted}</td>"
-                     f"<td>{esc(s.report['status'])}</td><td class=\"num\">{len(failed)}</td>"
+                     f"<td>{esc(' '.join(filter(None, (s.report['status'], s.late.label()))))}</td>"
+                     f"<td class=\"num\">{len(failed)}</td>"
                      f"<td>{esc(', '.join(failed))}</td><td>{esc(names)}</td></tr>")
     parts.append("</tbody></table>")
     return parts

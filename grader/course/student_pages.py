@@ -1,7 +1,8 @@
 """What one student should see, as a page (OUTDIR/students/<id>.html) and as Markdown for a
 platform's comment box (OUTDIR/feedback/<id>.md).
 
-Exactly the student's view: the score after staff adjustments, the misconceptions with their hints,
+Exactly the student's view: the score after staff adjustments and the late policy (and what the policy
+took off, in words), the misconceptions with their hints,
 each check's feedback (a check whose visibility is hidden or after_due_date shows its name only),
 the report's notes, and the adjustments with their comments. Never a staff-only fact: not the seed,
 not the isolation layers, not the spec's fingerprint. Every text is cleaned (`report.clean`) and escaped.
@@ -50,10 +51,11 @@ def summary_lines(report: dict) -> list[str]:
     return [first, f"{len(report['tests']) - len(shown)} more checks are shown later.", *lines[1:]]
 
 
-def page(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float]) -> str:
+def page(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float], late: str = "") -> str:
     """students/<id>.html: self-contained, prints on paper as it reads on screen."""
     parts = [f"<h1>Feedback for {esc(sid)}</h1>",
              f"<p class=\"score\" id=\"score\">{score:g} / {report['max_score']:g}</p>",
+             *([f"<p class=\"late\" id=\"late\">Late: {esc(late)}.</p>"] if late else []),
              f"<p>{esc(report['spec']['id'])} {esc(report['spec']['version'])}, "
              f"file {esc(report['submission']['name'])}</p>"]
     parts += [f"<p class=\"note\">{esc(line)}</p>" for line in summary_lines(report)]
@@ -87,9 +89,10 @@ def _points(score: float, test: dict, visible: bool) -> str:
     return f"{score:g} / {test['max_score']:g}" if visible else f"? / {test['max_score']:g}"
 
 
-def markdown(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float]) -> str:
+def markdown(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float], late: str = "") -> str:
     """feedback/<id>.md: the same as the page, in Markdown whose every student-derived text is literal."""
     lines = [f"## Feedback for {markdown_text(sid)}: {score:g} / {report['max_score']:g}", ""]
+    lines += [f"**Late:** {markdown_text(late)}.", ""] if late else []
     lines += [markdown_text(line) for line in summary_lines(report)] + [""]
     diagnoses = shown_diagnoses(report)
     if diagnoses:
