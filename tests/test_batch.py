@@ -261,6 +261,7 @@ def test_ctrl_c_keeps_finished_reports_and_says_how_to_go_on(tmp_path, quick_spe
 
 # ------------------------------------------------------------------ the class of 500
 
+@pytest.mark.timeout(1800)  # two runs of 500 (each bounded at 900 s below), on a machine that may be busy
 def test_a_class_of_500_with_10_percent_hostile(tmp_path, quick_spec):
     folder, out, marker = tmp_path / "class", tmp_path / "out", tmp_path / "marker"
     expected = make_class(folder, 500, hostile_share=0.1, duplicates=10, seed=1)
