@@ -37,6 +37,8 @@ def test_a_class_of_300_as_a_canvas_zip_in_one_command(tmp_path):
                            "--course", str(course)], capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "300 submissions" in proc.stdout and "Traceback" not in proc.stderr
+    assert f"{out / 'index.html'}" in proc.stdout and f"{out / 'gradebook.csv'}" in proc.stdout
+    assert f"{len(late)} handed in late (course.toml's late policy applied)" in proc.stdout
     assert "Left out 2 member(s)" in proc.stderr, "the zip's link and its member outside the folder"
     summary = json.loads((out / "summary.json").read_text())
     rows = {r["id"]: r for r in summary["submissions"]}

@@ -70,6 +70,7 @@ def _grade_folder(folder: Path, spec_name: str, seed: int | None, out: Path | No
         click.echo((out / "summary.json").read_text(), nl=False)
     else:
         click.echo(batch.render_summary(result, out, spec), nl=False)
+        click.echo(_pages_line(out, result, gradebook))
         if result.similarity is not None:
             click.echo(_similarity_line(out, *result.similarity))
     _class_pages_said(out, result.problems, result.changes if fmt != "json" else None)
@@ -151,6 +152,18 @@ def _check_course(course: Path | None) -> None:
         load(course)
     except CourseFileProblem as exc:
         raise click.BadParameter(str(exc), param_hint="--course") from None
+
+
+def _pages_line(out: Path, result, gradebook: str | None) -> str:
+    """Where the class pages (and the gradebook) are, and how many handed in late."""
+    late = sum(1 for sub in result.submissions if getattr(sub, "late", False))
+    line = f"The class: {out / 'index.html'} (a page per student in students/, feedback/ for the LMS)"
+    if gradebook:
+        line += f"; gradebook for {gradebook}: {out / 'gradebook.csv'}"
+    if late:
+        policy = "course.toml's late policy applied" if (out / "course.toml").is_file() else "no late policy given"
+        line += f"; {late} handed in late ({policy})"
+    return line + "."
 
 
 def _class_pages_said(out: Path, problems: list[str], changes: list[dict] | None) -> None:
