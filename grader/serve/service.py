@@ -1,0 +1,96 @@
+"""What every route shares: the data folder, the database, the spec and course file, the secret that
+signs forms, and the dispatcher process (started by exec, never forked from the web server's threads)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.serve import store
+
+
+@dataclass
+class Settings:
+    data: Path
+    url: str | None = None  # SQLAlchemy URL; None: SQLite in the data folder
+    spec: str = ""  # a spec id or path (the pack comes from GRADER_PACK)
+    course_file: Path | None = None
+    jobs: int = 2
+    dispatcher: bool = True  # start the grading process (tests of pages alone may not)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    spec: object = None
+    course: object = None
+    make_session: object = None
+    engine: object = None
+    secret: bytes = field(default_factory=lambda: os.environ.get("GRADER_SECRET", "").encode()
+                          or secrets.token_bytes(32))
+    process: subprocess.Popen | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.settings.data
+
+    @property
+    def url(self) -> str:
+        return store.url_for(self.settings.data, self.settings.url)
+
+    @property
+    def out(self) -> Path:
+        return self.settings.data / "class"
+
+    def open(self) -> None:
+        from grader.course import course_file
+        from grader.judge import spec as specs
+
+        self.course = course_file.load(self.settings.course_file)
+        self.spec = specs.load(self.settings.spec or specs.DEFAULT_SPEC)
+        self.engine, self.make_session = store.open_store(self.settings.data, self.settings.url)
+        if self.settings.dispatcher:
+            self.start_dispatcher()
+
+    def start_dispatcher(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader.serve.dispatcher", "--data", str(self.data), "--url", self.url,
+             "--spec", str(self.spec.path if hasattr(self.spec, "path") else self.spec.id),
+             "--jobs", str(self.settings.jobs), "--parent", str(os.getpid())])
+
+    def stop_dispatcher(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def reload(self) -> None:
+        """After a pack change: the spec read again, a new dispatcher grading with it."""
+        from grader.judge import spec as specs
+
+        self.stop_dispatcher()
+        self.spec = specs.load(self.settings.spec or specs.DEFAULT_SPEC)
+        if self.settings.dispatcher:
+            self.start_dispatcher()
+
+    def close(self) -> None:
+        self.stop_dispatcher()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def csrf(self, credential: str) -> str:
+        """The form token of a signed-in user: bound to their credential, signed with the server's secret."""
+        return hmac.new(self.secret, b"csrf:" + hashlib.sha256(credential.encode()).digest(), "sha256").hexdigest()
+
+    def csrf_ok(self, credential: str | None, given: str | None) -> bool:
+        return bool(credential and given) and hmac.compare_digest(self.csrf(credential), given)
