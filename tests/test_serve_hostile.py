@@ -108,6 +108,7 @@ def test_a_file_name_never_makes_a_path(service):  # noqa: F811
     staff = client_for(app)
     staff.get("/staff/signin", params={"token": STAFF})
     for url in ("/staff/students/..%2F..%2Fgrader.sqlite3", "/staff/students/..%2Fsummary.json",
-                "/staff/history/..%2F..%2Fetc"):
+                "/staff/history/..%2F..%2Fetc", "/staff/students/nobody.html", "/staff/students/alice",
+                "/staff/history/nobody"):
         response = staff.get(url)
         assert response.status_code == 404 and "SQLite" not in response.text, url
