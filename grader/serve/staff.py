@@ -171,6 +171,20 @@ def add_staff_routes(app: FastAPI, service) -> None:
             return denied(request)
         return queue_status(service)
 
+    @app.get("/api/states")
+    def states(request: Request):
+        """{attempt number: state}, cheap enough to poll (no report is read)."""
+        if not staff_credential(request):
+            return denied(request)
+        from sqlalchemy import select
+
+        from grader.serve.store import Grading, Submission
+
+        mine = (Grading.key == Submission.key) & (Grading.spec == service.spec.fingerprint)
+        with service.make_session() as session:
+            rows = session.execute(select(Submission.id, Grading.state).join(Grading, mine, isouter=True)).all()
+        return {str(number): state or "accepted" for number, state in rows}
+
     @app.get("/api/submissions")
     def submissions(request: Request):
         if not staff_credential(request):
