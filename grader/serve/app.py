@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
         length = request.headers.get("content-length", "")
         if request.method == "POST" and length.isdigit() and int(length) > service.course.upload_bytes + SLACK:
             return too_big(request, service)
+        service.ensure_dispatcher()
         response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"

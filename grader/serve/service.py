@@ -64,6 +64,11 @@ class Service:
              "--spec", str(self.spec.path if hasattr(self.spec, "path") else self.spec.id),
              "--jobs", str(self.settings.jobs), "--parent", str(os.getpid())])
 
+    def ensure_dispatcher(self) -> None:
+        """Start the dispatcher again if it ended on its own (the queue it left is re-claimed)."""
+        if self.settings.dispatcher and self.process is not None and self.process.poll() is not None:
+            self.start_dispatcher()
+
     def stop_dispatcher(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
