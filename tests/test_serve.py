@@ -137,3 +137,22 @@ def test_staff_regrade_all_after_a_pack_change_lists_what_moved(service):  # noq
         assert time.monotonic() < deadline, "the regrade did not finish"
         time.sleep(0.3)
     assert api.get("/api/changes", headers=headers).json() == {"changes": []}  # same pack: nothing moved
+
+
+def test_staff_adjustments_reach_the_gradebook_and_the_students_page(service):  # noqa: F811
+    import re
+
+    app, issued = service
+    alice = client_for(app, issued["alice"])
+    feedback(alice, str(hand_in(alice, "adjusted.py", CORRECT + b"\n# adjust\n").url))
+    staff = client_for(app)
+    staff.get("/staff/signin", params={"token": STAFF})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', staff.get("/staff/").text).group(1)
+    rows = b"id,check,points,comment\nalice,total,-1.5,copied the update from the slides\n"
+    assert staff.post("/staff/adjustments", data={"csrf": csrf}, files={"file": ("adjustments.csv", rows)}).status_code == 200
+    book = staff.get("/staff/gradebook.csv").text
+    assert "\nalice,8.5,10," in book
+    home = alice.get("/").text
+    counting = re.search(r'href="/submissions/(\d+)">#\d+</a> <span class="counting">', home).group(1)
+    page = alice.get(f"/submissions/{counting}").text
+    assert score_on(page) == "8.5 / 10" and "copied the update from the slides" in page

@@ -9,7 +9,7 @@ import os
 import secrets
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.serve import store
@@ -32,8 +32,7 @@ class Service:
     course: object = None
     make_session: object = None
     engine: object = None
-    secret: bytes = field(default_factory=lambda: os.environ.get("GRADER_SECRET", "").encode()
-                          or secrets.token_bytes(32))
+    secret: bytes = b""  # signs form tokens: GRADER_SECRET, else one kept in the data folder (`open`)
     process: subprocess.Popen | None = None
 
     @property
@@ -55,8 +54,23 @@ class Service:
         self.course = course_file.load(self.settings.course_file)
         self.spec = specs.load(self.settings.spec or specs.DEFAULT_SPEC)
         self.engine, self.make_session = store.open_store(self.settings.data, self.settings.url)
+        self.secret = os.environ.get("GRADER_SECRET", "").encode() or self._kept_secret()
         if self.settings.dispatcher:
             self.start_dispatcher()
+
+    def _kept_secret(self) -> bytes:
+        """A random secret made once and kept in the data folder (0600), so that a restart (or a crash)
+        leaves the forms students have open valid. Never in the repository or the course file."""
+        path = self.settings.data / "secret.key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        return path.read_bytes()
 
     def start_dispatcher(self) -> None:
         self.process = subprocess.Popen(
