@@ -4,6 +4,7 @@ and grades them in the batch's worker pool (`queue.run_dispatcher`); ends with i
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,7 +13,6 @@ from pathlib import Path
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="grader.serve.dispatcher")
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--url", required=True)
     parser.add_argument("--spec", required=True)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--parent", type=int, required=True)
@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     from grader.judge import spec as specs
 
     spec = specs.load(args.spec)
-    run_dispatcher(args.data, args.url, spec, max(1, args.jobs), stop=lambda: bool(stopping))
+    run_dispatcher(args.data, os.environ["GRADER_DATABASE_URL"], spec, max(1, args.jobs), stop=lambda: bool(stopping))
     return 0
 
 

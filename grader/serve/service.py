@@ -73,10 +73,11 @@ class Service:
         return path.read_bytes()
 
     def start_dispatcher(self) -> None:
+        # the URL (which may hold a password) goes by the environment, not the command line others can read
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.serve.dispatcher", "--data", str(self.data), "--url", self.url,
-             "--spec", str(self.spec.path if hasattr(self.spec, "path") else self.spec.id),
-             "--jobs", str(self.settings.jobs), "--parent", str(os.getpid())])
+            [sys.executable, "-m", "grader.serve.dispatcher", "--data", str(self.data),
+             "--spec", str(self.spec.path), "--jobs", str(self.settings.jobs), "--parent", str(os.getpid())],
+            env=dict(os.environ, GRADER_DATABASE_URL=self.url))
 
     def ensure_dispatcher(self) -> None:
         """Start the dispatcher again if it ended on its own (the queue it left is re-claimed)."""
