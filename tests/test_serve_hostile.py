@@ -34,6 +34,26 @@ def test_an_oversize_upload_is_refused_with_the_limit(service):  # noqa: F811
     assert count(app) == before
 
 
+def test_an_oversize_upload_without_a_declared_length_is_cut_off(service):  # noqa: F811
+    app, issued = service
+    alice = client_for(app, issued["alice"])
+    limit = app.state.service.course.upload_bytes
+    boundary = "b0undary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf_of(alice)}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.py\"\r\n\r\n").encode()
+
+    def chunks():  # a generator body: sent chunked, with no Content-Length to refuse it by
+        yield head
+        for _ in range(4 * limit // 65536):
+            yield b"#" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    before = count(app)
+    response = alice.post("/submit", content=chunks(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 413 and "larger than" in response.text and "Traceback" not in response.text
+    assert count(app) == before
+
+
 @pytest.mark.parametrize("name, content, says", [
     ("notes.txt", b"print(1)\n", "not .txt"),
     ("rnn", b"print(1)\n", "not a file without extension"),

@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     service.open()  # at creation: migrations run and the dispatcher starts before the first request
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
+    app.add_middleware(BodyLimit, limit=lambda: service.course.upload_bytes + SLACK)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -116,6 +117,41 @@ def create_app(settings: Settings) -> FastAPI:
 
     add_staff_routes(app, service)
     return app
+
+
+class BodyLimit:
+    """Stop reading a request body once it is over the limit, even one sent without a Content-Length
+    (chunked): the rest is never read or spooled to disk, and whatever the route answers to the cut-off
+    body is replaced by a 413 that says the limit."""
+
+    def __init__(self, app, limit):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        seen, over = 0, False
+
+        async def counted():
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit():
+                over = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def answer(message):
+            if not over:
+                return await send(message)
+            if message["type"] == "http.response.start":
+                mb = (self.limit() - SLACK) / 1e6
+                await PlainTextResponse(f"The file is larger than {mb:g} MB, the most this course accepts.",
+                                        status_code=413)(scope, receive, send)
+
+        await self.app(scope, counted, answer)
 
 
 def current(request: Request, service: Service):

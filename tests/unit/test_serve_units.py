@@ -46,3 +46,36 @@ def test_uploads_are_checked_by_type_size_and_emptiness():
     assert "cannot be read" in check_upload("n.ipynb", b"{", 100)[0]
     assert check_upload("..\\..\\x.ipynb", Path(__file__).parents[2].joinpath(
         "submissions_example", "seed_student.ipynb").read_bytes(), 10**7) == ("", ".ipynb")
+
+
+def test_a_body_over_the_limit_is_cut_off_and_answered_413():
+    """A chunked body has no length to refuse it by: the route sees at most the limit and one chunk."""
+    pytest.importorskip("fastapi")
+    import asyncio
+
+    from grader.serve.app import SLACK, BodyLimit
+
+    seen, sent = [], []
+
+    async def route(scope, receive, send):  # reads everything it is given, then answers 200
+        while True:
+            message = await receive()
+            seen.append(len(message.get("body", b"")))
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    chunks = iter([{"type": "http.request", "body": b"#" * 65536, "more_body": True}] * 1000)
+
+    async def receive():
+        return next(chunks)
+
+    async def send(message):
+        sent.append(message)
+
+    limit = 100_000
+    asyncio.run(BodyLimit(route, lambda: limit + SLACK)({"type": "http", "method": "POST", "headers": []},
+                                                        receive, send))
+    assert sum(seen) <= limit + SLACK + 65536
+    assert sent[0]["status"] == 413 and b"larger than 0.1 MB" in sent[1]["body"]
