@@ -77,11 +77,12 @@ def add_staff_routes(app: FastAPI, service) -> None:
         sid = page.removesuffix(".html")
         if not page.endswith(".html") or not known(sid):  # a path only from a roster id, never as given
             return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
-        path = service.out / "students" / f"{sid}.html"
-        nav = (f"<nav><a href=\"/staff/\">Class</a><a href=\"/staff/history/{sid}\">All attempts of this student"
-               "</a></nav>")
-        html = path.read_text() if path.is_file() else pages.document(sid, "<p>No graded attempt yet.</p>")
-        return HTMLResponse(html.replace("<body>\n", f"<body>\n{nav}\n", 1))
+        tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, sid)
+        counting = classroom.counting(tries, service.course.counts)
+        nav = f"<a href=\"/staff/\">Class</a><a href=\"/staff/history/{sid}\">All attempts of this student</a>"
+        if counting is None:
+            return HTMLResponse(pages.document(sid, f"<nav>{nav}</nav><p>No graded attempt yet.</p>"))
+        return HTMLResponse(pages.feedback_page(service, counting, tries, nav))  # what the student sees
 
     @app.get("/staff/history/{sid}")
     def history(request: Request, sid: str):
