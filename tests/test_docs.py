@@ -33,6 +33,9 @@ SEED_SCORE = 8.5  # what every stand-in submission of the workspace scores (seed
 
 # shown commands that are not run, each with why (the test fails when one is no longer shown)
 SKIPPED = {
+    "grade serve --course course.toml --roster roster.csv --data grader-data --host 0.0.0.0 --base-url "
+    "https://grader.example.edu": "a service that runs until stopped; tests/test_serve_crash.py and "
+    "tests/test_serve_browser.py start it with --roster and --course",
     "grade selftest": "minutes for every spec; tests/test_selftest.py and tests/test_specs_all.py run it",
     "grade selftest --spec rnn-seq2one": "tests/test_selftest.py runs it",
     "grade selftest [--spec ID]": "a synopsis: [--spec ID] is optional",

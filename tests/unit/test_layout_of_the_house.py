@@ -75,3 +75,10 @@ def test_no_module_of_the_engine_is_much_over_400_lines():
     long = {module_name(p): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")
             if "__pycache__" not in p.parts and len(p.read_text().splitlines()) > 420}
     assert not long, long
+
+
+def test_only_the_command_line_imports_the_service():
+    for name, targets in graph().items():
+        if not name.startswith(("grader.serve", "grader.cli")):
+            bad = {t for t in targets if t.startswith("grader.serve")}
+            assert not bad, f"{name} imports {bad}"

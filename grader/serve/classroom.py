@@ -1,0 +1,124 @@
+"""The class as the service knows it: each attempt with its result and its score after the late policy,
+the attempt that counts (best or last, from the course file), and the live class folder
+(DATA/class/: a report per student and summary.json, the batch's OUTDIR shape) from which
+`course.overview.build` makes the same index.html, student pages and gradebook as a batch's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from grader import __version__
+from grader.report import write_atomic
+from grader.serve.store import Grading, Student, Submission
+
+
+@dataclass
+class Attempt:
+    id: int
+    student: str
+    filename: str
+    received_at: object
+    days_late: float
+    state: str  # accepted, grading, graded
+    report: dict | None
+    score: float | None = None  # after the late policy
+    late: str = ""  # the policy's sentence, empty when on time
+
+
+def attempts(make_session: sessionmaker, spec: str, course, student: str | None = None) -> list[Attempt]:
+    """Every attempt (of one student, or of all), oldest first, with its result if any."""
+    query = (select(Submission, Grading).join(Grading, (Grading.key == Submission.key) & (Grading.spec == spec),
+                                              isouter=True).order_by(Submission.id))
+    if student is not None:
+        query = query.where(Submission.student_id == student)
+    found = []
+    with make_session() as session:
+        for sub, grading in session.execute(query):
+            report = None
+            if grading is not None and grading.state == "graded":
+                report = relabel(grading.report, sub.student_id, sub.filename)
+            attempt = Attempt(sub.id, sub.student_id, sub.filename, sub.received_at, sub.days_late,
+                              grading.state if grading else "accepted", report)
+            if report is not None:
+                attempt.score, attempt.late = course.late.apply(float(report["score"]), float(report["max_score"]),
+                                                                sub.days_late)
+            found.append(attempt)
+    return found
+
+
+def relabel(report: dict, sid: str, filename: str) -> dict:
+    """A shared grading (identical bytes) as this student's: their id and their own file's name."""
+    return dict(report, submission=dict(report["submission"], id=sid, name=filename))
+
+
+def counting(tries: list[Attempt], counts: str) -> Attempt | None:
+    """The attempt that goes to the gradebook: the best score (the latest among equals), or the last graded."""
+    graded = [a for a in tries if a.report is not None]
+    if not graded:
+        return None
+    if counts == "last":
+        return graded[-1]
+    return max(reversed(graded), key=lambda a: a.score)
+
+
+def by_student(tries: list[Attempt]) -> dict[str, list[Attempt]]:
+    found: dict[str, list[Attempt]] = {}
+    for a in tries:
+        found.setdefault(a.student, []).append(a)
+    return found
+
+
+def refresh(out: Path, make_session: sessionmaker, spec, course) -> dict[str, Attempt]:
+    """Write the class folder from the database: each student's counting report and summary.json.
+    Returns {id: counting attempt}."""
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = {}
+    for sid, tries in by_student(attempts(make_session, spec.fingerprint, course)).items():
+        attempt = counting(tries, course.counts)
+        if attempt is not None:
+            chosen[sid] = attempt
+    rows = []
+    for sid, attempt in sorted(chosen.items()):
+        report = attempt.report
+        if attempt.late:
+            report = dict(report, notes=[*report.get("notes", []), f"Late: {attempt.late}."])
+        path = out / f"{sid}.json"
+        text = json.dumps(report, indent=2) + "\n"
+        if not path.is_file() or path.read_text() != text:
+            write_atomic(path, text, durable=False)  # rebuilt from the database at will
+        scores = {t["name"]: t["score"] for t in report["tests"]}
+        rows.append({"id": sid, "score": attempt.score, "max_score": report["max_score"],
+                     **{c["name"]: scores.get(c["name"], 0.0) for c in spec.checks},
+                     "status": report["status"], "sha256": report["submission"]["sha256"], "file": attempt.filename})
+    pass_rates = {c["name"]: round(sum(1 for a in chosen.values() for t in a.report["tests"]
+                                       if t["name"] == c["name"] and t["status"] == "passed") / len(rows), 4)
+                  if rows else 0.0 for c in spec.checks}
+    summary = {"spec": {"id": spec.id, "version": spec.version, "sha256": spec.fingerprint},
+               "grader": {"version": __version__}, "seed": spec.seed, "count": len(rows),
+               "graded": sum(1 for r in rows if r["status"] == "graded"),
+               "mean_score": round(sum(r["score"] for r in rows) / len(rows), 4) if rows else 0.0,
+               "max_score": spec.max_score, "pass_rates": pass_rates, "submissions": rows}
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n", durable=False)
+    return chosen
+
+
+def build_pages(out: Path, make_session: sessionmaker, spec, course, book: str | None = None):
+    """The class overview (and the gradebook with `book`), live: refreshed from the database, then built
+    by the batch's own page code. The gradebook's scores are after the late policy and adjustments."""
+    from grader.course import overview
+
+    chosen = refresh(out, make_session, spec, course)
+    if not chosen:
+        return None
+    return overview.build(out, book, spec.id)
+
+
+def roster(make_session: sessionmaker) -> list[tuple[str, str]]:
+    with make_session() as session:
+        return [(s.id, s.name) for s in session.scalars(select(Student).order_by(Student.id))]

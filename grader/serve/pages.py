@@ -1,0 +1,119 @@
+"""The service's own pages (sign-in, a student's home with the upload form and history, a submission
+waiting for its grade, staff's history of a student). Feedback itself is `course.student_pages.page`,
+the same view a batch writes. Every text from a user is cleaned and escaped (`esc`)."""
+
+from __future__ import annotations
+
+from grader.course.student_pages import STYLE, esc
+
+EXTRA = """.problem { background: #fff1f0; border: 1px solid #cf222e; padding: .6em 1em; }
+.ok { background: #f0fff4; border: 1px solid #1a7f37; padding: .6em 1em; }
+nav { margin-bottom: 1em; } nav a { margin-right: 1em; } .counting { font-weight: 600; }"""
+
+
+def document(title: str, body: str, refresh: int | None = None) -> str:
+    meta = f"<meta http-equiv=\"refresh\" content=\"{refresh}\">" if refresh else ""
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{meta}<title>{esc(title)}</title>"
+            f"<style>{STYLE}{EXTRA}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def signin(problem: str = "") -> str:
+    message = f"<p class=\"problem\" id=\"problem\">{esc(problem)}</p>" if problem else ""
+    return document("Sign in", f"<h1>Sign in</h1>{message}<p>Open the link course staff sent you, or paste its "
+                    "token here.</p><form method=\"get\" action=\"/signin\"><input name=\"token\" id=\"token\" "
+                    "size=\"40\" aria-label=\"token\"> <button type=\"submit\">Sign in</button></form>")
+
+
+def rules(course, spec) -> str:
+    """The deadline, the late policy, which attempt counts and the limit, in plain words."""
+    items = []
+    if course.deadline is not None:
+        grace = f" (hand-ins up to {course.grace.total_seconds() / 60:g} minutes later are on time)" \
+            if course.grace.total_seconds() else ""
+        items.append(f"Deadline: {course.deadline:%Y-%m-%d %H:%M} UTC{grace}.")
+        late = course.late
+        if late.zero_after_days == 0:
+            items.append("Late policy: a late hand-in scores 0.")
+        elif late.per_day > 0:
+            cap = f"; over {late.zero_after_days:g} days late scores 0" if late.zero_after_days is not None else ""
+            items.append(f"Late policy: {late.per_day:.0%} of the points per started day late{cap}.")
+        else:
+            items.append("Late policy: late hand-ins are marked late; no points are taken off"
+                         + (f", except over {late.zero_after_days:g} days late, which scores 0"
+                            if late.zero_after_days is not None else "") + ".")
+    else:
+        items.append("No deadline is set.")
+    items.append(f"Your {'best' if course.counts == 'best' else 'last'} attempt counts.")
+    items.append(f"At most {course.attempts_per_hour} attempts per hour; files up to "
+                 f"{course.upload_bytes / 1e6:g} MB, .py or .ipynb.")
+    return "<ul id=\"rules\">" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
+
+
+def history(tries, link: str, counting_id: int | None) -> str:
+    if not tries:
+        return "<p id=\"history\">No attempt yet.</p>"
+    rows = []
+    for a in reversed(tries):
+        score = f"{a.score:g} / {a.report['max_score']:g}" if a.report is not None else "being graded"
+        mark = " <span class=\"counting\">(counts)</span>" if a.id == counting_id else ""
+        rows.append(f"<tr data-id=\"{a.id}\"><td><a href=\"{link}{a.id}\">#{a.id}</a>{mark}</td>"
+                    f"<td>{a.received_at:%Y-%m-%d %H:%M:%S}</td><td>{esc(a.filename)}</td>"
+                    f"<td class=\"num\">{esc(score)}</td><td>{esc(a.late)}</td></tr>")
+    return ("<table id=\"history\"><thead><tr><th>attempt</th><th>received (UTC)</th><th>file</th><th>score</th>"
+            "<th>late</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def home(student, spec, course, tries, counting, csrf: str, problem: str = "", left: int = 0) -> str:
+    message = f"<p class=\"problem\" id=\"problem\">{esc(problem)}</p>" if problem else ""
+    score = (f"<p class=\"score\" id=\"counting\">Score that counts: {counting.score:g} / "
+             f"{counting.report['max_score']:g}</p>") if counting else ""
+    body = (f"<nav><a href=\"/\">Home</a><a href=\"/signout\">Sign out</a></nav>"
+            f"<h1>{esc(spec.id)}: {esc(student.name or student.id)}</h1>{rules(course, spec)}{score}{message}"
+            "<h2>Hand in</h2><form method=\"post\" action=\"/submit\" enctype=\"multipart/form-data\" id=\"upload\">"
+            f"<input type=\"hidden\" name=\"csrf\" value=\"{esc(csrf)}\">"
+            "<input type=\"file\" name=\"file\" id=\"file\" accept=\".py,.ipynb\" required> "
+            f"<button type=\"submit\" id=\"send\">Hand in</button> <span id=\"left\">{left} attempt(s) left "
+            "this hour</span></form>"
+            f"<h2>Your attempts</h2>{history(tries, '/submissions/', counting.id if counting else None)}")
+    return document(f"{spec.id}: hand in", body)
+
+
+def waiting(attempt) -> str:
+    return document("Being graded", f"<nav><a href=\"/\">Home</a></nav><h1>Attempt #{attempt.id}</h1>"
+                    f"<p class=\"ok\" id=\"received\">Received {esc(attempt.filename)} at "
+                    f"{attempt.received_at:%Y-%m-%d %H:%M:%S} UTC; it is stored and will be graded. "
+                    "This page refreshes by itself.</p>", refresh=1)
+
+
+def feedback(page_html: str, attempt, nav: str, counts_line: str) -> str:
+    """The batch's student page with the service's lines on top: the way back, lateness, what counts."""
+    late = f"<p class=\"problem\" id=\"late\">Late: {esc(attempt.late)}.</p>" if attempt.late else ""
+    top = f"<nav>{nav}</nav><p id=\"attempt\">Attempt #{attempt.id}. {esc(counts_line)}</p>{late}"
+    return page_html.replace("<body>\n", f"<body>\n{top}\n", 1)
+
+
+def staff_history(sid: str, tries) -> str:
+    return document(f"History: {sid}", f"<nav><a href=\"/staff/\">Class</a></nav><h1>Attempts of {esc(sid)}</h1>"
+                    + history(tries, "/staff/submissions/", None))
+
+
+def feedback_page(service, attempt, tries, nav: str) -> str:
+    """The batch's student page for one attempt (adjustments apply to the attempt that counts)."""
+    from grader.course import adjustments as adjust
+    from grader.course import student_pages
+    from grader.serve import classroom
+
+    if attempt.report is None:
+        return waiting(attempt)
+    counting = classroom.counting(tries, service.course.counts)
+    found = []
+    if counting is not None and counting.id == attempt.id:
+        found = adjust.load(service.out, {attempt.student: {t["name"] for t in attempt.report["tests"]}})[0] \
+            .get(attempt.student, [])
+    raw, scores = adjust.adjusted(attempt.report, found)
+    score = round(max(attempt.score + raw - float(attempt.report["score"]), 0.0), 6)
+    rule = "best" if service.course.counts == "best" else "last"
+    line = ("This is the attempt that counts" if counting and counting.id == attempt.id
+            else f"Your {rule} attempt counts: #{counting.id}" if counting else "")
+    html = student_pages.page(attempt.report, attempt.student, score, found, scores)
+    return feedback(html, attempt, nav, line + ".")

@@ -1,0 +1,262 @@
+"""Staff's routes: the class overview (the batch's index.html, live), any student's history and
+feedback, the gradebook, adjustments, regrade-all after a pack change with what moved, and a JSON API
+for scripts. All need the staff token (GRADER_STAFF_TOKEN): as a cookie after /staff/signin, or as
+`Authorization: Bearer TOKEN`. A student's cookie opens none of them."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from typing import Annotated
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from grader.serve import classroom, pages, tokens
+
+STAFF_COOKIE = "grader_staff"
+DENIED = "Course staff only: sign in with the staff token (/staff/signin?token=...)."
+
+
+def staff_credential(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(STAFF_COOKIE)
+    return token if tokens.is_staff(token) else None
+
+
+def add_staff_routes(app: FastAPI, service) -> None:
+    def denied(request: Request):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": DENIED}, status_code=403)
+        return HTMLResponse(pages.document("Staff only", f"<h1>Staff only</h1><p>{DENIED}</p>"), status_code=403)
+
+    def known(sid: str) -> bool:
+        return sid in {s for s, _ in classroom.roster(service.make_session)}
+
+    @app.get("/staff/signin")
+    def staff_signin(request: Request, token: str = ""):
+        if not tokens.is_staff(token):
+            return denied(request)
+        response = RedirectResponse("/staff/", status_code=303)
+        response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https")
+        return response
+
+    @app.get("/staff")
+    def staff_root(request: Request):
+        return RedirectResponse("/staff/", status_code=303) if staff_credential(request) else denied(request)
+
+    @app.get("/staff/")
+    def overview(request: Request):
+        credential = staff_credential(request)
+        if not credential:
+            return denied(request)
+        built = classroom.build_pages(service.out, service.make_session, service.spec, service.course)
+        if built is None:
+            body = "<h1>The class</h1><p id=\"empty\">No attempt is graded yet.</p>"
+        else:
+            body = None
+        csrf = service.csrf(credential)
+        tools = ("<div id=\"staff-tools\" style=\"margin:1em\"><a href=\"/staff/gradebook.csv\">gradebook.csv</a> · "
+                 "<a href=\"/staff/changes\">changes after the last regrade</a>"
+                 "<form method=\"post\" action=\"/staff/regrade\" style=\"display:inline\">"
+                 f"<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"> · <button>Regrade all (after a pack "
+                 "change)</button></form><form method=\"post\" action=\"/staff/adjustments\" "
+                 "enctype=\"multipart/form-data\" style=\"display:inline\"> · adjustments.csv "
+                 f"<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"file\" name=\"file\">"
+                 "<button>Upload</button></form></div>")
+        if body is not None:
+            return HTMLResponse(pages.document("The class", tools + body))
+        html = (service.out / "index.html").read_text()
+        return HTMLResponse(html.replace("<body>\n", f"<body>\n{tools}\n", 1))
+
+    @app.get("/staff/students/{page}")
+    def student_page(request: Request, page: str):
+        if not staff_credential(request):
+            return denied(request)
+        sid = page.removesuffix(".html")
+        if not page.endswith(".html") or not known(sid):  # a path only from a roster id, never as given
+            return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
+        tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, sid)
+        counting = classroom.counting(tries, service.course.counts)
+        nav = f"<a href=\"/staff/\">Class</a><a href=\"/staff/history/{sid}\">All attempts of this student</a>"
+        if counting is None:
+            return HTMLResponse(pages.document(sid, f"<nav>{nav}</nav><p>No graded attempt yet.</p>"))
+        return HTMLResponse(pages.feedback_page(service, counting, tries, nav))  # what the student sees
+
+    @app.get("/staff/history/{sid}")
+    def history(request: Request, sid: str):
+        if not staff_credential(request):
+            return denied(request)
+        if not known(sid):
+            return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
+        tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, sid)
+        return HTMLResponse(pages.staff_history(sid, tries))
+
+    @app.get("/staff/submissions/{number}")
+    def any_submission(request: Request, number: int):
+        if not staff_credential(request):
+            return denied(request)
+        for sid, tries in classroom.by_student(classroom.attempts(service.make_session, service.spec.fingerprint,
+                                                                  service.course)).items():
+            for attempt in tries:
+                if attempt.id == number:
+                    return HTMLResponse(pages.feedback_page(service, attempt, tries,
+                                                      f"<a href=\"/staff/history/{sid}\">History of {sid}</a>"))
+        return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
+
+    @app.get("/staff/gradebook.csv")
+    @app.get("/api/gradebook.csv")
+    def gradebook_csv(request: Request, format: str = "csv"):
+        if not staff_credential(request):
+            return denied(request)
+        from grader.course import gradebook
+
+        if format not in gradebook.FORMATS:
+            return PlainTextResponse(f"format is one of {', '.join(gradebook.FORMATS)}", status_code=400)
+        rows = gradebook_rows(service)
+        buffer = io.StringIO()
+        import csv
+
+        csv.writer(buffer, lineterminator="\n").writerows(gradebook.rows(format, rows, service.spec.id))
+        return Response(buffer.getvalue(), media_type="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=gradebook.csv"})
+
+    @app.post("/staff/adjustments")
+    async def adjustments(request: Request, file: Annotated[UploadFile | None, File()] = None,
+                     csrf: Annotated[str, Form()] = ""):
+        credential = staff_credential(request)
+        if not credential or not service.csrf_ok(credential, csrf):
+            return denied(request) if not credential else PlainTextResponse("The form's token is missing or "
+                                                                            "stale: open the page again.", 403)
+        from grader.course.adjustments import FILE
+        from grader.report import write_atomic
+
+        text = (await file.read(1_000_000)).decode("utf-8-sig", "replace") if file else ""
+        service.out.mkdir(parents=True, exist_ok=True)
+        write_atomic(service.out / FILE, text)
+        return RedirectResponse("/staff/", status_code=303)
+
+    @app.post("/staff/regrade")
+    @app.post("/api/regrade")
+    def regrade(request: Request, csrf: Annotated[str, Form()] = ""):
+        credential = staff_credential(request)
+        api = request.url.path.startswith("/api/")
+        if not credential or (not api and not service.csrf_ok(credential, csrf)):
+            return denied(request) if not credential else PlainTextResponse("The form's token is missing or "
+                                                                            "stale: open the page again.", 403)
+        count = regrade_all(service)
+        if api:
+            return {"regrading": count, "spec": service.spec.fingerprint}
+        return RedirectResponse("/staff/", status_code=303)
+
+    @app.get("/staff/changes")
+    @app.get("/api/changes")
+    def changes(request: Request):
+        if not staff_credential(request):
+            return denied(request)
+        rows = what_moved(service)
+        if request.url.path.startswith("/api/"):
+            return {"changes": rows}
+        from grader.course.student_pages import esc
+
+        body = "".join(f"<tr><td>{esc(r['id'])}</td><td>{esc(r['before'])}</td><td>{esc(r['after'])}</td>"
+                       f"<td>{esc(r['change'])}</td><td>{esc(r['checks'])}</td></tr>" for r in rows)
+        return HTMLResponse(pages.document("Changes", "<nav><a href=\"/staff/\">Class</a></nav><h1>What moved in "
+                                           "the last regrade</h1><table id=\"changes\"><tr><th>id</th><th>before</th>"
+                                           f"<th>after</th><th>change</th><th>checks</th></tr>{body}</table>"))
+
+    @app.get("/api/status")
+    def status(request: Request):
+        if not staff_credential(request):
+            return denied(request)
+        return queue_status(service)
+
+    @app.get("/api/states")
+    def states(request: Request):
+        """{attempt number: state}, cheap enough to poll (no report is read)."""
+        if not staff_credential(request):
+            return denied(request)
+        from sqlalchemy import select
+
+        from grader.serve.store import Grading, Submission
+
+        mine = (Grading.key == Submission.key) & (Grading.spec == service.spec.fingerprint)
+        with service.make_session() as session:
+            rows = session.execute(select(Submission.id, Grading.state).join(Grading, mine, isouter=True)).all()
+        return {str(number): state or "accepted" for number, state in rows}
+
+    @app.get("/api/submissions")
+    def submissions(request: Request):
+        if not staff_credential(request):
+            return denied(request)
+        tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course)
+        return {"submissions": [{"id": a.id, "student": a.student, "file": a.filename, "state": a.state,
+                                 "received_at": a.received_at.isoformat(), "score": a.score, "late": a.late,
+                                 "status": a.report["status"] if a.report else None} for a in tries]}
+
+    @app.post("/api/roster")
+    async def roster(request: Request):
+        if not staff_credential(request):
+            return denied(request)
+        try:
+            rows = tokens.read_roster((await request.body()).decode("utf-8-sig"))
+        except (tokens.RosterProblem, UnicodeDecodeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return {"issued": tokens.issue(service.make_session, rows)}
+
+
+def gradebook_rows(service) -> list[dict]:
+    """One row per student with a graded attempt: the counting attempt's score after the late policy
+    and staff adjustments."""
+    from grader.course import adjustments as adjust
+    from grader.course import student_pages
+
+    chosen = classroom.refresh(service.out, service.make_session, service.spec, service.course)
+    found, _problems = adjust.load(service.out, {s: {t["name"] for t in a.report["tests"]} for s, a in chosen.items()})
+    rows = []
+    for sid, attempt in sorted(chosen.items()):
+        raw, _ = adjust.adjusted(attempt.report, found.get(sid, []))
+        score = round(max(attempt.score + raw - float(attempt.report["score"]), 0.0), 6)
+        rows.append({"id": sid, "score": score, "max_score": attempt.report["max_score"],
+                     "status": attempt.report["status"],
+                     "feedback": " ".join(student_pages.summary_lines(attempt.report))})
+    return rows
+
+
+def regrade_all(service) -> int:
+    """After a pack change: remember the class as it is (for the changes list), read the spec again, and
+    queue a grading by the new spec for every content ever handed in."""
+    from grader.serve.queue import enqueue_all
+
+    classroom.refresh(service.out, service.make_session, service.spec, service.course)
+    before = service.out / "summary.json"
+    if before.is_file():
+        (service.out / "before-regrade.json").write_text(before.read_text())
+    service.reload()
+    return enqueue_all(service.make_session, service.spec.fingerprint)
+
+
+def what_moved(service) -> list[dict]:
+    from grader.course import adjustments as adjust
+
+    try:
+        before = {r["id"]: r for r in json.loads((service.out / "before-regrade.json").read_text())["submissions"]}
+    except (OSError, ValueError, KeyError):
+        return []
+    classroom.refresh(service.out, service.make_session, service.spec, service.course)
+    after = {r["id"]: r for r in json.loads((service.out / "summary.json").read_text())["submissions"]}
+    return adjust.changes(before, after, [c["name"] for c in service.spec.checks])
+
+
+def queue_status(service) -> dict:
+    from sqlalchemy import func, select
+
+    from grader.serve.store import Grading, Submission
+
+    with service.make_session() as session:
+        mine = Grading.spec == service.spec.fingerprint
+        states = dict(session.execute(select(Grading.state, func.count()).where(mine).group_by(Grading.state)).all())
+        doubled = session.scalar(select(func.count()).select_from(Grading).where(Grading.graded > 1)) or 0
+        submissions = session.scalar(select(func.count()).select_from(Submission)) or 0
+    return {"submissions": submissions, "gradings": states, "graded_twice": doubled}
