@@ -156,3 +156,25 @@ def test_staff_adjustments_reach_the_gradebook_and_the_students_page(service):  
     counting = re.search(r'href="/submissions/(\d+)">#\d+</a> <span class="counting">', home).group(1)
     page = alice.get(f"/submissions/{counting}").text
     assert score_on(page) == "8.5 / 10" and "copied the update from the slides" in page
+
+
+def test_a_late_hand_in_costs_the_same_on_every_staff_view(service, course):  # noqa: F811
+    """The staff overview's table, the staff page of the student and the gradebook apply the late policy
+    as the batch does (course/overview.py), so they agree with what the student reads."""
+    from grader.course.course_file import LatePolicy
+    from grader.serve import tokens
+
+    app, _ = service
+    issued = tokens.issue(app.state.service.make_session, [("dave", "Dave")])
+    course.course = dataclasses.replace(course.course, deadline=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30),
+                                        late=LatePolicy(per_day=0.1), attempts_per_hour=100)
+    dave = client_for(app, issued["dave"])
+    assert score_on(feedback(dave, str(hand_in(dave, "late.py", CORRECT + b"\n# dave, late\n").url))) == "8 / 10"
+    staff = client_for(app)
+    staff.get("/staff/signin", params={"token": STAFF})
+    overview = staff.get("/staff/").text
+    row = overview[overview.index('href="students/dave.html"'):]
+    row = row[:row.index("</tr>")]
+    assert "8 / 10" in row and "late" in row, row
+    assert "20% of 10 points taken off" in staff.get("/staff/students/dave.html").text
+    assert "\ndave,8," in staff.get("/staff/gradebook.csv").text

@@ -57,9 +57,10 @@ class Built:
 COURSE = "course.toml"  # the course file a batch or `grade report --course` was given, kept in OUTDIR
 
 
-def load(out: Path) -> tuple[dict, list[Student], list[str]]:
+def load(out: Path, course: course_file.CourseFile | None = None) -> tuple[dict, list[Student], list[str]]:
     """The summary, each student with their report and score (adjusted, after the late policy of
-    OUTDIR/course.toml), and the adjustments' problems. CourseFileProblem if that file is wrong."""
+    `course`, else of OUTDIR/course.toml), and the adjustments' problems. CourseFileProblem if that file
+    is wrong."""
     try:
         summary = json.loads((out / "summary.json").read_text())
         ids = [row["id"] for row in summary["submissions"]]
@@ -73,7 +74,8 @@ def load(out: Path) -> tuple[dict, list[Student], list[str]]:
         except (OSError, ValueError):
             continue  # listed but gone: the summary still counts it; no page is made
     found, problems = adjust.load(out, {sid: {t["name"] for t in r["tests"]} for sid, r in reports.items()})
-    course = course_file.load(out / COURSE if (out / COURSE).is_file() else None)
+    if course is None:
+        course = course_file.load(out / COURSE if (out / COURSE).is_file() else None)
     rows = {row["id"]: row for row in summary["submissions"]}
     students = []
     for sid, report in reports.items():
@@ -89,9 +91,10 @@ def load(out: Path) -> tuple[dict, list[Student], list[str]]:
     return summary, students, problems
 
 
-def build(out: Path, book: str | None = None, assignment: str | None = None) -> Built:
+def build(out: Path, book: str | None = None, assignment: str | None = None,
+          course: course_file.CourseFile | None = None) -> Built:
     """Write index.html, students/, feedback/ (and gradebook.csv with `book`) from OUTDIR's files."""
-    summary, students, problems = load(out)
+    summary, students, problems = load(out, course)
     for folder in ("students", "feedback"):
         (out / folder).mkdir(exist_ok=True)
         for old in (out / folder).iterdir():  # pages of students no longer in the batch

@@ -86,16 +86,17 @@ def refresh(out: Path, make_session: sessionmaker, spec, course) -> dict[str, At
     rows = []
     for sid, attempt in sorted(chosen.items()):
         report = attempt.report
-        if attempt.late:
-            report = dict(report, notes=[*report.get("notes", []), f"Late: {attempt.late}."])
         path = out / f"{sid}.json"
         text = json.dumps(report, indent=2) + "\n"
         if not path.is_file() or path.read_text() != text:
             write_atomic(path, text, durable=False)  # rebuilt from the database at will
         scores = {t["name"]: t["score"] for t in report["tests"]}
-        rows.append({"id": sid, "score": attempt.score, "max_score": report["max_score"],
+        # the grader's score and when it came: the overview applies adjustments and the late policy to it,
+        # in the batch's order (course/overview.py), so that every page and the gradebook agree
+        rows.append({"id": sid, "score": report["score"], "max_score": report["max_score"],
                      **{c["name"]: scores.get(c["name"], 0.0) for c in spec.checks},
-                     "status": report["status"], "sha256": report["submission"]["sha256"], "file": attempt.filename})
+                     "status": report["status"], "sha256": report["submission"]["sha256"], "file": attempt.filename,
+                     "late": "yes" if attempt.days_late > 0 else "", "handed_in": _iso(attempt.received_at)})
     pass_rates = {c["name"]: round(sum(1 for a in chosen.values() for t in a.report["tests"]
                                        if t["name"] == c["name"] and t["status"] == "passed") / len(rows), 4)
                   if rows else 0.0 for c in spec.checks}
@@ -116,7 +117,16 @@ def build_pages(out: Path, make_session: sessionmaker, spec, course, book: str |
     chosen = refresh(out, make_session, spec, course)
     if not chosen:
         return None
-    return overview.build(out, book, spec.id)
+    return overview.build(out, book, spec.id, course)
+
+
+def _iso(moment) -> str:
+    """A stored time (naive ones are UTC) as ISO 8601 with its offset."""
+    import datetime as dt
+
+    if moment is None:
+        return ""
+    return (moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment).isoformat()
 
 
 def roster(make_session: sessionmaker) -> list[tuple[str, str]]:

@@ -207,21 +207,16 @@ def add_staff_routes(app: FastAPI, service) -> None:
 
 
 def gradebook_rows(service) -> list[dict]:
-    """One row per student with a graded attempt: the counting attempt's score after the late policy
-    and staff adjustments."""
-    from grader.course import adjustments as adjust
-    from grader.course import student_pages
+    """One row per student with a graded attempt: the counting attempt's score after staff adjustments and
+    the late policy, worked out as the batch's pages do (course/overview.py)."""
+    from grader.course import overview, student_pages
 
-    chosen = classroom.refresh(service.out, service.make_session, service.spec, service.course)
-    found, _problems = adjust.load(service.out, {s: {t["name"] for t in a.report["tests"]} for s, a in chosen.items()})
-    rows = []
-    for sid, attempt in sorted(chosen.items()):
-        raw, _ = adjust.adjusted(attempt.report, found.get(sid, []))
-        score = round(max(attempt.score + raw - float(attempt.report["score"]), 0.0), 6)
-        rows.append({"id": sid, "score": score, "max_score": attempt.report["max_score"],
-                     "status": attempt.report["status"],
-                     "feedback": " ".join(student_pages.summary_lines(attempt.report))})
-    return rows
+    if not classroom.refresh(service.out, service.make_session, service.spec, service.course):
+        return []
+    _summary, students, _problems = overview.load(service.out, service.course)
+    return [{"id": s.id, "score": s.score, "max_score": s.report["max_score"], "status": s.report["status"],
+             "feedback": " ".join(student_pages.summary_lines(s.report) + [s.late_sentence]).strip()}
+            for s in sorted(students, key=lambda s: s.id)]
 
 
 def regrade_all(service) -> int:
