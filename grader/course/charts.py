@@ -10,6 +10,37 @@ import io
 import re
 
 
+def warm_up() -> None:
+    """Import matplotlib in a background thread while the batch grades (its import is most of the pages'
+    cost, and the batch's own process mostly waits for its workers). Call it after the workers are
+    forked: a fork while another thread imports would copy a half-imported module."""
+    import threading
+
+    global _importing
+    _importing = threading.Thread(target=_import_matplotlib, name="import matplotlib", daemon=True)
+    _importing.start()
+
+
+def settled() -> None:
+    """Wait for `warm_up`'s import, if one is running: before the batch forks a worker anew."""
+    if _importing is not None:
+        _importing.join()
+
+
+_importing = None
+
+
+def _import_matplotlib() -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.backends.backend_svg  # noqa: F401  (savefig's format="svg" loads it)
+        import matplotlib.figure  # noqa: F401
+    except Exception:  # the pages will say what is wrong when they import it themselves
+        pass
+
+
 def _figure(width: float, height: float):
     """A figure without pyplot (whose import costs more than drawing both charts): no global state,
     nothing to close, the SVG canvas chosen by savefig's format."""
