@@ -14,13 +14,13 @@ import datetime as dt
 import os
 import signal
 import time
-from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.course.batch import Pool, placeholder_report
+from grader.course.batch import placeholder_report
+from grader.course.pool import Pool
 from grader.serve.store import Grading, Submission, file_path, now, save_bytes
 
 RETRIES = 3  # a content whose worker died this many times gets an `error` report instead of a fourth try
@@ -129,30 +129,10 @@ class ServePool(Pool):
 
     def results(self, timeout: float) -> list[tuple[str, dict]]:
         """What finished within `timeout`: (key, report dict or {"error": why})."""
-        busy = {w["conn"]: w for w in self.workers if w["job"]}
-        if not busy:
+        if not any(w["job"] for w in self.workers):
             time.sleep(timeout)
             return []
-        sentinels = {w["process"].sentinel: w for w in busy.values()}
-        found = []
-        for ready in wait_for(list(busy) + list(sentinels), timeout):
-            worker = busy.get(ready) or sentinels[ready]
-            if worker["job"] is None:
-                continue
-            key = worker["job"][0]
-            try:
-                if ready is worker["conn"] or worker["conn"].poll():
-                    found.append(worker["conn"].recv())
-                    worker["job"] = None
-                    continue
-            except (EOFError, OSError):
-                pass
-            worker["job"] = None  # the worker died mid-job
-            worker["process"].join(timeout=5)
-            code = worker["process"].exitcode
-            self._replace(worker)
-            found.append((key, {"error": f"the grading worker died (exit code {code})"}))
-        return found
+        return self.finished(timeout)
 
 
 def run_dispatcher(data: Path, url: str, spec, jobs: int, stop=None) -> None:
