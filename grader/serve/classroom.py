@@ -43,11 +43,14 @@ def attempts(make_session: sessionmaker, spec: str, course, student: str | None 
             report = None
             if grading is not None and grading.state == "graded":
                 report = relabel(grading.report, sub.student_id, sub.filename)
-            attempt = Attempt(sub.id, sub.student_id, sub.filename, sub.received_at, sub.days_late,
+            # judged against the course file in force now, as the overview judges it (the stored
+            # days_late is what it was at hand-in, kept as a record)
+            days_late = course.days_late(sub.received_at)
+            attempt = Attempt(sub.id, sub.student_id, sub.filename, sub.received_at, days_late,
                               grading.state if grading else "accepted", report)
             if report is not None:
                 attempt.score, attempt.late = course.late.apply(float(report["score"]), float(report["max_score"]),
-                                                                sub.days_late)
+                                                                days_late)
             found.append(attempt)
     return found
 

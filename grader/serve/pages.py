@@ -110,8 +110,9 @@ def feedback_page(service, attempt, tries, nav: str) -> str:
     if counting is not None and counting.id == attempt.id:
         found = adjust.load(service.out, {attempt.student: {t["name"] for t in attempt.report["tests"]}})[0] \
             .get(attempt.student, [])
-    raw, scores = adjust.adjusted(attempt.report, found)
-    score = round(max(attempt.score + raw - float(attempt.report["score"]), 0.0), 6)
+    most = float(attempt.report["max_score"])
+    score, scores = adjust.adjusted(attempt.report, found,
+                                    lambda total: service.course.late.apply(total, most, attempt.days_late)[0])
     rule = "best" if service.course.counts == "best" else "last"
     line = ("This is the attempt that counts" if counting and counting.id == attempt.id
             else f"Your {rule} attempt counts: #{counting.id}" if counting else "")
