@@ -51,8 +51,13 @@ def problems(kind: str, students: list[dict]) -> list[str]:
             f"{kind.title()} will not match them: {', '.join(odd[:5])}{' ...' if len(odd) > 5 else ''}."]
 
 
-def write(out: Path, kind: str, students: list[dict], assignment: str) -> Path:
+def text(kind: str, students: list[dict], assignment: str) -> str:
+    """The gradebook file's text (the batch writes it to OUTDIR, the service sends it)."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows(kind, students, assignment))
-    write_atomic(out / FILE, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write(out: Path, kind: str, students: list[dict], assignment: str) -> Path:
+    write_atomic(out / FILE, text(kind, students, assignment))
     return out / FILE

@@ -5,7 +5,6 @@ for scripts. All need the staff token (GRADER_STAFF_TOKEN): as a cookie after /s
 
 from __future__ import annotations
 
-import io
 import json
 
 from typing import Annotated
@@ -114,12 +113,7 @@ def add_staff_routes(app: FastAPI, service) -> None:
 
         if format not in gradebook.FORMATS:
             return PlainTextResponse(f"format is one of {', '.join(gradebook.FORMATS)}", status_code=400)
-        rows = gradebook_rows(service)
-        buffer = io.StringIO()
-        import csv
-
-        csv.writer(buffer, lineterminator="\n").writerows(gradebook.rows(format, rows, service.spec.id))
-        return Response(buffer.getvalue(), media_type="text/csv",
+        return Response(gradebook.text(format, gradebook_rows(service), service.spec.id), media_type="text/csv",
                         headers={"Content-Disposition": "attachment; filename=gradebook.csv"})
 
     @app.post("/staff/adjustments")
