@@ -46,6 +46,7 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
                                f"({exc.name} is missing).") from None
     from grader.course.course_file import CourseFileProblem
     from grader.judge import spec as specs
+    from grader.report import write_atomic
 
     if tokens.staff_token() is None:
         click.echo(f"Note: {tokens.STAFF_VARIABLE} is not set (or shorter than 16 characters): staff pages are "
@@ -66,10 +67,10 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
             service.close()
             raise click.BadParameter(str(exc), param_hint="--roster") from None
         links = data / "links.csv"
-        fd = os.open(links, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # tokens: for staff's eyes only
-        with os.fdopen(fd, "a") as fh:
-            text = tokens.links_csv(issued, base_url or f"http://{host}:{port}")
-            fh.write(text if fh.tell() == 0 else text.split("\n", 1)[1])
+        text = tokens.links_csv(issued, base_url or f"http://{host}:{port}")
+        if links.is_file():  # the links issued before, then the new ones (whole or not at all; staff's eyes only)
+            text = links.read_text() + text.split("\n", 1)[1]
+        write_atomic(links, text, private=True)
         click.echo(f"{len(issued)} new sign-in link(s) in {links} (students already known keep theirs).", err=True)
     click.echo(f"Serving {service.spec.id} on http://{host}:{port}/ (data in {data}).", err=True)
     try:

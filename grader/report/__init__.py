@@ -151,10 +151,11 @@ def isolation_note(isolation: dict | None) -> str:
             "(`grade doctor` says how to add them).")
 
 
-def write_atomic(path, text: str, durable: bool = True) -> None:
+def write_atomic(path, text: str, durable: bool = True, private: bool = False) -> None:
     """A report (or summary) on disk is either absent or whole, even if the grader is killed while
     writing it: written beside it, flushed to disk, then renamed over it. `durable=False` skips the
-    flush (pages rebuilt from the reports on every run: a crash costs a rebuild, not a grade)."""
+    flush (pages rebuilt from the reports on every run: a crash costs a rebuild, not a grade);
+    `private=True` keeps it readable by its owner only (secrets), whatever the umask."""
     import os
     import tempfile
     from pathlib import Path
@@ -162,7 +163,8 @@ def write_atomic(path, text: str, durable: bool = True) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it 0600; the file is as open as the user's umask says
+    if not private:  # mkstemp makes it 0600; the file is as open as the user's umask says
+        os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
         fh.flush()

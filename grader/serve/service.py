@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.report import write_atomic
 from grader.serve import store
 
 
@@ -62,14 +63,8 @@ class Service:
         """A random secret made once and kept in the data folder (0600), so that a restart (or a crash)
         leaves the forms students have open valid. Never in the repository or the course file."""
         path = self.settings.data / "secret.key"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-            fh.flush()
-            os.fsync(fh.fileno())
+        if not path.is_file() or len(path.read_bytes()) < 32:  # (shorter: an empty file an older version's crash left)
+            write_atomic(path, secrets.token_hex(32), private=True)
         return path.read_bytes()
 
     def start_dispatcher(self) -> None:

@@ -79,3 +79,23 @@ def test_a_body_over_the_limit_is_cut_off_and_answered_413():
                                                         receive, send))
     assert sum(seen) <= limit + SLACK + 65536
     assert sent[0]["status"] == 413 and b"larger than 0.1 MB" in sent[1]["body"]
+
+
+def test_the_form_secret_is_kept_private_whole_and_once(tmp_path):
+    """Made once, 0600 whatever the umask, the same after a restart; an empty secret.key (a crash between
+    creating and writing it, in the version before) is replaced, never used as the key."""
+    import os
+    import stat
+
+    from grader.serve.service import Service, Settings
+
+    service = Service(Settings(data=tmp_path))
+    old = os.umask(0o000)
+    try:
+        first = service._kept_secret()
+    finally:
+        os.umask(old)
+    assert len(first) >= 32 and stat.S_IMODE((tmp_path / "secret.key").stat().st_mode) == 0o600
+    assert Service(Settings(data=tmp_path))._kept_secret() == first
+    (tmp_path / "secret.key").write_bytes(b"")
+    assert len(Service(Settings(data=tmp_path))._kept_secret()) >= 32
