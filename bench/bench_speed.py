@@ -3,7 +3,8 @@
 Prints, with ratios against a baseline measured in the same run:
   single   `grade FILE` wall time vs `pytest test_hidden.py` on the same file (medians of -n runs)
   batch    a class of --class-size correct submissions: `grade FOLDER --jobs J` vs pytest once per
-           submission with J at a time
+           submission with J at a time, and vs the arithmetic floor (bench_floor.py: the same hidden
+           suite in J warm processes, no isolation), with the targets (under 3 s, within 2x the floor)
   sizes    in-process grading time with hidden size 64 and T = 50 vs the spec's own sizes
   hostile  a submission that hangs in update vs the spec's call limit
 
@@ -23,6 +24,8 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from bench_floor import floor_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "submissions_example"
@@ -79,6 +82,10 @@ def main() -> None:
                                               stdout=subprocess.DEVNULL, check=True), 3)
         row("grade FOLDER --out OUTDIR (median of 3)", batch, base)
         print(f"  speed-up over pytest: {base / batch:.1f}x")
+        floor = statistics.median(floor_seconds(files, args.jobs) for _ in range(3))
+        row("floor: the hidden suite in warm processes (median of 3)", floor, base)
+        print(f"  batch / floor: {batch / floor:.2f}x (target 2x: {'met' if batch <= 2 * floor else 'NOT met'}); "
+              f"under 3 s: {'met' if batch < 3 else 'NOT met'}")
 
         from grader.judge.grading import grade_submission
         from grader.judge.spec import SPECS, load
