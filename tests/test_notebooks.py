@@ -212,7 +212,7 @@ def test_a_later_definition_wins_and_methods_attached_later_count(tmp_path, spec
 
 
 def test_missing_packages_in_a_definitions_cell_cost_nothing_and_are_named(tmp_path, spec):
-    for package in ("seaborn", "tqdm", "pandas"):  # (matplotlib is installed: the class pages draw with it)
+    for package in ("seaborn", "tqdm", "pandas"):  # (matplotlib stays installed: notebooks import it)
         assert importlib.util.find_spec(package) is None, f"test setup: {package} is installed here"
     cell = "import seaborn as sns\nfrom tqdm import tqdm\nimport pandas as pd\n" + IMPORTS + "\n\n" + CLASS
     report = grade_submission(write_notebook(tmp_path, cell, NUMGRAD), spec)

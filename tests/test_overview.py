@@ -230,14 +230,19 @@ def test_a_folder_with_no_submission_warns_and_exits_non_zero(tmp_path):
     assert "no submission" in result.output and "nothing was graded" in result.output
 
 
-def test_the_background_import_of_matplotlib_changes_no_chart():
-    """The batch imports matplotlib (and draws once) in a thread while it grades; a chart drawn right after,
-    while that thread may still run, waits for it and is byte for byte the chart a fresh process draws."""
-    import subprocess
-    import sys
+def test_the_charts_count_what_they_are_given_and_escape_check_names():
+    """The histogram has one bar per score that occurs, as tall as its count; the pass-rate chart one bar
+    per check, as long as its share; a check name is text, never markup; the same data, the same bytes."""
+    from grader.course import charts
 
-    code = "from grader.course import charts; print(charts.histogram([10, 8.5, 7, 10], 10.0))"
-    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    warmed = subprocess.run([sys.executable, "-c", "from grader.course import charts; charts.warm_up(); " + code.split("; ", 1)[1]],
-                            capture_output=True, text=True, check=True).stdout
-    assert warmed == fresh and "<svg" in fresh
+    svg = charts.histogram([10, 8.5, 7, 10, 10, 0], 10.0)
+    bars = re.findall(r'<rect [^>]*height="([0-9.]+)"[^>]*><title>(\d+) at ([0-9.]+)</title>', svg)
+    assert sorted((at, int(n)) for _, n, at in bars) == [("0", 1), ("10", 3), ("7", 1), ("9", 1)]  # bins are [k-0.5, k+0.5)
+    heights = {at: float(h) for h, _, at in bars}
+    assert heights["10"] == pytest.approx(3 * heights["7"], abs=0.2)
+    assert svg == charts.histogram([10, 8.5, 7, 10, 10, 0], 10.0)
+    rates = charts.pass_rates({"forward_values": 0.5, "<b>x</b>": 1.0, "update": 0.0})
+    widths = {name: width for width, name in re.findall(r'<rect [^>]*width="([0-9.]+)"[^>]*><title>([^:<]+):', rates)}
+    assert float(widths["&lt;b&gt;x&lt;/b&gt;"]) == 2 * float(widths["forward_values"])
+    assert "<b>" not in rates and rates.count("<rect") == 2  # a share of 0 draws no bar
+

@@ -28,7 +28,6 @@ from grader import __version__
 from grader import source
 from grader.report import ERROR, CheckResult, Report, clean, write_atomic
 from grader.sandbox.reaping import become_subreaper, our_children, sweep_orphans
-from grader.course import charts
 from grader.course.discovery import Submission, discover
 from grader.course.pool import Pool
 from grader.judge.spec import Spec
@@ -168,8 +167,6 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
     before = our_children()
     workers = min(jobs or os.cpu_count() or 1, max(1, len(jobs_list)))
     pool = (make_pool or Pool)(workers, spec, seed) if jobs_list else None
-    if pool:
-        charts.warm_up()  # the pages' matplotlib, imported while the workers grade
     try:
         for key, result in (pool.run(jobs_list) if pool else ()):
             for sub in todo[key]:

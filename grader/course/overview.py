@@ -1,7 +1,7 @@
 """The class as course staff see it, built from what OUTDIR holds (the summary and the reports), so
 `grade report OUTDIR` rebuilds it without grading anything:
 
-- OUTDIR/index.html: counts, a score histogram and each check's pass rate (matplotlib, inline SVG),
+- OUTDIR/index.html: counts, a score histogram and each check's pass rate (inline SVG, charts.py),
   the named misconceptions ranked by how many students show them, a sortable and filterable table
   of students, what was graded with what (staff only), a link to similarity.html when it exists;
 - OUTDIR/students/<id>.html and OUTDIR/feedback/<id>.md: each student's own view (`student_pages`);

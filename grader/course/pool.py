@@ -10,7 +10,6 @@ import signal
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
-from grader.course import charts
 from grader.judge.spec import Spec
 
 
@@ -109,7 +108,6 @@ class Pool:
     def _replace(self, worker: dict) -> None:
         worker["conn"].close()
         worker["process"].join(timeout=1)
-        charts.settled()  # no fork while another thread imports (warm_up)
         worker.update(self._start())
 
     def close(self) -> None:
