@@ -28,7 +28,7 @@ def instrument(counters: collections.Counter):
     from grader import wire
     from grader.sandbox import process
 
-    def timed(name, original, count_bytes=False):
+    def timed(name, original):
         def wrapper(self, *args, **kwargs):
             start = time.perf_counter()
             try:

@@ -30,22 +30,25 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.judge.compare import rel_error
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "rnn-seq2one.json"
 CORRECT = ROOT / "submissions_example" / "correct_vectorised.py"
+REFERENCE = ROOT / "reference" / "rnn_seq2one.py"  # also the solution as students hand it in
 NAMES = ("W", "R", "V", "bs", "by")
 
 
 def _reference():
-    spec = importlib.util.spec_from_file_location("floor_reference", ROOT / "reference" / "rnn_seq2one.py")
+    spec = importlib.util.spec_from_file_location("floor_reference", REFERENCE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def _close(got, want, tolerance: float) -> bool:
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    return got.shape == want.shape and bool(np.all(np.abs(got - want) <= tolerance * (np.abs(want) + 1e-12) + 1e-9))
+    """The grader's own measure (judge/compare.py), so the floor pays for the same comparison."""
+    return np.shape(got) == np.shape(want) and rel_error(got, want) <= tolerance
 
 
 def hidden_suite(path: str, spec: dict, ref) -> int:
@@ -107,14 +110,19 @@ def _worker(paths: list[str]) -> int:
 
 
 def floor_seconds(files: list[Path], jobs: int) -> float:
-    """Wall time of the hidden suite over every file in `jobs` warm forked processes (numpy loaded)."""
+    """Wall time of the hidden suite over every file in `jobs` warm forked processes (numpy loaded).
+    The files must all be correct: a floor that skipped work by failing early would flatter the ratio."""
     shares = [[str(f) for f in files[k::jobs]] for k in range(jobs)]
     context = multiprocessing.get_context("fork")
     with context.Pool(jobs) as pool:
         pool.map(abs, range(jobs))  # the processes exist and are warm before the clock starts
         start = time.perf_counter()
-        pool.map(_worker, shares)
-        return time.perf_counter() - start
+        passed = sum(pool.map(_worker, shares))
+        seconds = time.perf_counter() - start
+    every = _worker([str(REFERENCE)])
+    if passed != every * len(files):
+        raise SystemExit(f"the floor's suite passed {passed} checks of {every * len(files)}: not all files are correct")
+    return seconds
 
 
 def make_class(folder: Path, n: int, source: Path = CORRECT) -> list[Path]:

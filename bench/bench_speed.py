@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench_floor import floor_seconds
+from bench_floor import floor_seconds, make_class
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "submissions_example"
@@ -68,10 +68,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "class"
-        folder.mkdir()
-        for i in range(args.class_size):
-            (folder / f"student{i:04d}.py").write_text(correct.read_text() + f"\n# student {i}\n")
-        files = sorted(folder.iterdir())
+        files = make_class(folder, args.class_size, correct)
         print(f"batch of {args.class_size} correct submissions, {args.jobs} at a time, ratio to pytest:")
         with ThreadPoolExecutor(args.jobs) as pool:
             base = timed(lambda: list(pool.map(pytest_once, files)))
