@@ -1,5 +1,6 @@
 """The isolation layers as the child applies them to itself, before any student code: its memory cgroup
-first, then a fresh IPC namespace, Landlock, no capabilities, seccomp. Which layers it gets is the
+first, then a fresh IPC namespace, its scratch folder as a tmpfs of bounded size and file count,
+Landlock, no capabilities, seccomp. Which layers it gets is the
 grader's choice (grader/sandbox/isolation.py), sent in the child's configuration."""
 
 from __future__ import annotations
@@ -13,6 +14,23 @@ from grader.child import landlock
 from grader.child import syscalls
 
 _CLONE_NEWIPC = 0x08000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
+_MNT_DETACH = 2
+
+
+def mount_scratch(path: str, megabytes: int, files: int) -> None:
+    """A tmpfs over the scratch folder, at most `megabytes` and `files` files and folders: what one
+    submission can put on the machine in total (RLIMIT_FSIZE bounds only each file). Its pages are
+    charged to the memory cgroup of the process that writes them, the child's."""
+    options = f"size={megabytes}m,nr_inodes={files + 1},mode=0700".encode()  # (+1: the folder itself)
+    if _libc.mount(b"grader-scratch", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, options) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mounting the scratch tmpfs failed: {os.strerror(errno)}")
+
+
+def unmount_scratch(path: str) -> None:
+    """Detach a scratch tmpfs (a zygote's, once the child that used it is dead); its memory is freed."""
+    _libc.umount2(path.encode(), _MNT_DETACH)
 
 
 def limit_memory(config: dict) -> None:
@@ -34,6 +52,10 @@ def enter(config: dict) -> None:
         # a zygote's children share its IPC namespace: one after another, they would share SysV objects
         if _libc.unshare(_CLONE_NEWIPC) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC) failed")
+    if "scratch" in layers and not config.get("scratch_mounted"):  # (a zygote mounts it before the fork)
+        # an exec'd child is alone in its mount namespace (unshare --mount): the tmpfs dies with it
+        mount_scratch(config["scratch"], config["scratch_mb"], config["scratch_files"])
+        os.chdir(config["scratch"])  # (the cwd was the folder beneath the mount)
     if "landlock" in layers:
         landlock.restrict(config["read"], config["write"])
     if "capabilities" in layers:

@@ -26,18 +26,29 @@ from grader import source  # pure stdlib; imported before Landlock closes the gr
 from grader.child import toplevel
 
 
-def apply_limits(config: dict) -> None:
-    """Resource limits first, before numpy or student code is imported."""
+STACK_MB = 8  # Python's recursion limit fits in it with room to spare (the usual default)
+OPEN_FILES = 256  # the child needs a dozen; every honest submission far fewer than this
+PROCESSES = 256  # threads count (BLAS, the student's); root is exempt, so seccomp stops fork bombs
+
+
+def apply_limits(config: dict) -> str | None:
+    """Resource limits first, before numpy or student code is imported: every limit the child relies on,
+    set from fixed values (never what it inherited, which another process could have lowered or
+    raised) and read back. Why one could not be set, or None: the child must then run no student code."""
     mib = 1024 * 1024
-    limits = [(resource.RLIMIT_AS, config["memory_mb"] * mib),
-              (resource.RLIMIT_CORE, 0),
-              (resource.RLIMIT_FSIZE, config["file_mb"] * mib),
-              (resource.RLIMIT_CPU, config["cpu_seconds"])]
-    for which, value in limits:
+    limits = [("RLIMIT_AS", config["memory_mb"] * mib), ("RLIMIT_DATA", config["memory_mb"] * mib),
+              ("RLIMIT_STACK", STACK_MB * mib), ("RLIMIT_NOFILE", OPEN_FILES), ("RLIMIT_NPROC", PROCESSES),
+              ("RLIMIT_FSIZE", config["file_mb"] * mib), ("RLIMIT_CPU", config["cpu_seconds"]),
+              ("RLIMIT_CORE", 0)]
+    refusal = None
+    for name, value in limits:
+        which = getattr(resource, name)
         try:
             resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):
-            pass
+            if resource.getrlimit(which) != (value, value):
+                raise OSError(f"it reads back as {resource.getrlimit(which)}")
+        except (ValueError, OverflowError, OSError) as exc:
+            refusal = refusal or f"the limit {name} could not be set to {value} ({exc})"
     try:  # orphans of the student's processes stay below us, so the grader can find and end them
         import ctypes
         libc = ctypes.CDLL(None)
@@ -47,6 +58,7 @@ def apply_limits(config: dict) -> None:
             os._exit(1)
     except Exception:
         pass
+    return refusal
 
 
 class CappedStream(io.TextIOBase):
@@ -288,8 +300,24 @@ def _describe_exception(exc: BaseException, filename: str) -> dict:
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == filename and isinstance(frame.lineno, int):
             where = {"line": frame.lineno, "code": (frame.line or "").strip()[:120], "function": frame.name[:100]}
+    message = message[:300]
+    if isinstance(exc, OSError) and exc.errno in _LIMIT_NOTES:  # a limit of ours, said in words
+        message = f"{message[:200]} ({_LIMIT_NOTES[exc.errno]})"
     # the grader words it: only it knows how the student sees a line ("cell 3, line 5" in a notebook)
-    return {"type": type(exc).__name__[:100], "message": message[:300], "where": where}
+    return {"type": type(exc).__name__[:100], "message": message, "where": where}
+
+
+_LIMIT_NOTES: dict[int, str] = {}  # errno -> the limit behind it, as the student is told (set by `serve`)
+
+
+def _note_limits(config: dict) -> None:
+    import errno
+
+    _LIMIT_NOTES[errno.EFBIG] = f"a file your code writes may be at most {config['file_mb']} MB"
+    if "scratch" in config.get("layers", []):
+        full = (f"your code may write at most {config['scratch_mb']} MB in at most {config['scratch_files']} "
+                "files and folders, all together")
+        _LIMIT_NOTES[errno.ENOSPC] = _LIMIT_NOTES[errno.EDQUOT] = full
 
 
 # ------------------------------------------------------------------ the loop
@@ -326,11 +354,11 @@ def serve(config: dict) -> None:
     global _out_fd, _seq
     from grader.child import layers
 
-    apply_limits(config)
+    refusal = apply_limits(config) or config.get("refusal")  # (the zygote's, when it could not prepare)
     request_fd, _out_fd = config["request_fd"], config["response_fd"]
-    refusal = None
     try:  # its memory cgroup first, so that every page it ever holds counts
-        layers.limit_memory(config)
+        if refusal is None:
+            layers.limit_memory(config)
     except Exception as exc:  # never run student code with less isolation than the report will claim
         refusal = f"isolation could not be applied ({type(exc).__name__}: {exc})"
     import numpy  # noqa: F401  (loaded before student code, under the limits)
@@ -342,6 +370,7 @@ def serve(config: dict) -> None:
             layers.enter(config)
     except Exception as exc:
         refusal = f"isolation could not be applied ({type(exc).__name__}: {exc})"
+    _note_limits(config)
     stdout = CappedStream(1, config["output_bytes"])
     sys.stdout = sys.stderr = stdout
     session = Session(config)

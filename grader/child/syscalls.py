@@ -15,7 +15,7 @@ import sys
 DENIED = {
     "processes and programs": ("execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv",
                                "process_vm_writev", "pidfd_open", "pidfd_send_signal", "pidfd_getfd", "kcmp",
-                               "process_madvise"),
+                               "process_madvise", "process_mrelease"),
     "the network": ("socket",),
     "namespaces, mounts and the kernel": (
         "setns", "unshare", "mount", "umount2", "pivot_root", "chroot", "fsopen", "fsmount", "fsconfig",
@@ -49,10 +49,18 @@ DENIED_IOCTLS = {"FS_IOC_SETFLAGS": 0x40086602, "FS_IOC32_SETFLAGS": 0x40046602,
                  "FS_IOC_FSSETXATTR": 0x401C5820, "TIOCSTI": 0x5412}
 
 # calls newer than some libseccomp releases (2.5.4 in Debian 12): the same number on x86-64 and arm64
-_NEWER = {"fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "memfd_secret": 447}
+_NEWER = {"fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "memfd_secret": 447,
+          "process_mrelease": 448}
 
 _CLONE_THREAD = 0x10000
 _SIGNALS = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+# calls that act on (or read) the process named by a pid argument (its position), 0 meaning the caller:
+# refused for any other process, so no child changes the zygote's limits or a neighbour's affinity
+# (prlimit64 on the zygote once lowered every later child's memory), whatever namespace it is in
+ON_A_PID = {"prlimit64": 0, "sched_setaffinity": 0, "sched_getaffinity": 0, "sched_getparam": 0,
+            "sched_getscheduler": 0, "sched_getattr": 0, "sched_rr_get_interval": 0, "get_robust_list": 0,
+            "migrate_pages": 0, "move_pages": 0, "getpgid": 0, "getsid": 0, "setpgid": 0, "getpriority": 1,
+            "ioprio_get": 1}
 
 
 def build(sc):
@@ -73,6 +81,13 @@ def build(sc):
     me = os.getpid()
     for name in _SIGNALS:
         rules.add_rule(refuse, name, sc.Arg(0, sc.NE, me))  # signals to itself only
+    # one comparison per argument and rule (libseccomp): "0 or me" is "at most 1" as init of its own
+    # pid namespace (where only its own processes have pids), else only 0. Compared on all 64 bits, so
+    # high bits above a 32-bit pid are refused too.
+    highest = 1 if me == 1 else 0
+    for name, position in ON_A_PID.items():
+        if _number(sc, name) is not None:
+            rules.add_rule(refuse, name, sc.Arg(position, sc.GT, highest))
     return rules
 
 

@@ -5,10 +5,15 @@ batch worker instead starts one zygote (by exec, with the same clean environment
 holds nothing of the grader's memory: no spec, no reference, no hidden input) inside new pid,
 network and IPC namespaces, as their init. For each submission the zygote forks; the fork becomes the child
 of `grader.child` exactly as if it had been exec'd (same limits, same Landlock and seccomp), running
-the submission in the namespace. When the grader is done with a submission's last child, the zygote
+the submission in the namespace. Each fork is init of a pid namespace of its own, below the zygote's: it sees
+and can act on no process but its submission's (not the zygote, whose limits every later child would
+inherit, nor a neighbour). When the grader is done with a submission's last child, the zygote
 kills every other process in the namespace (`kill(-1)` from init spares only init) and reaps them:
 nothing a submission started survives into the next one. Each fork also takes an IPC namespace of its
-own (in `layers.enter`), so no SysV object of one submission is there for the next.
+own (in `layers.enter`), so no SysV object of one submission is there for the next. With the `scratch`
+layer, the zygote (alone in its mount namespace) mounts a tmpfs of bounded size and file count on the
+child's scratch folder before the fork and detaches it when the child is ended (~0.1 ms; a mount
+namespace per child would cost ~5 ms).
 
 The zygote joins its memory cgroup (made by the grader, named in argv) before it imports anything, and
 its children are born in it: the memory limit holds for a submission's processes together. A child
@@ -46,6 +51,7 @@ def serve(control: socket.socket) -> None:
     from grader.child import layers, serve  # noqa: F401
     layers.preload()
 
+    mounts: dict[int, str] = {}  # child -> its scratch tmpfs, unmounted when it is ended
     live: set[int] = set()  # children spawned and not yet ended (a fresh child may run beside the main one)
     statuses: dict[int, int] = {}  # wait statuses of children reaped before they were ended
     while True:
@@ -57,12 +63,15 @@ def serve(control: socket.socket) -> None:
             return
         request = json.loads(message)
         if request["op"] == "spawn":
-            reply = _spawn(control, request, fds)
+            reply = _spawn(control, request, fds, mounts)
             live.add(reply["ns_pid"])
             control.send(json.dumps(reply).encode())
         elif request["op"] == "end":
             live.discard(request["ns_pid"])
-            control.send(json.dumps({"status": _end(request["ns_pid"], live, statuses)}).encode())
+            status = _end(request["ns_pid"], live, statuses)
+            if request["ns_pid"] in mounts:  # dead and reaped: nothing holds its tmpfs any more
+                layers.unmount_scratch(mounts.pop(request["ns_pid"]))
+            control.send(json.dumps({"status": status}).encode())
 
 
 def _end(ns_pid: int, live: set[int], statuses: dict[int, int]) -> int | None:
@@ -94,7 +103,23 @@ def _end(ns_pid: int, live: set[int], statuses: dict[int, int]) -> int | None:
     return statuses.pop(ns_pid, None)
 
 
-def _spawn(control: socket.socket, request: dict, fds: list[int]) -> dict:
+def _spawn(control: socket.socket, request: dict, fds: list[int], mounts: dict[int, str]) -> dict:
+    """Fork a child: in a pid namespace of its own (it sees and reaches no process but its own: not the
+    zygote, not a neighbour), on its scratch tmpfs when that layer is on."""
+    from grader.child import layers
+
+    config = request["config"]
+    scratch = request["cwd"] if "scratch" in config.get("layers", []) else None
+    if scratch is not None:
+        try:  # in the zygote's own mount namespace (unshare --mount): the grader's /tmp sees none of it
+            layers.mount_scratch(scratch, config["scratch_mb"], config["scratch_files"])
+            config["scratch_mounted"] = True
+        except OSError as exc:  # the child then refuses to run student code
+            config["refusal"] = f"isolation could not be applied ({exc})"
+            scratch = None
+    own_namespace = _new_pid_namespace()
+    if own_namespace is False:
+        config["refusal"] = "isolation could not be applied (no pid namespace of its own)"
     report_r, report_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -106,11 +131,32 @@ def _spawn(control: socket.socket, request: dict, fds: list[int]) -> dict:
             _become_child(request, fds)
         finally:
             os._exit(70)
+    if own_namespace:
+        _libc.setns(_own_pid_namespace, _CLONE_NEWPID)  # later forks of ours are not in the child's namespace
+    if scratch is not None:
+        mounts[pid] = scratch
     for fd in (*fds, report_w):
         os.close(fd)
     host_pid = os.read(report_r, 64).decode()
     os.close(report_r)
     return {"pid": int(host_pid) if host_pid.isdigit() else None, "ns_pid": pid}
+
+
+def _new_pid_namespace() -> bool | None:
+    """Make our next fork init of a new pid namespace (undone by setns after the fork: a process may
+    unshare its children's pid namespace only while it is its own); False when that failed. None where
+    no process may (the zygote runs as nobody): seccomp then refuses every call that acts on another pid."""
+    global _own_pid_namespace
+    if os.geteuid() != 0:
+        return None
+    if _own_pid_namespace < 0:
+        _own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    return _libc.unshare(_CLONE_NEWPID) == 0
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWPID = 0x20000000
+_own_pid_namespace = -1
 
 
 def _become_child(request: dict, fds: list[int]) -> None:

@@ -93,12 +93,16 @@ def normalise(source: str, fixed: frozenset[str] = frozenset(),
     rows: list[int] = []
     library = False  # the last name was imported or one of its attributes (np, np.random)
     statement_start = True
+    bare_until = -1  # the strings before this index are a bare string statement, found once (not per string)
     for index, (kind, text, line) in enumerate(toks):
         if kind == NEWLINE:
             statement_start = True
             continue
-        if kind == STRING and statement_start and _ends_statement(toks, index):
-            continue  # a docstring or bare string: documentation, not code
+        if kind == STRING and statement_start:
+            if index >= bare_until:
+                bare_until = _bare_strings_end(toks, index)
+            if index < bare_until:
+                continue  # a docstring or bare string: documentation, not code
         statement_start = False
         if kind == NAME:
             after_dot = bool(texts) and texts[-1] == "."
@@ -167,9 +171,12 @@ def _imported(toks: list[tuple[str, str, int]], index: int) -> list[str]:
     return names
 
 
-def _ends_statement(toks: list[tuple[str, str, int]], index: int) -> bool:
-    """Whether the string at `index` (with implicitly joined strings after it) is a whole statement."""
-    index += 1
-    while index < len(toks) and toks[index][0] == STRING:
-        index += 1
-    return index >= len(toks) or toks[index][0] == NEWLINE or toks[index][1] == ";"
+def _bare_strings_end(toks: list[tuple[str, str, int]], index: int) -> int:
+    """Where the run of implicitly joined strings starting at `index` ends, when the run is a whole
+    statement (a docstring); `index` itself when it is not. One pass over the run, so adjacent
+    literals cost linear time."""
+    end = index + 1
+    while end < len(toks) and toks[end][0] == STRING:
+        end += 1
+    whole = end >= len(toks) or toks[end][0] == NEWLINE or toks[end][1] == ";"
+    return end if whole else index

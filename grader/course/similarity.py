@@ -39,6 +39,7 @@ THRESHOLD = 0.5  # a pair at or above is flagged (bench/bench_similarity.py and 
 LIST_FLOOR = 0.2  # pairs listed in similarity.csv; below, a pair is two independent solutions
 LIST_MOST = 1000  # at most this many pairs are listed
 MAX_BYTES = 2_000_000  # a larger hand-in is not compared (no RNN solution is near this)
+MAX_FRAGMENTS = 100  # fragments shown per pair: the first, in the order of the first submission
 BASE = np.uint64(1_000_003)
 JOBS = 0  # processes that normalise and winnow a large class (0: one per core); the rest is numpy in one
 PARALLEL_FROM = 200  # below this many submissions, one process is quicker than starting a pool
@@ -289,12 +290,19 @@ def fragments(first: Fingerprints, second: Fingerprints, shared: np.ndarray) -> 
     """Where the pair's shared fingerprints are: runs of matching k-grams in the first submission, each
     with the runs in the second that hold the same fingerprints, as line ranges."""
     common = set(shared.tolist())
-    first_hashes, second_hashes = first.hashes.tolist(), second.hashes.tolist()
+    first_hashes = first.hashes.tolist()
+    in_second: dict[int, list[int]] = {}  # where each shared fingerprint is in the second: one pass, not one per run
+    for i, h in enumerate(second.hashes.tolist()):
+        if h in common:
+            in_second.setdefault(h, []).append(i)
     found = []
     for run in _runs(first, [i for i, h in enumerate(first_hashes) if h in common]):
-        here = {first_hashes[i] for i in run}
-        for other in _runs(second, [i for i, h in enumerate(second_hashes) if h in here]):
+        there = sorted({i for h in {first_hashes[j] for j in run} for i in in_second[h]})
+        for other in _runs(second, there):
             found.append({"a": _line_range(first, run), "b": _line_range(second, other)})
+        if len(found) >= MAX_FRAGMENTS:  # code repeated many times on both sides: the output would be quadratic
+            del found[MAX_FRAGMENTS:]
+            break
     found.sort(key=lambda f: (f["a"], f["b"]))
     return found
 

@@ -14,7 +14,10 @@ deeper layers are detected once per grader process and used when present:
 - `capabilities`: a root child drops every capability for good (`grader.capabilities`);
 - `memory`: the child's memory limit is also a memory cgroup's, which counts what RLIMIT_AS does not
   (memfds, shared memory, files on tmpfs; `grader.cgroup`);
-- `uid`: the child runs as user nobody, when that user can reach the interpreter and the grader.
+- `uid`: the child runs as user nobody, when that user can reach the interpreter and the grader;
+- `scratch`: the child's scratch folder is a tmpfs of its own, bounded in size and in files
+  (`scratch_mb`, `scratch_files` in the spec's limits), in a mount namespace of its own or its
+  zygote's, so nothing it writes reaches the machine's disk; needs `namespaces` and root (not `uid`).
 
 `GRADER_ISOLATION` chooses: `full` (the default: every layer available), `minimal` (limits only, for
 testing what holds without the deeper layers), or a comma-separated list of layer names. Whatever was
@@ -33,9 +36,10 @@ from dataclasses import dataclass
 from grader.sandbox import cgroup
 from grader.child import landlock
 
-DEEP_LAYERS = ("namespaces", "landlock", "seccomp", "capabilities", "memory", "uid")
+DEEP_LAYERS = ("namespaces", "landlock", "seccomp", "capabilities", "memory", "uid", "scratch")
 NOBODY = 65534
-UNSHARE = ["unshare", "--pid", "--net", "--ipc", "--fork", "--kill-child"]
+SCRATCH_MB, SCRATCH_FILES = 64, 1000  # the spec's scratch_mb and scratch_files when it says none
+UNSHARE = ["unshare", "--pid", "--net", "--ipc", "--mount", "--fork", "--kill-child"]  # (--mount: private)
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,8 @@ class Plan:
 @functools.cache
 def detect() -> dict[str, Layer]:
     """Every deeper layer, as this machine offers it (probed once per process)."""
-    return {layer.name: layer for layer in (_namespaces(), _landlock(), _seccomp(), _capabilities(), _memory(),
-                                            _uid())}
+    found = (_namespaces(), _landlock(), _seccomp(), _capabilities(), _memory(), _uid())
+    return {layer.name: layer for layer in (*found, _scratch(found[0]))}
 
 
 def _namespaces() -> Layer:
@@ -80,7 +84,18 @@ def _namespaces() -> Layer:
     if probe.returncode != 0:
         why = probe.stderr.decode("utf-8", "replace").strip()[:200]
         return Layer("namespaces", False, f"`unshare` cannot create namespaces here ({why})", remedy)
-    return Layer("namespaces", True, "new pid, network and IPC namespace per child (unshare)")
+    return Layer("namespaces", True, "new pid, network, IPC and mount namespace per child (unshare; a zygote's "
+                                     "children: a pid namespace each, below the zygote's)")
+
+
+def _scratch(namespaces: Layer) -> Layer:
+    remedy = "run the grader as root with the namespaces layer (a tmpfs is mounted in the child's mount namespace)"
+    if not namespaces.available or os.geteuid() != 0:
+        return Layer("scratch", False, "the scratch folder is on the machine's disk, bounded file by file "
+                                       "(file_mb) but not in total", remedy)
+    return Layer("scratch", True, f"the scratch folder is a tmpfs of its own: at most scratch_mb (default "
+                                  f"{SCRATCH_MB} MB) and scratch_files (default {SCRATCH_FILES}) "
+                                  "files, counted against the memory limit; not with `uid`")
 
 
 def _landlock() -> Layer:
@@ -186,6 +201,8 @@ def plan(choice: str | None = None) -> Plan:
                              f"use full, minimal or a list of {', '.join(DEEP_LAYERS)}")
     layers = detect() if wanted else {}
     active = tuple(name for name in DEEP_LAYERS if name in wanted and layers[name].available)
+    if "scratch" in active and ("namespaces" not in active or "uid" in active):  # root in a mount namespace
+        active = tuple(name for name in active if name != "scratch")
     return Plan(active, tuple(name for name in DEEP_LAYERS if name not in active))
 
 
@@ -231,7 +248,7 @@ def readable_copy(plan: Plan, submission: str, scratch: str) -> str:
 def child_config(plan: Plan, submission: str, scratch: str) -> dict:
     """What the child needs to apply its own layers: which ones and the paths Landlock allows."""
     return {"layers": list(plan.active), "read": [*python_paths(), submission], "write": [scratch, "/dev/null"],
-            "seccomp_library": _seccomp_library()}
+            "scratch": scratch, "seccomp_library": _seccomp_library()}
 
 
 def memory_cgroup(plan: Plan, scratch: str, memory_mb: int) -> dict:

@@ -40,6 +40,8 @@ class Limits:
     cpu_seconds: int = 120
     file_mb: int = 16
     submission_seconds: float = 300.0  # all checks of one submission (the engine's)
+    scratch_mb: int = isolation.SCRATCH_MB  # the scratch folder in total (a tmpfs: the `scratch` layer)
+    scratch_files: int = isolation.SCRATCH_FILES  # files and folders in it
 
 
 @dataclass
@@ -83,8 +85,8 @@ class Sandbox:
         self._out_r, out_w = os.pipe()
         config = {"request_fd": req_r, "response_fd": resp_w, "display_name": self.display_name,
                   "memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
-                  "cpu_seconds": self.limits.cpu_seconds,
-                  "output_bytes": self.limits.output_kb * 1024}
+                  "cpu_seconds": self.limits.cpu_seconds, "scratch_mb": self.limits.scratch_mb,
+                  "scratch_files": self.limits.scratch_files, "output_bytes": self.limits.output_kb * 1024}
         if self.plan is None:
             self.plan = isolation.plan()
         self._submission = isolation.readable_copy(self.plan, os.path.abspath(self.path), self._scratch)
