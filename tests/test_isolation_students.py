@@ -26,6 +26,10 @@ from grader.sandbox import isolation
 from grader.sandbox.process import Limits, Sandbox
 from test_isolation import AVAILABLE, CORRECT, submission
 
+# fixtures: the service's (an app with a one-worker dispatcher) and the cluster's (scheduler, two workers)
+from serve_support import service  # noqa: E402,F401,F811
+from test_cluster import cluster  # noqa: E402,F401,F811
+
 STOPPERS = ("namespaces", "seccomp")
 MUTANT = "mutant_update_sign.py"  # a seed student whose score alone is below full marks
 EXPECTATIONS = json.loads((EXAMPLES / "expectations.json").read_text())
@@ -161,7 +165,7 @@ def test_every_limit_is_set_from_fixed_values_whatever_the_child_inherited(tmp_p
 
 # ---------------------------------------------------------------------------- grade serve and Dask
 
-def test_a_student_graded_first_changes_nothing_for_those_after_her_in_grade_serve(service):
+def test_a_student_graded_first_changes_nothing_for_those_after_her_in_grade_serve(service):  # noqa: F811
     from serve_support import client_for, feedback, hand_in, score_on
 
     app, issued = service
@@ -174,7 +178,7 @@ def test_a_student_graded_first_changes_nothing_for_those_after_her_in_grade_ser
     assert score_on(feedback(seed, str(second.url))).startswith(f"{alone:g}"), "the same worker, its zygote unharmed"
 
 
-def test_a_student_graded_first_changes_nothing_for_those_after_her_on_a_dask_worker(tmp_path, cluster):
+def test_a_student_graded_first_changes_nothing_for_those_after_her_on_a_dask_worker(tmp_path, cluster):  # noqa: F811
     from test_cluster import grade_cli
 
     folder = class_folder(tmp_path, "full")
@@ -191,6 +195,3 @@ def test_a_student_graded_first_changes_nothing_for_those_after_her_on_a_dask_wo
     assert scores.pop("b_seed") == alone
     assert set(scores.values()) == {10}, scores
 
-
-from serve_support import service  # noqa: E402,F401  (fixtures)
-from test_cluster import cluster  # noqa: E402,F401
