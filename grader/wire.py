@@ -6,9 +6,11 @@ the dtype against an allow-list and the byte count against the shape. Nothing is
 
 What a reply may cost is bounded by the request: `reply_cap(steps)` is what the child's answer to these
 steps can take (a fixed allowance per step, more for steps that return a value, growing with the largest
-array the grader sent), measured by `cost` (bytes, plus a surcharge per JSON value, which is what makes
-parsing expensive). The child's encoder keeps each value within its step's allowance (`bounded_plain`,
-a stub instead of a value too large to send), so a frame over the cap was never written by the child's
+array the grader sent, never above the fixed MAX_REPLY; a load reply: the fixed LOAD_BYTES, whatever the
+file), measured by `cost` (bytes, plus a surcharge per JSON value, which is what makes parsing
+expensive). The child's encoder keeps each value within its step's allowance and the whole reply within
+the cap (`bounded_plain`, a stub instead of a value too large to send), so a frame over the cap was never
+written by the child's
 own loop: the grader refuses it from its header, before buffering or parsing it.
 """
 
@@ -42,6 +44,11 @@ STEP_BYTES = 16 * 1024  # any step's result: None, or an exception described in 
 VALUE_BYTES = 256 * 1024  # more for a step that returns a value (call, func, get)...
 VALUE_FACTOR = 16  # ...and this many times the largest array the grader sent in the same request
 REPLY_BYTES = 64 * 1024  # the reply's own wrapper
+# Fixed caps on what one reply may cost the grader, whatever the request or the file: a reply of MAX_REPLY
+# parses into ~4x its size at most, so the grader stays small (bench/bench_grader_memory.py measures it)
+MAX_REPLY = 16 * 1024 * 1024
+LOAD_BYTES = 4 * 1024 * 1024  # a load reply
+MAX_SKIPPED = 500  # entries of a load reply's skipped statements; the count of the rest travels as a number
 VALUE_STEPS = ("call", "func", "get")
 ARRAY_KEY = "__ndarray__"
 OBJECT_KEY = "__object__"
@@ -90,16 +97,21 @@ def to_plain(value, depth: int = 0, largest: list | None = None):
 def bounded_plain(value, allowance: int):
     """`to_plain(value)`, or a stub saying it was too large when its JSON would cost more than a step's
     `allowance` (less the result's own wrapper): what a legitimate child sends always fits the cap."""
+    return bounded_plain_sized(value, allowance)[0]
+
+
+def bounded_plain_sized(value, allowance: int) -> tuple[object, int]:
+    """`bounded_plain`, and what it costs (so the child keeps a whole reply within MAX_REPLY)."""
     plain = to_plain(value)
     try:
         size = cost(_json_dumps(plain, allow_nan=True, separators=(",", ":")).encode("utf-8"))
     except (ValueError, TypeError, RecursionError):
         size = allowance
     if size <= allowance - 64:
-        return plain
+        return plain, size
     shape = getattr(value, "shape", None)
     shape = f" of shape {tuple(shape)}" if isinstance(shape, tuple) and len(shape) <= 32 else ""
-    return {OBJECT_KEY: f"{type(value).__name__[:60]}{shape} too large to send back", "repr": ""}
+    return {OBJECT_KEY: f"{type(value).__name__[:60]}{shape} too large to send back", "repr": ""}, 256
 
 
 def cost(data: bytes) -> int:
@@ -134,13 +146,14 @@ def step_allowance(step: dict, largest: int) -> int:
 
 def reply_cap(steps: list[dict], largest: int) -> int:
     """What a reply to these steps may cost (see `cost`), derived only from what the grader sends:
-    `largest` is `largest_array(steps)`."""
-    return REPLY_BYTES + sum(step_allowance(step, largest) for step in steps)
+    `largest` is `largest_array(steps)`; never more than MAX_REPLY, whatever the steps."""
+    return min(REPLY_BYTES + sum(step_allowance(step, largest) for step in steps), MAX_REPLY)
 
 
-def load_cap(source_bytes: int) -> int:
-    """What a load reply may cost: one entry per top-level statement it skipped, members' signatures."""
-    return 4 * 1024 * 1024 + 512 * source_bytes
+def load_cap() -> int:
+    """What a load reply may cost, whatever the file: at most MAX_SKIPPED entries for the top-level
+    statements it skipped (each of bounded strings), and the members' signatures the spec asked for."""
+    return LOAD_BYTES
 
 
 def _short_repr(value, limit: int = 120) -> str:

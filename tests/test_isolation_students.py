@@ -195,3 +195,87 @@ def test_a_student_graded_first_changes_nothing_for_those_after_her_on_a_dask_wo
     assert scores.pop("b_seed") == alone
     assert set(scores.values()) == {10}, scores
 
+
+
+# ---------------------------------------------------------------------------- scratch (item 2)
+
+SCRATCH_ATTACK = """
+import os as _os
+
+def _fill():
+    home, written = _os.environ["HOME"], 0
+    for number in range({chunks}):  # 1 MB at a time, 8 MB a file (each file within file_mb)
+        with open(_os.path.join(home, f"big{{number // 8}}"), "ab") as fh:
+            fh.write(b"\\1" * (1 << 20))
+        written += 1
+    return written
+
+def _many():
+    home = _os.environ["HOME"]
+    for number in range({files}):
+        open(_os.path.join(home, f"e{{number}}"), "w").close()
+    return number + 1
+
+_attempt("bytes", _fill)
+_attempt("files", _many)
+_BROKEN = _fill()  # raised to the loader: what the student is told
+"""
+
+
+@pytest.fixture(params=["exec", "zygote"])
+def started(request):
+    """Children exec'd one by one, or forked by a zygote (the batch's), which mounts their tmpfs."""
+    from grader.sandbox import zygote as zygotes
+
+    if request.param == "zygote":
+        zygotes.use_zygote()
+    yield request.param
+    zygotes.use_zygote(False)
+
+
+@pytest.mark.parametrize("choice", ["full", "minimal"])
+def test_scratch_is_bounded_in_bytes_and_in_files_and_said_in_words(tmp_path, choice, started, monkeypatch):
+    from test_isolation import attempts
+
+    limits = load().limits()
+    # over both quotas; under minimal (no quota) not so far over that a test fills the machine's disk
+    attack = SCRATCH_ATTACK.format(chunks=limits.scratch_mb + 16, files=limits.scratch_files + 500)
+    path = submission(tmp_path, attack)
+    results = attempts(path, choice)
+    monkeypatch.setenv("GRADER_ISOLATION", choice)
+    report = grade_submission(path, load())
+    interface = next(t for t in report.tests if t.name == "interface")
+    if "scratch" in isolation.plan(choice).active:
+        assert results["bytes"] == "refused: OSError: [Errno 28] No space left on device", results
+        assert results["files"].startswith("refused: OSError: [Errno 28] No space left on device"), results
+        assert (f"your code may write at most {limits.scratch_mb} MB in at most {limits.scratch_files} files"
+                in interface.output), interface.output
+    else:
+        assert results["bytes"] == f"ok: {limits.scratch_mb + 16}" and results["files"] == \
+            f"ok: {limits.scratch_files + 500}", results
+        assert "scratch" in report.isolation["missing"] and "scratch" in report.isolation_note()
+    assert report.score == 10, [(t.name, t.output) for t in report.tests if t.status != "passed"]
+
+
+def test_a_scratch_tmpfs_is_gone_with_its_child(tmp_path):
+    """Nothing of what a child wrote stays in memory or on disk: its tmpfs is detached when it ends."""
+    from grader.sandbox import zygote as zygotes
+
+    def scratch_mounts() -> int:
+        with open("/proc/self/mountinfo") as fh:  # ours; the zygote's namespace is checked through it
+            ours = fh.read().count("grader-scratch")
+        zygote = zygotes._child_of(zygotes._zygote.proc.pid) if zygotes._zygote else None
+        theirs = 0
+        if zygote:
+            with open(f"/proc/{zygote}/mountinfo") as fh:
+                theirs = fh.read().count("grader-scratch")
+        return ours + theirs
+
+    zygotes.use_zygote()
+    try:
+        path = submission(tmp_path, SCRATCH_ATTACK.format(chunks=8, files=10))
+        for _ in range(3):
+            grade_submission(path, load())
+        assert zygotes._zygote is not None and scratch_mounts() == 0
+    finally:
+        zygotes.use_zygote(False)

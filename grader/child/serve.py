@@ -26,6 +26,7 @@ from grader import source  # pure stdlib; imported before Landlock closes the gr
 from grader.child import toplevel
 
 
+MAX_SKIPPED = 500  # wire.MAX_SKIPPED (wire imports numpy, which loads after the limits)
 STACK_MB = 8  # Python's recursion limit fits in it with room to spare (the usual default)
 OPEN_FILES = 256  # the child needs a dozen; every honest submission far fewer than this
 PROCESSES = 256  # threads count (BLAS, the student's); root is exempt, so seccomp stops fork bombs
@@ -157,7 +158,10 @@ class Session:
                     continue
                 skipped.extend(self._run_statement(stmt, module, lines, seconds if how == toplevel.BOXED else 0))
         self.module = module
-        return {"skipped": skipped, "members": self._describe(request.get("members", {}))}
+        # a fixed cap on the reply, whatever the file: the first MAX_SKIPPED entries (a file of 100,000
+        # statements that fail would otherwise send them all), failures before work skipped by rule
+        kept = sorted(skipped, key=lambda entry: bool(entry.get("not_run")))[:MAX_SKIPPED]
+        return {"skipped": kept, "members": self._describe(request.get("members", {}))}
 
     def _run_statement(self, stmt: ast.stmt, module: types.ModuleType, lines: list[str], box: float) -> list:
         """Execute one top-level statement (under a time box when box > 0); what to report if it failed."""
@@ -210,13 +214,18 @@ class Session:
         from grader import wire
         results, steps, index = [], request["steps"], 0
         largest = wire.largest_array(steps)  # what each result may cost is the grader's cap for it
+        # the whole reply within the grader's fixed cap too: room kept for every step's bounded exception
+        left = wire.reply_cap(steps, largest) - wire.REPLY_BYTES - wire.STEP_BYTES * len(steps)
         while index < len(steps):
             step = steps[index]
             write_progress({"step": index})
             index += 1
             try:
                 # encode now: a later step (update) may mutate an array this step returned
-                results.append({"ok": wire.bounded_plain(self._step(step, np), wire.step_allowance(step, largest))})
+                allowance = min(wire.step_allowance(step, largest), wire.STEP_BYTES + max(left, 0))
+                plain, size = wire.bounded_plain_sized(self._step(step, np), allowance)
+                left -= max(size - wire.STEP_BYTES, 0)
+                results.append({"ok": plain})
             except BaseException as exc:  # the student's exception is data, not our failure
                 results.append({"raised": _describe_exception(exc, self.filename)})
                 if not step.get("continue"):

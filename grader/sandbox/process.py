@@ -159,8 +159,9 @@ class Sandbox:
             size = os.path.getsize(self._submission)
         except OSError:
             size = 0
-        # one line marker per top-level statement at most, and a statement takes at least a byte
-        return self._exchange(request, [self.limits.load_seconds], lambda _: wire.load_cap(size), markers=size + 1)
+        # one line marker per top-level statement at most, and a statement takes at least a byte (markers
+        # are fixed 16-byte frames, read as they come: they cost time, never memory)
+        return self._exchange(request, [self.limits.load_seconds], lambda _: wire.load_cap(), markers=size + 1)
 
     def run(self, steps: list[dict]) -> Exchange:
         """Execute steps in order; each may carry its own "limit" in seconds (grader-side only)."""
