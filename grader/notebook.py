@@ -33,12 +33,72 @@ class Script:
         return self.origins[line - 1] if 1 <= line <= len(self.origins) else (None, line)
 
 
+# What is expanded in the grader's own process: a JSON text of this size with this many containers and
+# values costs it a few tens of MB at most (an 8 MB notebook of `{}` cost 1.6 GB and 10 s through
+# nbformat). A larger one is read by a child under fixed limits that sends back only the code.
+IN_PROCESS_BYTES = 4 * 1024 * 1024
+IN_PROCESS_CONTAINERS = 20_000  # `{` and `[` anywhere (inside strings too: an upper bound)
+IN_PROCESS_VALUES = 200_000  # `,` and `:` anywhere
+READER_MB = 3072  # the reading child's address space: nbformat on a 100 MB notebook fits
+READER_SECONDS = 60  # its CPU and wall-clock time
+MAX_CODE_BYTES = 5 * 1024 * 1024  # the code cells joined (source.MAX_SOURCE_MB)
+
+
 def read(data: bytes) -> Script:
     """The code cells of a notebook (v4, or older ones nbformat upgrades); NotebookError if unreadable.
 
     As lenient as Jupyter, which opens a notebook that breaks its schema somewhere (an odd output, a
     missing cell id) with a warning: what grading needs, the cells' types and sources, must be sound.
+    Bounded: a notebook larger or more structured than the in-process bounds is read by a child
+    process under fixed limits (`read_in_child`), so the caller holds the bytes and the code, never
+    the expanded notebook. Blocking (seconds for a large notebook): `grade serve` calls it off its
+    event loop.
     """
+    if (len(data) > IN_PROCESS_BYTES or data.count(b"{") + data.count(b"[") > IN_PROCESS_CONTAINERS
+            or data.count(b",") + data.count(b":") > IN_PROCESS_VALUES):
+        return read_in_child(data)
+    return _read(data)
+
+
+def read_in_child(data: bytes) -> Script:
+    """`read`, done by `python -I -m grader.notebook` under fixed limits (memory, CPU, time), which
+    answers with the code cells only: at most MAX_CODE_BYTES of code and their line origins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1"}
+    try:
+        done = subprocess.run([sys.executable, "-I", "-m", "grader.notebook"], input=data, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=READER_SECONDS,
+                              close_fds=True, cwd=os.sep)
+    except subprocess.TimeoutExpired:
+        raise NotebookError(f"the notebook took longer than {READER_SECONDS} s to read; {AGAIN}") from None
+    if done.returncode != 0 or len(done.stdout) > 4 * MAX_CODE_BYTES:
+        raise NotebookError(f"the notebook is too large or too deeply structured to read; keep data and "
+                            f"outputs out of it, {AGAIN}")
+    return _script_from(done.stdout)
+
+
+def _script_from(answer: bytes) -> Script:
+    """The reading child's answer, checked: {"error": text} or the Script's three fields."""
+    try:
+        fields = json.loads(answer)
+        if "error" in fields and isinstance(fields["error"], str):
+            raise NotebookError(fields["error"][:300])
+        source, origins, cells = fields["source"], fields["origins"], fields["cells"]
+        if not (isinstance(source, str) and all(_pair(o) for o in origins) and all(_pair(c) for c in cells)):
+            raise ValueError
+        return Script(source, tuple(map(tuple, origins)), tuple(map(tuple, cells)))
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise NotebookError(f"the notebook could not be read; {AGAIN}") from None
+
+
+def _pair(value) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(type(n) is int for n in value)
+
+
+def _read(data: bytes) -> Script:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -97,3 +157,29 @@ def _source(cell) -> str | None:
 
 def _first_line(message: str) -> str:
     return message.strip().splitlines()[0][:160] if message.strip() else "no detail"
+
+
+def main() -> None:
+    """The reading child: a notebook on stdin, its code cells (or why not) as JSON on stdout."""
+    import resource
+    import sys
+
+    for which, value in ((resource.RLIMIT_AS, READER_MB << 20), (resource.RLIMIT_CPU, READER_SECONDS),
+                         (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(which, (value, value))
+    data = sys.stdin.buffer.read()
+    try:
+        script = _read(data)
+        if len(script.source.encode("utf-8")) > MAX_CODE_BYTES:
+            raise NotebookError(f"the notebook's code cells hold more than {MAX_CODE_BYTES >> 20} MB of code; "
+                                "keep data out of them")
+        answer = {"source": script.source, "origins": script.origins, "cells": script.cells}
+    except NotebookError as exc:
+        answer = {"error": str(exc)}
+    except MemoryError:
+        answer = {"error": f"the notebook is too large or too deeply structured to read; {AGAIN}"}
+    sys.stdout.write(json.dumps(answer))
+
+
+if __name__ == "__main__":
+    main()

@@ -492,6 +492,9 @@ def test_doctor_names_the_new_layers_and_the_fallback_without_a_memory_cgroup(mo
         assert "drops every capability" in lines["capabilities"] or "holds no capability" in lines["capabilities"]
         if "memory" in AVAILABLE:
             assert "active" in lines["memory"] and "memory cgroup per child" in lines["memory"]
+        if "scratch" in AVAILABLE:  # its limits, as the spec's keys say them
+            assert "active" in lines["scratch"] and "scratch_mb (default 64 MB)" in lines["scratch"]
+            assert "scratch_files (default 1000)" in lines["scratch"]
         monkeypatch.setattr(cgroup, "hierarchy", lambda: None)  # a machine without a memory cgroup
         lines, output = doctor()
         assert lines["memory"].split()[1] == "missing"

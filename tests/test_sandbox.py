@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 
 import numpy as np
 import pytest
@@ -84,3 +85,26 @@ def test_output_of_a_load_that_fails_is_counted_once(tmp_path):
     report = grade_submission(path, spec)
     assert report.failed[0] == "interface"
     assert report.printed_bytes == 200000
+
+
+def test_a_grader_that_starts_removes_the_scratch_of_graders_no_longer_alive(tmp_path):
+    """A grader killed with kill -9 leaves its folders; the next one removes them by their owner's pid,
+    and never a live grader's."""
+    import subprocess
+    import sys
+
+    from grader.sandbox import scratch
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = tmp_path / f"grader-child-{int(dead.stdout)}-abc"
+    (gone / "deep" / "deeper").mkdir(parents=True)
+    (gone / "deep" / "deeper" / "file").write_text("left by a killed grader")
+    alive = tmp_path / f"grader-cells-{os.getpid()}-def"
+    alive.mkdir()
+    unrelated = tmp_path / "grader-notes"
+    unrelated.mkdir()
+    assert scratch.remove_abandoned(str(tmp_path)) == [gone.name]
+    assert not gone.exists() and alive.is_dir() and unrelated.is_dir()
+    made = scratch.make_folder("child")
+    os.rmdir(made)
+    assert os.path.basename(made).startswith(f"grader-child-{os.getpid()}-")

@@ -77,9 +77,10 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
         raise click.UsageError(f"--out {out} is a folder; for one submission give the report's file name.")
     spec = _load_spec(spec_name)
     import shutil
-    import tempfile
 
-    folder = tempfile.mkdtemp(prefix="grader-source-")
+    from grader.sandbox.scratch import make_folder
+
+    folder = make_folder("source")
     try:
         early = _prestart(submission, spec, folder)
         from grader.judge.grading import grade_submission  # numpy and the checks load while the child starts

@@ -4,7 +4,6 @@ on its own, before any check), run every check of the spec, assemble the report.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from grader.judge.context import LOOK_AT, Context
 from grader.report import ERROR, PASSED, CheckResult, Report
 from grader.sandbox.process import Sandbox
 from grader.sandbox.zygote import use_zygote
-from grader.sandbox.scratch import remove_tree
+from grader.sandbox.scratch import make_folder, remove_tree
 from grader.judge.spec import Spec
 
 
@@ -37,7 +36,7 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
     results: list[CheckResult] = []
     unreadable = read.problem or why_unreadable(path, data)
     # where a notebook's cells (or the private copy) go; removed as the child's own scratch is
-    scratch = tempfile.mkdtemp(prefix="grader-cells-")
+    scratch = make_folder("cells")
     if not unreadable and path.suffix == ".ipynb":
         unreadable = _read_notebook(ctx, data, Path(scratch))
     elif not unreadable:

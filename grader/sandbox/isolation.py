@@ -84,8 +84,8 @@ def _namespaces() -> Layer:
     if probe.returncode != 0:
         why = probe.stderr.decode("utf-8", "replace").strip()[:200]
         return Layer("namespaces", False, f"`unshare` cannot create namespaces here ({why})", remedy)
-    return Layer("namespaces", True, "new pid, network, IPC and mount namespace per child (unshare; a zygote's "
-                                     "children: a pid namespace each, below the zygote's)")
+    return Layer("namespaces", True, "new pid, network and IPC namespace per child, and a mount namespace "
+                                     "(unshare; a zygote's children: a pid namespace each, below the zygote's)")
 
 
 def _scratch(namespaces: Layer) -> Layer:

@@ -18,13 +18,12 @@ import select
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 from grader.sandbox import isolation
 from grader.sandbox.reaping import become_subreaper, cpu_seconds, kill_tree, live_children, our_children, sweep_orphans
-from grader.sandbox.scratch import remove_tree
+from grader.sandbox.scratch import make_folder, remove_tree
 from grader.sandbox.zygote import ZygoteChild, forked_child
 
 wire = None  # grader.wire, imported at the first exchange: starting a child must not wait for numpy
@@ -79,7 +78,7 @@ class Sandbox:
     def start(self) -> None:
         become_subreaper()
         self._preexisting: set[int] = set()
-        self._scratch = tempfile.mkdtemp(prefix="grader-")
+        self._scratch = make_folder("child")
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         self._out_r, out_w = os.pipe()

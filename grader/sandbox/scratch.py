@@ -1,4 +1,6 @@
-"""Removing a folder a submission's child wrote into (its scratch, a notebook's cells folder).
+"""Folders a submission's child writes into (its scratch, a notebook's cells folder): making them,
+named by the grader's pid, and removing them, also those of graders that died (`kill -9`) before
+they could.
 
 The child may leave anything there: a chain of folders deeper than the recursion limit (which makes
 `shutil.rmtree` raise) or than PATH_MAX, folders it made unreadable or unwritable, read-only files,
@@ -9,7 +11,45 @@ it meets writable, and never follows a link.
 from __future__ import annotations
 
 import os
+import re
 import stat
+import tempfile
+
+_OWNED = re.compile(r"^grader-[a-z]+-(\d+)-")  # grader-KIND-PID-random: KIND's folder of grader PID
+_swept = False  # (a forked worker inherits it: the process it came from already swept)
+
+
+def make_folder(kind: str) -> str:
+    """A new private folder for `kind` (child, cells, source) under the temporary folder, named so that
+    a later grader can tell whether its owner is still alive; the first call per process sweeps."""
+    remove_abandoned()
+    return tempfile.mkdtemp(prefix=f"grader-{kind}-{os.getpid()}-")
+
+
+def remove_abandoned(folder: str | None = None) -> list[str]:
+    """Remove the folders `make_folder` made for graders no longer alive (by their pid; ours only, by
+    owner); once per process. The names removed."""
+    global _swept
+    if _swept and folder is None:
+        return []
+    _swept = True
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        owner = _OWNED.match(entry.name)
+        try:
+            if owner is None or entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+                continue
+        except OSError:
+            continue
+        if not os.path.exists(f"/proc/{owner.group(1)}"):  # the grader that made it is gone
+            remove_tree(entry.path)
+            removed.append(entry.name)
+    return removed
 
 
 def remove_tree(path: str) -> None:
