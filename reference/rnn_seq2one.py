@@ -17,9 +17,11 @@ def forward(w, x, activation=np.tanh):
     return w["V"].T @ a[-1] + w["by"], np.array(a)
 
 
-def backward(w, x, d_loss, steps=None, tanh_prime=lambda a: 1.0 - a ** 2, recurrence=lambda R, d: R @ d):
-    """Full BPTT gradients of d_loss . y; `steps` limits how far back it flows (None: all)."""
-    _, a = forward(w, x)
+def backward(w, x, d_loss, steps=None, tanh_prime=lambda a: 1.0 - a ** 2, recurrence=lambda R, d: R @ d,
+             activation=np.tanh):
+    """Full BPTT gradients of d_loss . y; `steps` limits how far back it flows (None: all). With another
+    `activation` (and its derivative `tanh_prime`, from a) it is the gradient of that forward."""
+    _, a = forward(w, x, activation)
     T = len(x)
     g = {"d_V": np.outer(a[T], d_loss), "d_by": np.array(d_loss, dtype=float),
          "d_W": np.zeros_like(w["W"]), "d_R": np.zeros_like(w["R"]), "d_bs": np.zeros_like(w["bs"])}
@@ -45,13 +47,45 @@ MISCONCEPTIONS = {
     "ignores_d_loss": lambda w, x, d: backward(w, x, np.ones_like(d)),
 }
 
-FORWARD_MISCONCEPTIONS = {
-    "sigmoid_activation": lambda w, x: forward(w, x, activation=_sigmoid)[0],
-    "relu_activation": lambda w, x: forward(w, x, activation=lambda s: np.maximum(s, 0.0))[0],
-    "no_activation": lambda w, x: forward(w, x, activation=lambda s: s)[0],
-    "missing_output_bias": lambda w, x: forward(w, x)[0] - w["by"],
-    "missing_hidden_bias": lambda w, x: forward({**w, "bs": np.zeros_like(w["bs"])}, x)[0],
-    "last_step_only": lambda w, x: forward(w, x[-1:])[0],
+def _variant(activation=np.tanh, prime=lambda a: 1.0 - a ** 2, hidden_bias=True, output_bias=True, steps=slice(None),
+             r_transposed=False):
+    """A wrong forward students write, and the exact gradient of that forward: (forward, backward), each
+    with the reference's signature, as `VARIANTS` declares them."""
+    def weights(w):
+        return {**w, **({} if hidden_bias else {"bs": np.zeros_like(w["bs"])}),
+                **({"R": w["R"].T} if r_transposed else {})}
+
+    def wrong_forward(w, x):
+        y, a = forward(weights(w), np.asarray(x)[steps], activation)
+        return (y if output_bias else y - w["by"]), a
+
+    def wrong_backward(w, x, d):
+        g = backward(weights(w), np.asarray(x)[steps], d, tanh_prime=prime, activation=activation)
+        if not hidden_bias:
+            g["d_bs"] = np.zeros_like(g["d_bs"])
+        if not output_bias:
+            g["d_by"] = np.zeros_like(g["d_by"])
+        if r_transposed:
+            g["d_R"] = g["d_R"].T
+        return g
+    return {"forward": wrong_forward, "backward": wrong_backward}
+
+
+# Wrong forwards students write, by diagnosis id: `forward` (with the reference's signature) and the
+# exact `backward` of that forward. When a submission's forward fails forward_values and matches one of
+# these, its gradients and numerical gradient are judged against that variant (computed here, never by
+# re-running the submission), so the forward's bug costs only the forward's checks. A variant without
+# `backward` is differenced by the grader itself. `grade selftest` checks that each has a mutant example
+# matched to it and that the reference matches none.
+VARIANTS = {
+    "sigmoid_activation": _variant(activation=_sigmoid, prime=lambda a: a * (1.0 - a)),
+    "relu_activation": _variant(activation=lambda s: np.maximum(s, 0.0), prime=lambda a: (a > 0).astype(float)),
+    "no_activation": _variant(activation=lambda s: s, prime=np.ones_like),
+    "missing_output_bias": _variant(output_bias=False),
+    "missing_hidden_bias": _variant(hidden_bias=False),
+    "last_step_only": _variant(steps=slice(-1, None)),
+    "skips_last_step": _variant(steps=slice(None, -1)),
+    "forward_R_transposed": _variant(r_transposed=True),
 }
 
 
@@ -103,6 +137,13 @@ DIAGNOSES = {
     "last_step_only": (
         "forward only uses the last element of the sequence.",
         "Run the recurrence over every time step from t = 1 to T."),
+    "skips_last_step": (
+        "forward never reads the last element of the sequence.",
+        "The recurrence runs over every time step, t = 1 to T inclusive: check the bounds of your loop."),
+    "forward_R_transposed": (
+        "forward carries the hidden state through R where it needs R transposed.",
+        "s[t] = W^T x[t] + R^T a[t-1] + bs: write one entry of R^T a[t-1] out and see which index of R the sum "
+        "runs over."),
 }
 
 

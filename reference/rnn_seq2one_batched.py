@@ -26,10 +26,11 @@ def forward(w, x, activation=np.tanh):
 
 
 def backward(w, x, d_loss, steps=None, tanh_prime=lambda a: 1.0 - a ** 2,
-             recurrence=lambda R, d: d @ R.T, scale=1.0):
-    """Full BPTT gradients of sum(d_loss * y), summed over the batch; `steps` limits how far back."""
-    x, d_loss = np.asarray(x, dtype=float), np.asarray(d_loss, dtype=float)
-    _, a = forward(w, x)
+             recurrence=lambda R, d: d @ R.T, scale=1.0, activation=np.tanh):
+    """Full BPTT gradients of sum(d_loss * y), summed over the batch; `steps` limits how far back. With
+    another `activation` (and its derivative `tanh_prime`, from a) it is the gradient of that forward."""
+    x, d_loss = np.asarray(x, dtype=float), np.asarray(d_loss, dtype=float).reshape(np.shape(x)[1], -1)
+    _, a = forward(w, x, activation)
     T = len(x)
     g = {"d_V": a[T].T @ d_loss, "d_by": d_loss.sum(axis=0).reshape(np.shape(w["by"])),
          "d_W": np.zeros_like(w["W"]), "d_R": np.zeros_like(w["R"]), "d_bs": np.zeros_like(w["bs"])}
@@ -55,12 +56,33 @@ MISCONCEPTIONS = {
     "gradient_batch_mean": lambda w, x, d: backward(w, x, d, scale=1.0 / np.shape(d)[0]),
 }
 
-FORWARD_MISCONCEPTIONS = {
-    "sigmoid_activation": lambda w, x: forward(w, x, activation=_sigmoid)[0],
-    "no_activation": lambda w, x: forward(w, x, activation=lambda s: s)[0],
-    "missing_output_bias": lambda w, x: forward(w, x)[0] - np.tile(np.ravel(w["by"]), np.shape(x)[1]),
-    "missing_hidden_bias": lambda w, x: forward({**w, "bs": np.zeros_like(w["bs"])}, x)[0],
-    "last_step_only": lambda w, x: forward(w, np.asarray(x)[-1:])[0],
+def _variant(activation=np.tanh, prime=lambda a: 1.0 - a ** 2, hidden_bias=True, output_bias=True, steps=slice(None)):
+    """A wrong forward students write, and the exact gradient of that forward (see rnn_seq2one.VARIANTS)."""
+    def weights(w):
+        return {**w, **({} if hidden_bias else {"bs": np.zeros_like(w["bs"])})}
+
+    def wrong_forward(w, x):
+        y, a = forward(weights(w), np.asarray(x, dtype=float)[steps], activation)
+        return (y if output_bias else y - np.tile(np.ravel(w["by"]), np.shape(x)[1])), a
+
+    def wrong_backward(w, x, d):
+        g = backward(weights(w), np.asarray(x, dtype=float)[steps], d, tanh_prime=prime, activation=activation)
+        if not hidden_bias:
+            g["d_bs"] = np.zeros_like(g["d_bs"])
+        if not output_bias:
+            g["d_by"] = np.zeros_like(g["d_by"])
+        return g
+    return {"forward": wrong_forward, "backward": wrong_backward}
+
+
+# Wrong forwards, by diagnosis id, each with the exact gradient of that forward: judged against when a
+# submission's forward matches one (see rnn_seq2one.VARIANTS).
+VARIANTS = {
+    "sigmoid_activation": _variant(activation=_sigmoid, prime=lambda a: a * (1.0 - a)),
+    "no_activation": _variant(activation=lambda s: s, prime=np.ones_like),
+    "missing_output_bias": _variant(output_bias=False),
+    "missing_hidden_bias": _variant(hidden_bias=False),
+    "last_step_only": _variant(steps=slice(-1, None)),
 }
 
 

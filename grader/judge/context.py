@@ -2,13 +2,11 @@
 
 A check asks the `Context` to run steps (construct, set, call, get) and gets back an `Outcome`: the values
 that came back, or what went wrong in words a student can act on. When a call kills the child (hang,
-crash, exit), the next run gets a fresh child with the submission reloaded. `run_fresh` runs steps in a
-child that has seen nothing else (own_forward.py).
+crash, exit), the next run gets a fresh child with the submission reloaded.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from grader import notebook
 from grader.sandbox import isolation
 from grader.judge.layout import arrange
 from grader.sandbox.process import Failure, Sandbox
-from grader.sandbox.zygote import use_zygote, zygote_in_use
 from grader.judge.replies import split_results, well_formed_load
 from grader.judge.spec import Spec
 
@@ -54,6 +51,8 @@ class Outcome:
     values: list
     problem: str | None = None
     died: bool = False  # the child hung, crashed or exited: the check should stop probing
+    raised_in: dict | None = None  # the step whose call raised and stopped the run (checks decide on it, not on text)
+    grader_fault: bool = False  # the grader's own child machinery failed, not the submission
 
     @property
     def ok(self) -> bool:
@@ -107,7 +106,6 @@ class Context:
     printed_bytes: int = 0
     dropped_bytes: int = 0
     timed_out: dict = field(default_factory=dict)  # call -> why: a hang costs its limit once, not per check
-    zygote_started: bool = False  # by `fresh`, for this submission only
     layout: dict = field(default_factory=dict)  # parameter (or "output") -> the submission's own vector orientation
     deadline: float | None = None  # time.monotonic() when the whole submission's time is up
 
@@ -149,29 +147,6 @@ class Context:
         not run: a check stops at its first failing configuration."""
         return self._run(runs)
 
-    def run_fresh(self, runs: list[list[dict]]) -> list[Outcome]:
-        """What `run_each` gives, in a new child that has loaded the file and seen nothing else: no probe,
-        no earlier call, no gradient it handed out. Re-runs of the student's code that decide a score run
-        here, so a forward cannot answer them from memory of what it was asked before. The current child
-        is left as it is."""
-        with self.fresh():
-            return self._run(runs)
-
-    @contextlib.contextmanager
-    def fresh(self):
-        """Steps run inside this block go to a new child that has loaded the file and seen nothing else;
-        the current child is kept for after it. Children come from a zygote where the machine has one
-        (a fork instead of a new interpreter): fresh children are many where forward is wrong."""
-        if not zygote_in_use() and "namespaces" in self.plan.active:
-            use_zygote(True)
-            self.zygote_started = True
-        main, self._sandbox = self._sandbox, None
-        try:
-            yield
-        finally:
-            self.close()
-            self._sandbox = main
-
     def _run(self, runs: list[list[dict]]) -> list[Outcome]:
         flat = runs[0] if len(runs) == 1 else [dict(step, group=g) for g, steps in enumerate(runs) for step in steps]
         for what in map(describe_step, flat):
@@ -211,7 +186,7 @@ class Context:
         self.close()
         if failure.kind == "internal":
             return Outcome([], "the grader's child process failed outside your code "
-                               f"({failure.detail}); this is not your fault, please tell course staff", died=True)
+                               f"({failure.detail}); this is not your fault", died=True, grader_fault=True)
         what = describe_step(steps[failure.step]) if failure.step is not None else "your code"
         if failure.kind == "protocol":
             return Outcome([], f"{what} {LOOK_AT['protocol']}", died=True)
@@ -232,7 +207,7 @@ class Context:
                 text = raised["text"]
                 if raised["type"] == "MemoryError":
                     text += f"; submissions may use at most {self.spec.limits().memory_mb} MB"
-                return Outcome(values, f"{describe_step(step)} raised {text}")
+                return Outcome(values, f"{describe_step(step)} raised {text}", raised_in=step)
         return Outcome([r["ok"] if "ok" in r else Raised(r["raised"]) for r in results])
 
     def out_of_time(self) -> bool:

@@ -79,7 +79,8 @@ def make(diagnosis_id: str, check: str, texts: dict | None = None) -> Diagnosis:
 # ------------------------------------------------------------------ detection, from outputs only
 # Each detector gets what the submission returned for a probe the grader chose, and the probe itself;
 # none of them ever sees the submission's code. `reference` is the assignment's reference module, whose
-# MISCONCEPTIONS / FORWARD_MISCONCEPTIONS variants say what a known mistake would return.
+# MISCONCEPTIONS (backward) and VARIANTS (forward, with its exact backward) say what a known mistake
+# would return.
 
 def shape_misconceptions(shape: tuple, expected: tuple) -> list[str]:
     """A parameter whose two dimensions are swapped (square ones cannot show it)."""
@@ -95,11 +96,17 @@ def forward_misconceptions(reference, weights: dict, xs: list, outputs: list, to
     right = [o.size == e.size and rel_error(o, e) <= tol for o, e in zip(outputs, expected)]
     if right[0] and not all(right):  # the first call on a fresh model is right, a later one is not
         return ["forward_keeps_state"]
-    for variant_id, variant in getattr(reference, "FORWARD_MISCONCEPTIONS", {}).items():
-        wrong = [variant(weights, x) for x in xs]
+    for variant_id, variant in getattr(reference, "VARIANTS", {}).items():
+        if not isinstance(variant, dict) or "forward" not in variant:
+            continue
+        wrong = [np.ravel(_first(variant["forward"](weights, x))) for x in xs]
         if all(o.size == w.size and rel_error(o, w) <= tol for o, w in zip(outputs, wrong)):
             return [variant_id]
     return []
+
+
+def _first(value):
+    return value[0] if isinstance(value, tuple) else value
 
 
 def gradient_misconceptions(reference, probe: dict, key: str, got: np.ndarray, tol: float) -> list[str]:

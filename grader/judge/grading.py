@@ -15,7 +15,6 @@ from grader.judge.checks.interface import judge_load
 from grader.judge.context import LOOK_AT, Context
 from grader.report import ERROR, PASSED, CheckResult, Report
 from grader.sandbox.process import Sandbox
-from grader.sandbox.zygote import use_zygote
 from grader.sandbox.scratch import make_folder, remove_tree
 from grader.judge.spec import Spec
 
@@ -67,8 +66,6 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
         ctx.close()
         if ctx.prestarted is not None:  # never used: the file could not be read
             ctx.prestarted.close()
-        if ctx.zygote_started:
-            use_zygote(False)
         remove_tree(scratch)
     for check, result in zip(spec.checks, results):
         result.visibility = spec.check_visibility(check)
@@ -78,7 +75,12 @@ def grade_submission(path: str | Path, spec: Spec, seed: int | None = None,
                     spec_sha256=spec.fingerprint,
                     visibility=spec.visibility("results"), stdout_visibility=spec.visibility("stdout"),
                     isolation=ctx.plan.to_dict())
-    if ctx.load_verdict.status != "graded":  # phase 3: the report
+    faulted = [r.name for r in results if r.fault == "grader"]
+    if faulted and ctx.load_verdict.status == "graded":  # the grader's own failure: not scored, graded again
+        report.status = "error"
+        report.notes.insert(0, f"Not scored yet: the grader itself failed in {', '.join(faulted)}. This is not a "
+                               "problem with your code and costs no points; it is graded again on the next run.")
+    elif ctx.load_verdict.status != "graded":  # phase 3: the report
         report.status = ctx.load_verdict.status
         report.notes.insert(0, f"{'Ungradable' if report.status == 'ungradable' else 'Not graded'}: "
                                f"{ctx.load_verdict.fatal}")

@@ -52,6 +52,7 @@ class CheckResult:
     tags: list[str] = field(default_factory=list)
     visibility: str = "visible"
     diagnoses: list[Diagnosis] = field(default_factory=list)
+    fault: str = "submission"  # whose fault an error is: "submission", or "grader" (its own code failed)
 
     @property
     def score(self) -> float:

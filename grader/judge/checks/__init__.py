@@ -25,9 +25,10 @@ def run_check(ctx: Context, check: dict) -> CheckResult:
         if len(result.output) > MAX_OUTPUT:
             result.output = result.output[: MAX_OUTPUT - 3] + "..."
     except Exception as exc:  # the grader's own failure is never the student's
-        result.status = ERROR
-        result.output = (f"The grader itself failed while running this check ({type(exc).__name__}: {exc}). "
-                         "This is not a problem with your code; please tell course staff.")
+        result.status, result.fault, result.diagnoses = ERROR, "grader", []
+        result.output = (f"Not scored yet: the grader itself failed while running this check "
+                         f"({type(exc).__name__}). This is not a problem with your code and costs no points; "
+                         "it is graded again on the next run.")
         if os.environ.get("GRADER_DEBUG"):  # course staff chasing a grader bug get the traceback on stderr
             traceback.print_exc()
     return result

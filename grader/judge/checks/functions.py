@@ -11,8 +11,9 @@ inputs. One bug, one blame:
   given the reference's cache, which follows the documented cache layout. Either route passing passes,
   so a forward bug costs the forward's checks and not the backward's too.
 - A function that calls another one of the assignment (`calls`: rnn_forward calls rnn_cell_forward) is
-  also right when it returns what the reference's version returns on top of the submission's own
-  callee, so a bug in the step function costs the step function's checks only.
+  also right when it returns what the reference's version returns on top of a known variant of its
+  callee (`VARIANTS`) that the submission's callee was recognised as on its own probes, so a declared
+  bug in the step function costs the step function's checks only. All of it is computed here.
 """
 
 from __future__ import annotations
@@ -186,43 +187,66 @@ def check_function_gradient(ctx: Context, check: dict, result: CheckResult) -> N
     result.output = f"{name}()'s `{gradient}` matches the expected gradient on every configuration."
 
 
-def composed(ctx: Context, name: str, args: list) -> dict | None:
-    """What the reference's `name` returns on `args` when the functions it calls (the spec's `calls`)
-    are the submission's own, each call run in a fresh child that has seen nothing else (a callee that
-    saw its caller's answer, or its own earlier calls, could steer the composition); None when one of
-    them fails or returns what the reference cannot use. Only plain data comes back into the
-    reference's code."""
+def composed(ctx: Context, name: str, args: list) -> list[dict]:
+    """What the reference's `name` returns on `args` when a function it calls (the spec's `calls`) is a
+    known variant (the reference's `VARIANTS`) that the submission's own callee was recognised as on the
+    callee's own probes. Everything here is the grader's code: the submission is never called at points
+    chosen to judge its caller."""
     function = ctx.spec.functions[name]
     reference = getattr(ctx.spec.reference, name)
+    found = []
+    for versions in getattr(ctx.spec.reference, "VARIANTS", {}).values():
+        swapped = {c: versions[c] for c in function["calls"] if c in versions}
+        if not swapped or not all(_callee_is(ctx, c, version) for c, version in swapped.items()):
+            continue
+        namespace = {**reference.__globals__, **swapped}
+        rebuilt = types.FunctionType(reference.__code__, namespace, reference.__name__, reference.__defaults__,
+                                     reference.__closure__)
+        found.append(unpack(function, rebuilt(*copy.deepcopy(args)))[0])
+    return found
 
-    def submission(callee: str):
-        def call(*call_args):  # in a fresh child each: the callee cannot know what its caller handed out
-            outcome = ctx.run_fresh([[func_step(callee, list(call_args))]])[0]
-            if not outcome.ok:
-                raise LookupError(outcome.problem)
-            return outcome.values[-1]
-        return call
 
-    namespace = {**reference.__globals__, **{c: submission(c) for c in function["calls"]}}
-    rebuilt = types.FunctionType(reference.__code__, namespace, reference.__name__, reference.__defaults__,
-                                 reference.__closure__)
-    try:
-        value = rebuilt(*copy.deepcopy(args))
-    except Exception:  # the submission's callee failed or returned something unusable
-        return None
-    return unpack(function, value)[0]
+def _callee_is(ctx: Context, callee: str, version) -> bool:
+    """Does the submission's `callee` return what `version` (a trusted variant) returns, on every
+    configuration of the callee's own probes?"""
+    key = ("callee-is", callee, id(version))
+    if key not in ctx.cache:
+        ctx.cache[key] = all(_callee_matches(ctx, callee, version, i) for i in range(len(ctx.spec.configs)))
+    return ctx.cache[key]
+
+
+def _callee_matches(ctx: Context, callee: str, version, index: int) -> bool:
+    function = ctx.spec.functions[callee]
+    if "backward_of" in function:
+        probe = backward_probe(ctx, callee, index)
+        args, outcome = probe["reference_args"], on_reference_cache(ctx, callee, index, probe)
+    else:
+        probe = forward_probe(ctx, callee, index)
+        args, outcome = list(probe["args"].values()), probe["outcome"]
+    if not outcome.ok:
+        return False
+    returned, problem = unpack(function, outcome.values[-1])
+    want, _ = unpack(function, version(*copy.deepcopy(args)))
+    caches = set(function.get("caches", []))
+    names = [n for n in (want or {}) if n not in caches]
+    return not problem and bool(names) and all(
+        _compare("", returned.get(n), want[n], ctx.spec.setting({"kind": "function_outputs"}, "tolerance")) is None
+        for n in names)
 
 
 def _matches_composition(ctx: Context, probe: dict, name: str, args: list, output: str, got, tol: float) -> bool:
-    """Is `got` what the reference returns on top of the submission's own callees (and not all zeros,
-    which any stub would give)?"""
+    """Is `got` what the reference returns on top of a recognised variant of its callee (and not all
+    zeros, which any stub would give)?"""
     if not ctx.spec.functions[name].get("calls"):
         return False
     if "composed" not in probe:
         probe["composed"] = composed(ctx, name, args)
-    want = (probe["composed"] or {}).get(output)
     arr = as_array(got)[0]
-    return want is not None and arr is not None and np.any(want) and _compare("", arr, want, tol) is None
+    for candidate in probe["composed"]:
+        want = (candidate or {}).get(output)
+        if want is not None and arr is not None and np.any(want) and _compare("", arr, want, tol) is None:
+            return True
+    return False
 
 
 def _judge_gradient(function: dict, name: str, gradient: str, outcome, expected: dict, at: str, tol: float):

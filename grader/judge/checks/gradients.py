@@ -1,17 +1,14 @@
 """The gradient checks: one forward+backward probe per configuration, shared and judged per key, against
-the reference, or (forward failed its own check) against the submission's own forward, evaluated in
-fresh children (own_forward.py), on configurations where that forward reads the parameter and is not
-affine.
+the reference, or (forward failed its own check and is a known variant) against that variant's gradient,
+computed in the grader's process (variants.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from grader.judge import diagnoses, layout, own_forward
-from grader.judge.checks import numerical
+from grader.judge import diagnoses, layout, variants
 from grader.judge.checks.common import config_indices, fail, find_key, keys_text
-from grader.judge.checks.forward import forward_agrees
 from grader.judge.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
 from grader.judge.context import Context, call_step
 from grader.judge.layout import arrange
@@ -59,7 +56,8 @@ def run_with_d_loss(ctx: Context, drafts: list[tuple]) -> list:
 
 
 def _backward_raised(outcome) -> bool:
-    return not outcome.ok and not outcome.died and (outcome.problem or "").startswith("backward() raised")
+    step = outcome.raised_in or {}
+    return not outcome.ok and not outcome.died and step.get("do") == "call" and step.get("method") == "backward"
 
 
 def _output_orientation(ctx: Context) -> str | None:
@@ -80,10 +78,13 @@ def _output_orientation(ctx: Context) -> str | None:
 
 
 def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
+    """One gradient, per configuration, against the reference's; where the submission's forward is a
+    known variant (variants.py), also against that variant's gradient, computed here. A variant that does
+    not read the parameter (its gradient is zero where the reference's is not) credits nothing: then the
+    forward's mistake is named."""
     name, tol = check["parameter"], ctx.spec.setting(check, "tolerance")
-    key, judged, skipped = ctx.spec.gradient_key(name), 0, []
+    key, judged, flat = ctx.spec.gradient_key(name), 0, []
     for probe in gradient_probes(ctx, config_indices(ctx, check)):
-        index = probe["index"]
         config, outcome = probe["config"], probe["outcome"]
         where = f"For {ctx.describe(config)} and a random d_loss"
         if not outcome.ok:
@@ -115,49 +116,30 @@ def check_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
         if rel_error(got, want) <= tol:
             judged += bool(np.any(want))  # matching an all-zero gradient (R when T = 1) shows little
             continue
-        own = None if forward_agrees(ctx) else _own_gradient_verdicts(ctx, tol)[(index, name)]
-        if own == "matches":
-            judged += 1
-            continue
-        if own in ("flat", "degenerate"):  # judged where that forward reads the parameter and is not affine
-            if _degenerate_everywhere(ctx, name, tol):  # then there is nowhere to follow it
-                return _forward_first(ctx, result, key, name, [(own, probe)], tol)
-            skipped.append((own, probe))
-            continue
-        return fail(ctx, result, f"{where}, '{key}' is wrong ({mismatch(got, want)}).", FAILED,
+        by = variants.judge(ctx)
+        if by.follows_variant:
+            own = _variant_gradient(ctx, by, probe)[key]
+            if not np.any(own):  # that forward does not read the parameter here: nothing to follow
+                flat.append(probe)
+                continue
+            if own.shape == got.shape and rel_error(got, own) <= tol:
+                judged += 1
+                continue
+            return fail(ctx, result, f"{where}, '{key}' is neither the expected gradient nor the gradient of your "
+                                     f"own forward, which the grader recognised ({mismatch(got, own)}).", FAILED,
+                        *diagnoses.gradient_misconceptions(ctx.spec.reference, probe, key, got, tol))
+        return fail(ctx, result, f"{where}, '{key}' is wrong ({mismatch(got, want)}).{by.note()}", FAILED,
                     *diagnoses.gradient_misconceptions(ctx.spec.reference, probe, key, got, tol))
-    if not judged and skipped:
-        return _forward_first(ctx, result, key, name, skipped, tol)
+    if not judged and flat:
+        probe = flat[0]
+        return fail(ctx, result, f"For {ctx.describe(probe['config'])} and a random d_loss, '{key}' is wrong; your "
+                                 f"forward does not change at all when `{name}` changes, so fix forward first.",
+                    FAILED, variants.judge(ctx).variant)
     result.output = f"'{key}' matches the expected gradient on every configuration."
 
 
-def _degenerate_everywhere(ctx: Context, name: str, tol: float) -> bool:
-    verdicts = _own_gradient_verdicts(ctx, tol)
-    return all(v in ("flat", "degenerate") for (_, p), v in verdicts.items() if p == name)
-
-
-def _forward_first(ctx: Context, result: CheckResult, key: str, name: str, skipped: list, tol: float) -> None:
-    """A wrong gradient, on every configuration where it was wrong, of a forward that does not read the
-    parameter there or is affine there: nothing right to follow, so the forward's mistake is named."""
-    flat = [probe for why, probe in skipped if why == "flat"]
-    if not flat:
-        return fail(ctx, result, f"'{key}' could not be judged: your forward is wrong and affine in its weights on "
-                                 "every configuration tried, so any gradient of it is the same everywhere; fix "
-                                 "forward first.")
-    probe = flat[0]
-    y = as_array(probe["outcome"].values[-2])[0]
-    found = [] if y is None else diagnoses.forward_misconceptions(
-        ctx.spec.reference, probe["weights"], [probe["x"]], [y.ravel()], tol)
-    return fail(ctx, result, f"For {ctx.describe(probe['config'])} and a random d_loss, '{key}' is wrong; your "
-                             f"forward does not change at all when `{name}` changes, so fix forward first.",
-                FAILED, *found)
-
-
-def _own_gradient_verdicts(ctx: Context, tol: float) -> dict:
-    """own_forward's verdicts for every configuration and parameter of the spec's gradient checks, worked
-    out together (one set of fresh children for all of them)."""
-    gradient_checks = [c for c in ctx.spec.checks if c["kind"] == "gradient"]
-    configs = {i: ctx.spec.configs[i] for c in gradient_checks for i in config_indices(ctx, c)}
-    return own_forward.gradient_verdicts(ctx, configs, [c["parameter"] for c in gradient_checks], tol,
-                                         lookup=lambda returned, p: find_key(returned, ctx.spec.gradient_key(p), p)[0],
-                                         also=numerical.planned_own_clusters(ctx))
+def _variant_gradient(ctx: Context, by, probe: dict) -> dict:
+    """The variant's gradient of d_loss . y at the probe, computed here (once per probe)."""
+    if "grads_variant" not in probe:
+        probe["grads_variant"] = by.backward(probe["weights"], probe["x"], probe["d_loss"])
+    return probe["grads_variant"]

@@ -1,63 +1,186 @@
-"""The numerical-gradient judge: the student's differences on a fresh model, against the reference's
-two-sided differences when forward passes, or the student's own forward's along random directions
-(own_forward.py) when it does not; and the arithmetic behind it, cs231n's loop made exact.
+"""The numerical-gradient judge: the student's differences, on fresh models, at the spec's eps and at a
+larger eps where real differences and an exact gradient cannot be confused, against the trusted
+differences of the reference (or of the known variant the submission's forward is, variants.py),
+computed here; and the arithmetic behind it, cs231n's loop made exact.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from grader.judge import layout, own_forward
+from grader.judge import layout, variants
 from grader.judge.checks.common import config_indices, fail, find_key, holds, keys_text
-from grader.judge.checks.forward import forward_agrees, forward_named
 from grader.judge.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
 from grader.judge.context import Context, get_step
 from grader.report import ERROR, FAILED, CheckResult
 
+LARGE_STEPS = (0.1, 0.2, 0.4)  # tried in turn for the second call: the first that tells differences apart
+TOLD_APART = 20  # ... from the exact gradient by this many tolerances, on some parameter
+
 
 def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> None:
-    """The student's differences, on a fresh model, against two-sided differences of sum(forward(x)): of the
-    reference's forward, computed here, when the submission's forward passes forward_values; else of the
-    submission's own forward, evaluated in fresh children (`own_forward`) where it is not degenerate."""
+    """The student's differences at eps and at a large eps, each on a fresh model, against the trusted
+    two-sided differences of sum(forward(x)) at the same eps: of the reference, or also of the variant
+    the submission's forward was recognised as. At the large eps an exact gradient is far (TOLD_APART
+    tolerances) from the differences, so a function that returns one earns nothing."""
     eps, tol, model = ctx.spec.setting(check, "eps"), ctx.spec.setting(check, "tolerance"), ctx.spec.model
     function = next(iter(model["functions"]))
-    params, agrees = ctx.spec.parameters, forward_agrees(ctx)
-    probes = []
+    by = variants.judge(ctx)
+    candidates = [(None, variants.Judge(variants.REFERENCE, None, *_reference_pair(ctx)))]
+    if by.follows_variant:
+        candidates.append((by.variant, by))
+    probes, runs = [], []
     for index, config, weights, x in probe_points(ctx, check):
-        steps = ctx.new_model(config, weights, seed=index)
-        # eps goes positionally: a student may name it epsilon, h or delta
-        steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x, eps]})
-        steps += [get_step("m", p) for p in params]
-        probes.append((index, config, weights, x, steps))
-    returned = []
-    for (index, config, weights, x, _), outcome in zip(probes, ctx.run_each([p[4] for p in probes])):
-        where = f"For {ctx.describe(config)} and eps={eps:g}"
-        found = _returned_differences(ctx, function, where, weights, outcome)
-        if isinstance(found, tuple):  # what is wrong with it
-            return fail(ctx, result, *found)
-        returned.append((index, config, weights, x, found))
-    if agrees:
-        verdicts = [_against_reference(ctx, check, *probe, eps, tol) for probe in returned]
-    else:
-        verdicts = [(problem, []) for problem in own_forward.differences_verdicts(ctx, returned, eps, tol)]
-    judged = 0
-    for (_, config, *_), (problem, named) in zip(returned, verdicts):
-        if problem == "degenerate":  # judged where that forward is not affine
-            continue
-        keeps_state = not agrees and "forward_keeps_state" in forward_named(ctx)
-        if problem and keeps_state and not problem.startswith("evaluating"):
-            problem += ("; your forward keeps state from one call to the next, so differences taken by calling it "
-                        "again and again drift: fix forward first")
-            named = ["forward_keeps_state"]
+        trusted = [Trusted(ctx, check, index, config, weights, x, name, judge) for name, judge in candidates]
+        large = _large_step(trusted, tol)
+        for step in (eps, large):
+            steps = ctx.new_model(config, weights, seed=index)
+            # eps goes positionally: a student may name it epsilon, h or delta
+            steps.append({"do": "func", "name": function, "args": [{"$ref": "m"}, x, step]})
+            steps += [get_step("m", p) for p in ctx.spec.parameters]
+            runs.append(steps)
+        probes.append((config, weights, trusted, large))
+    outcomes = ctx.run_each(runs)
+    told = 0
+    for n, (config, weights, trusted, large) in enumerate(probes):
+        found = []
+        for step, outcome in zip((eps, large), outcomes[2 * n: 2 * n + 2]):
+            got = _returned_differences(ctx, function, f"For {ctx.describe(config)} and eps={step:g}", weights,
+                                        outcome)
+            if isinstance(got, tuple):  # what is wrong with it
+                return fail(ctx, result, *got)
+            found.append(got)
+        problem, named, judged = _judge_probe(ctx, trusted, found, eps, large, tol, by)
         if problem:
-            status = ERROR if problem.startswith("evaluating") else FAILED
-            return fail(ctx, result, f"For {ctx.describe(config)} and eps={eps:g}, {problem}.", status, *named)
-        judged += 1
-    if not judged:
-        return fail(ctx, result, f"{function} could not be judged: your forward is wrong and affine in its weights "
-                                 "on every configuration tried, so its differences are the same everywhere; fix "
-                                 "forward first.")
-    result.output = f"{function} returns the two-sided differences of sum(forward(x)) and restores the weights."
+            return fail(ctx, result, f"For {ctx.describe(config)}, {problem}.", FAILED, *named)
+        told += judged
+    if not told:
+        return fail(ctx, result, f"{function} could not be judged: on every configuration tried, the differences of "
+                                 "the forward it is compared with cannot be told from an exact gradient; fix forward "
+                                 f"first.{by.note()}")
+    result.output = (f"{function} returns the two-sided differences of sum(forward(x)) at every eps it is given and "
+                     "restores the weights.")
+
+
+def _reference_pair(ctx: Context) -> tuple:
+    ref = ctx.spec.reference
+    return (lambda w, x: np.ravel(ref.forward(w, x)[0])), ref.backward
+
+
+class Trusted:
+    """One trusted forward (the reference or a variant) at one probe: its differences at any eps and its
+    exact gradient of sum(forward), on the entries the check differences; computed here, remembered."""
+
+    def __init__(self, ctx: Context, check: dict, index: int, config: dict, weights: dict, x, name, judge):
+        self.ctx, self.weights, self.x, self.name, self.judge = ctx, weights, x, name, judge
+        self.coords = difference_coordinates(weights, ctx.spec.setting(check, "full_up_to"),
+                                             ctx.spec.setting(check, "samples"),
+                                             ctx.rng(check["name"], index, "coordinates"))
+        self.keys = {p: ctx.spec.gradient_key(p) for p in weights}
+        self.ones = np.ones(ctx.spec.shape(ctx.spec.model["output"], config))
+        self._exact = None
+
+    def differences(self, eps: float) -> tuple[dict, dict]:
+        return _trusted_differences(self.ctx.spec.fingerprint, self.name, self.judge.forward, self.weights, self.x,
+                                    eps, self.coords)
+
+    def exact(self) -> dict:
+        """The exact gradient of sum(forward), every entry, keyed by parameter."""
+        if self._exact is None:
+            grads = self.judge.backward(self.weights, self.x, self.ones)
+            self._exact = {p: np.asarray(grads[k], dtype=float).reshape(self.weights[p].shape)
+                           for p, k in self.keys.items()}
+        return self._exact
+
+    def floor(self, eps: float) -> float:
+        """The rounding an honest float32 model's differences carry: a few float32 steps of sum(forward),
+        over 2 eps. Differences within it of each other agree (a parameter forward does not read gives
+        noise around 0 on both sides)."""
+        level = abs(float(np.sum(self.judge.forward(self.weights, self.x))))
+        return 8 * float(np.finfo(np.float32).eps) * (1.0 + level) / eps
+
+    def agrees(self, found: dict, eps: float, tol: float) -> bool:
+        two, floor = self.differences(eps)[0], self.floor(eps)
+        return all(_close(found[p].reshape(-1)[self.coords[p]], two[p], tol, floor) for p in two)
+
+    def told_apart(self, eps: float, tol: float) -> bool:
+        """Would an exact gradient fail against the differences at eps by TOLD_APART times the tolerance?"""
+        return not self.agrees(self.exact(), eps, TOLD_APART * tol)
+
+
+def _close(a, b, tol: float, floor: float) -> bool:
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return False
+    return rel_error(a, b) <= tol or float(np.max(np.abs(a - b), initial=0.0)) <= floor
+
+
+def _large_step(trusted: list, tol: float) -> float:
+    """The first of LARGE_STEPS at which every trusted forward's differences are told from its exact
+    gradient; else the largest."""
+    for step in LARGE_STEPS:
+        if all(t.told_apart(step, tol) for t in trusted):
+            return step
+    return LARGE_STEPS[-1]
+
+
+def _judge_probe(ctx: Context, trusted: list, found: list, eps: float, large: float, tol: float, by):
+    """(problem or None, misconceptions, 1 if this probe told differences from an exact gradient). The
+    differences pass when, at both steps, they are one trusted forward's (the reference's or the
+    recognised variant's)."""
+    small, big = found
+    for t in trusted:
+        two_small, _ = t.differences(eps)
+        if not t.agrees(small, eps, tol):
+            continue
+        if any(len(t.coords[p]) < t.weights[p].size for p in small):  # the rest held to the exact gradient
+            problem = _against_exact_gradient(ctx, small, t, two_small, tol)
+            if problem:
+                return problem, [], 0
+        if t.agrees(big, large, tol):
+            return None, [], int(t.told_apart(large, tol))
+        return _not_numerical(ctx, t, small, big, eps, large, tol), [], 0
+    t = trusted[-1]  # the one the feedback is about: the variant when there is one
+    two, one = t.differences(eps)
+    for p, got in small.items():
+        key, got = ctx.spec.gradient_key(p), got.reshape(-1)[t.coords[p]]
+        if not _close(got, two[p], tol, t.floor(eps)):
+            named = ["numgrad_one_sided"] if _close(got, one[p], tol, t.floor(eps)) else []
+            if by.kind == variants.STATEFUL:
+                named = ["forward_keeps_state"]
+            return (f"eps={eps:g}, '{key}' is not the two-sided difference of sum(forward(x)) "
+                    f"({mismatch(got, two[p])}).{by.note()}".rstrip("."), named, 0)
+    return "its differences are wrong", [], 0
+
+
+def _not_numerical(ctx: Context, t: Trusted, small: dict, big: dict, eps: float, large: float,
+                   tol: float) -> str | None:
+    """Right at eps, wrong at the large eps: why, unless the function ignores the eps it is given and its
+    own step can be found and told from an exact gradient (then None)."""
+    ignores = all(_close(small[p], big[p], tol, t.floor(large)) for p in small)
+    if not ignores:
+        two = t.differences(large)[0]
+        key = next((ctx.spec.gradient_key(p) for p in big
+                    if not _close(big[p].reshape(-1)[t.coords[p]], two[p], tol, t.floor(large))), "a gradient")
+        return (f"eps={large:g}, '{key}' is not the two-sided difference of sum(forward(x)); the grader also asks "
+                "for a large eps, where real differences and an exact gradient are far apart")
+    own = _own_step(t, small, large)
+    if own is not None and t.agrees(small, own, tol) and t.told_apart(own, tol):
+        return None
+    return (f"your function returns the same result whatever eps it is given (eps={eps:g} and eps={large:g}), and "
+            "at its own step that result cannot be told from an exact gradient, so it does not show that it takes "
+            "differences: use the eps argument")
+
+
+def _own_step(t: Trusted, found: dict, large: float) -> float | None:
+    """The step of a function that ignores eps, estimated from how far it is from the exact gradient:
+    two-sided differences err by about c * eps^2, with c measured at the large step."""
+    exact, two = t.exact(), t.differences(large)[0]
+    dev = np.concatenate([found[p].reshape(-1)[t.coords[p]] - exact[p].reshape(-1)[t.coords[p]] for p in two])
+    c = np.concatenate([(two[p] - exact[p].reshape(-1)[t.coords[p]]) / large ** 2 for p in two])
+    if not np.any(c) or not np.all(np.isfinite(dev)):
+        return None
+    k = float(dev @ c) / float(c @ c)
+    return float(np.sqrt(k)) if 1e-16 <= k <= 1.0 else None
 
 
 def probe_points(ctx: Context, check: dict) -> list[tuple]:
@@ -68,17 +191,6 @@ def probe_points(ctx: Context, check: dict) -> list[tuple]:
         rng = ctx.rng(check["name"], index)
         points.append((index, config, ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)))
     return points
-
-
-def planned_own_clusters(ctx: Context) -> dict:
-    """The points this check will evaluate with the submission's own forward (when forward is wrong),
-    so that the gradient checks evaluate them in their fresh children too: one set of children for both."""
-    clusters = {}
-    for check in (c for c in ctx.spec.checks if c["kind"] == "numerical_gradient"):
-        for index, config, weights, x in probe_points(ctx, check):
-            clusters.update(own_forward.difference_clusters(ctx, index, config, weights, x,
-                                                            ctx.spec.setting(check, "eps"))[1])
-    return clusters
 
 
 def _returned_differences(ctx: Context, function: str, where: str, weights: dict, outcome):
@@ -116,45 +228,27 @@ def _returned_differences(ctx: Context, function: str, where: str, weights: dict
     return found
 
 
-def _against_reference(ctx: Context, check: dict, index: int, config: dict, weights: dict, x, found: dict,
-                       eps: float, tol: float) -> tuple[str | None, list[str]]:
-    """The student's differences entry by entry against the reference's two-sided differences (a random
-    sample of entries above `full_up_to`, every other entry then held to the exact gradient): what is
-    wrong, if anything, and the misconception that explains it."""
-    ref = ctx.spec.reference
-    coords = difference_coordinates(weights, ctx.spec.setting(check, "full_up_to"), ctx.spec.setting(check, "samples"),
-                                    ctx.rng(check["name"], index, "coordinates"))
-    two_sided, one_sided = _reference_differences(ctx.spec.fingerprint, ref, weights, x, eps, coords)
-    for p, got in found.items():
-        key, got = ctx.spec.gradient_key(p), got.reshape(-1)[coords[p]]
-        if rel_error(got, two_sided[p]) > tol:
-            named = ["numgrad_one_sided"] if rel_error(got, one_sided[p]) <= tol else []
-            return f"'{key}' is not the two-sided difference of sum(forward(x)) ({mismatch(got, two_sided[p])})", named
-    if any(len(coords[p]) < weights[p].size for p in found):
-        return _against_exact_gradient(ctx, found, weights, x, coords, two_sided, tol), []
-    return None, []
-
-
 _REMEMBERED: dict[str, tuple] = {}  # digest of the inputs -> the reference's differences
 REMEMBER_MOST = 64
 
 
-def _reference_differences(fingerprint: str, ref, weights: dict, x, eps: float, coords: dict) -> tuple[dict, dict]:
-    """The reference's two- and one-sided differences (two forward calls per entry, the grader's largest
+def _trusted_differences(fingerprint: str, name, forward, weights: dict, x, eps: float,
+                         coords: dict) -> tuple[dict, dict]:
+    """A trusted forward's two- and one-sided differences (two forward calls per entry, the grader's largest
     cost for a correct submission). Hidden weights and inputs depend on the seed only, so every
     submission of a batch asks for the same ones: remembered by a digest of everything they depend on."""
     import hashlib
 
-    digest = hashlib.sha256(f"{fingerprint} {eps!r}".encode())
-    for name in sorted(weights):
-        digest.update(name.encode() + np.ascontiguousarray(weights[name]).tobytes()
-                      + np.ascontiguousarray(coords[name]).tobytes())
+    digest = hashlib.sha256(f"{fingerprint} {name} {eps!r}".encode())
+    for p in sorted(weights):
+        digest.update(p.encode() + np.ascontiguousarray(weights[p]).tobytes()
+                      + np.ascontiguousarray(coords[p]).tobytes())
     digest.update(np.ascontiguousarray(x).tobytes() + str(np.shape(x)).encode())
     key = digest.hexdigest()
     if key not in _REMEMBERED:
         if len(_REMEMBERED) >= REMEMBER_MOST:
             _REMEMBERED.clear()
-        values = [float(np.sum(ref.forward(w, x)[0])) for w in nudged_weight_sets(weights, eps, coords)]
+        values = [float(np.sum(forward(w, x))) for w in nudged_weight_sets(weights, eps, coords)]
         two_sided, one_sided = differences_at(values, eps, coords)
         for array in (*two_sided.values(), *one_sided.values()):
             array.flags.writeable = False  # shared by every later submission: nobody may change it
@@ -211,17 +305,15 @@ def differences_at(values: list[float], eps: float, coords: dict):
     return two, one
 
 
-def _against_exact_gradient(ctx: Context, found: dict, weights: dict, x, coords: dict, two_sided: dict,
-                            tol: float) -> str | None:
-    """Every entry against the reference's exact gradient of sum(forward), allowing the truncation error
-    that two-sided differences have, as measured on the differenced entries (ten times it)."""
-    exact = ctx.spec.reference.backward(weights, x, np.ones(ctx.spec.reference.forward(weights, x)[0].shape))
-    keys = {p: ctx.spec.gradient_key(p) for p in found}
-    truncation = max(float(np.max(np.abs(two_sided[p] - exact[keys[p]].reshape(-1)[coords[p]]))) for p in found)
-    scale = max(float(np.max(np.abs(exact[keys[p]]))) for p in found)
+def _against_exact_gradient(ctx: Context, found: dict, t: Trusted, two_sided: dict, tol: float) -> str | None:
+    """Every entry against the trusted exact gradient of sum(forward), allowing the truncation error that
+    two-sided differences have, as measured on the differenced entries (ten times it)."""
+    exact, coords = t.exact(), t.coords
+    truncation = max(float(np.max(np.abs(two_sided[p] - exact[p].reshape(-1)[coords[p]]))) for p in found)
+    scale = max(float(np.max(np.abs(exact[p]))) for p in found)
     for p, got in found.items():
-        worst = float(np.max(np.abs(got - exact[keys[p]])))
+        worst = float(np.max(np.abs(got - exact[p])))
         if worst > 10 * truncation + tol * scale:
-            return (f"'{keys[p]}' is not the two-sided difference of sum(forward(x)) for every entry "
+            return (f"'{ctx.spec.gradient_key(p)}' is not the two-sided difference of sum(forward(x)) for every entry "
                     f"(the largest error is {worst / max(scale, 1e-12):.2e} of the largest gradient entry)")
     return None

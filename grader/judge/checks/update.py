@@ -61,10 +61,12 @@ def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list
     """(failure message or None, misconceptions, status) for one probe."""
     for p, b, a in zip(ctx.spec.parameters, before, after):
         b_arr, a_arr = as_array(b)[0], as_array(a)[0]
-        if b_arr is None or a_arr is None or a_arr.shape != grads[p].shape:
-            got = shape_text(a_arr.shape) if a_arr is not None else describe_type(a)
-            return (f"{where}, after update `{p}` is {got}; expected it to keep the shape "
-                    f"{shape_text(grads[p].shape)}.", [], FAILED)
+        for when, arr, value in (("before", b_arr, b), ("after", a_arr, a)):  # validated before any arithmetic
+            if arr is None or arr.shape != grads[p].shape or arr.dtype.kind not in "fiu":
+                got = f"shape {shape_text(arr.shape)}" if arr is not None else describe_type(value)
+                return (f"{where}, {when} update `{p}` is {got}; expected an array of the shape "
+                        f"{shape_text(grads[p].shape)} (backward and update must keep every weight's shape).",
+                        [], FAILED)
         step, expected = a_arr - b_arr, -lr * grads[p]
         if not _steps_agree(step, expected, tol, rounding=np.maximum(np.abs(a_arr), np.abs(b_arr)), dtype=a):
             return (f"{where}, update changed `{p}` by the wrong amount: expected exactly -lr times the "
