@@ -78,13 +78,30 @@ def _softmax_first_axis(x):
     return e / np.sum(e, axis=0, keepdims=True)
 
 
+def _step_forward_tanh(x_t, h_prev, Wh, We, b1):
+    h_next = np.tanh(np.matmul(h_prev, Wh.T) + np.matmul(x_t, We.T) + b1)
+    return h_next, (h_prev, h_next, x_t)
+
+
+def _step_backward_dWh_transposed(dh_next, cache, Wh, We):
+    dx_t, dh_prev, dWh, dWe, db1 = rnn_step_backward(dh_next, cache, Wh, We)
+    return dx_t, dh_prev, dWh.T, dWe, db1
+
+
+# Known wrong versions, by diagnosis id. A caller (`calls` in the spec) is also right when it returns
+# what the reference's version returns on top of a variant its callee was recognised as.
 VARIANTS = {
+    "step_forward_tanh": {"rnn_step_forward": _step_forward_tanh},
+    "gradient_transposed": {"rnn_step_backward": _step_backward_dWh_transposed},
     "softmax_wrong_axis": {"softmax": _softmax_first_axis},
     "gradient_not_carried_back": {"rnn_backward": lambda dh, c, Wh, We: rnn_backward(dh, c, Wh, We, carry=False)},
     "affine_dh_untransposed_u": {"affine_backward": lambda d, c: affine_backward(d, c, dh_with_u=True)},
 }
 
 DIAGNOSES = {
+    "step_forward_tanh": (
+        "rnn_step_forward uses tanh where the unit uses the sigmoid.",
+        "h<t> = sigmoid(h<t-1> Wh^T + x<t> We^T + b1)."),
     "softmax_wrong_axis": (
         "softmax normalises over the wrong axis.",
         "Each word's V scores (the last axis) must turn into probabilities that sum to 1."),

@@ -68,8 +68,27 @@ def _cell_tanh_twice(da_next, cache):
     return rnn_cell_backward(da_next, cache, tanh_prime=lambda a: 1 - np.tanh(a) ** 2)
 
 
-# Each variant is a wrong version of functions above, by function name.
+def _cell_forward_no_ba(xt, a_prev, parameters):
+    return rnn_cell_forward(xt, a_prev, {**parameters, "ba": np.zeros_like(parameters["ba"])})
+
+
+def _cell_forward_yt_no_by(xt, a_prev, parameters):
+    a_next, _, cache = rnn_cell_forward(xt, a_prev, parameters)
+    return a_next, softmax(parameters["Wya"] @ a_next), cache
+
+
+def _cell_backward_dWaa_transposed(da_next, cache):
+    grads = rnn_cell_backward(da_next, cache)
+    return {**grads, "dWaa": grads["dWaa"].T}
+
+
+# Each variant is a wrong version of functions above, by function name. A caller (`calls` in the spec)
+# is also right when it returns what the reference's version returns on top of a variant its callee was
+# recognised as.
 VARIANTS = {
+    "cell_forward_no_ba": {"rnn_cell_forward": _cell_forward_no_ba},
+    "yt_pred_no_by": {"rnn_cell_forward": _cell_forward_yt_no_by},
+    "gradient_transposed": {"rnn_cell_backward": _cell_backward_dWaa_transposed},
     "tanh_prime_twice": {"rnn_cell_backward": _cell_tanh_twice},
     "gradient_not_carried_back": {"rnn_backward": lambda da, caches: rnn_backward(da, caches, carry=False)},
     "softmax_wrong_axis": {
@@ -79,6 +98,12 @@ VARIANTS = {
 }
 
 DIAGNOSES = {
+    "cell_forward_no_ba": (
+        "rnn_cell_forward leaves out the bias ba.",
+        "a<t> = tanh(Wax x<t> + Waa a<t-1> + ba)."),
+    "yt_pred_no_by": (
+        "rnn_cell_forward leaves out the bias by in yt_pred.",
+        "y<t> = softmax(Wya a<t> + by)."),
     "tanh_prime_twice": (
         "tanh' is computed from a_next, which has already been through tanh (as in the notebook's given "
         "rnn_cell_backward).",

@@ -85,7 +85,7 @@ VARIANTS = {
     "missing_hidden_bias": _variant(hidden_bias=False),
     "last_step_only": _variant(steps=slice(-1, None)),
     "skips_last_step": _variant(steps=slice(None, -1)),
-    "forward_R_transposed": _variant(r_transposed=True),
+    "forward_r_transposed": _variant(r_transposed=True),
 }
 
 
@@ -140,7 +140,7 @@ DIAGNOSES = {
     "skips_last_step": (
         "forward never reads the last element of the sequence.",
         "The recurrence runs over every time step, t = 1 to T inclusive: check the bounds of your loop."),
-    "forward_R_transposed": (
+    "forward_r_transposed": (
         "forward carries the hidden state through R where it needs R transposed.",
         "s[t] = W^T x[t] + R^T a[t-1] + bs: write one entry of R^T a[t-1] out and see which index of R the sum "
         "runs over."),

@@ -29,6 +29,7 @@ def backward_function(x, hprev, dEdh, Whx, Whh, prime=None, upstream=True, recur
 
 # Each variant is a wrong version of one or more of the functions above, by function name.
 VARIANTS = {
+    "forward_no_recurrence": {"forward_function": lambda x, hp, Wx, Wh: sigmoid(Wx @ x)},
     "sigmoid_prime_of_preactivation": {
         "backward_function": lambda x, hp, d, Wx, Wh: backward_function(x, hp, d, Wx, Wh, prime=lambda y: y * (1 - y))},
     "ignores_upstream_gradient": {
@@ -41,6 +42,9 @@ VARIANTS = {
 }
 
 DIAGNOSES = {
+    "forward_no_recurrence": (
+        "forward_function leaves out the recurrent term Whh hprev.",
+        "h = sigmoid(Whx x + Whh hprev): the previous hidden state enters through Whh."),
     "sigmoid_prime_of_preactivation": (
         "f'(y) is computed as y (1 - y) from the pre-activation y instead of from f(y).",
         "The sigmoid's derivative is f(y) (1 - f(y)): apply the sigmoid first, then use its value."),

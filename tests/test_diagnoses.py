@@ -111,12 +111,12 @@ def test_gradient_detector_names_shape_mistakes_and_nothing_for_an_unknown_error
             assert named(REFERENCE, probe, key, want + 0.3, 1e-4) == []
 
 
-@pytest.mark.parametrize("variant_id", sorted(REFERENCE.FORWARD_MISCONCEPTIONS))
+@pytest.mark.parametrize("variant_id", sorted(REFERENCE.VARIANTS))
 def test_forward_detector_names_exactly_the_variant_that_made_the_outputs(variant_id):
-    variant = REFERENCE.FORWARD_MISCONCEPTIONS[variant_id]
+    variant = REFERENCE.VARIANTS[variant_id]["forward"]
     for probe in probes(3):
         xs = [probe["x"], probe["x"][::-1].copy(), probe["x"] * 0.5]
-        outputs = [variant(probe["weights"], x) for x in xs]
+        outputs = [variant(probe["weights"], x)[0] for x in xs]
         assert diagnoses.forward_misconceptions(REFERENCE, probe["weights"], xs, outputs, 1e-5) == [variant_id]
 
 
@@ -158,3 +158,19 @@ def test_renamed_gradient_keys_are_found_under_the_names_students_use():
     for key in ("dW", "W", "grad_W", "d_w"):
         assert find_key({key: 1.0, "d_R": 2.0}, "d_W", "W") == (1.0, key)
     assert find_key({"d_R": 2.0, "dV": 3.0}, "d_W", "W") == (None, None)
+
+
+@pytest.mark.parametrize("variant_id", sorted(REFERENCE.VARIANTS))
+def test_each_variants_backward_is_the_exact_gradient_of_its_forward(variant_id):
+    """A variant judges a student's backward, so its own backward must be right: checked against the
+    grader's central differences of its forward."""
+    from grader.judge.variants import central_gradient
+
+    variant = REFERENCE.VARIANTS[variant_id]
+    keys = {p: "d_" + p for p in ("W", "R", "V", "bs", "by")}
+    for probe in probes(2):
+        w, x, d = probe["weights"], probe["x"], probe["d_loss"]
+        exact = variant["backward"](w, x, d)
+        numeric = central_gradient(lambda w, x: np.ravel(variant["forward"](w, x)[0]), w, x, d, keys)
+        for key in keys.values():
+            assert np.allclose(exact[key], numeric[key], atol=1e-7), (variant_id, key)

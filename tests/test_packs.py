@@ -89,7 +89,7 @@ def test_new_pack_refuses_a_folder_that_is_not_empty(tmp_path):
 def test_a_new_pack_passes_selftest_through_the_option(pack):
     result = grade(["selftest", "--pack", str(pack)])
     assert result.exit_code == 0, result.output
-    assert "selftest passed: 5 submissions scored as expected" in result.output
+    assert "selftest passed: 6 submissions scored as expected" in result.output
 
 
 def expected(pack: Path) -> dict[str, dict]:
@@ -99,7 +99,7 @@ def expected(pack: Path) -> dict[str, dict]:
 @pytest.mark.parametrize("how", ["option", "variable", "group option"])
 def test_each_example_loses_exactly_its_expectation(pack, how):
     entries = expected(pack)
-    assert len(entries) == 4 and sum(bool(e["fails"]) for e in entries.values()) == 3
+    assert len(entries) == 5 and sum(bool(e["fails"]) for e in entries.values()) == 4
     for name, entry in entries.items():
         file = str(pack / "submissions_example" / PACK_ID / name)
         args, env = [file, "--spec", PACK_ID, "--format", "json"], None
@@ -114,7 +114,8 @@ def test_each_example_loses_exactly_its_expectation(pack, how):
         report = json.loads(result.stdout)  # (stderr may name missing isolation layers)
         failed = sorted(t["name"] for t in report["tests"] if t["status"] != "passed")
         assert failed == sorted(entry["fails"]), name
-        assert report["score"] == report["max_score"] - len(entry["fails"]), name  # one point per check lost
+        lost = sum(t["max_score"] for t in report["tests"] if t["name"] in entry["fails"])
+        assert report["score"] == report["max_score"] - lost and lost >= len(entry["fails"]), name
         assert sorted(d["id"] for d in report["diagnoses"]) == sorted(entry["diagnoses"]), name
 
 
@@ -124,7 +125,7 @@ def test_a_folder_of_a_pack_is_graded_by_forked_workers(pack, tmp_path):
                     "--jobs", "2", "--quiet", "--format", "json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert (summary["count"], summary["graded"], summary["mean_score"]) == (4, 4, (10 + 8 + 9 + 9) / 4)
+    assert (summary["count"], summary["graded"], summary["mean_score"]) == (5, 5, (10 + 8 + 9 + 9 + 7) / 5)
     assert json.loads((tmp_path / "out" / "correct.json").read_text())["score"] == 10
 
 

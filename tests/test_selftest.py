@@ -28,8 +28,15 @@ def examples(tmp_path, monkeypatch):
     shutil.copy(EXAMPLES / "mutant_update_sign.py", folder / "wrong.py")
     monkeypatch.setenv(spec_module.PACK_VARIABLE, str(tmp_path))
 
+    # the demo reference declares forward variants, and selftest wants each matched by a mutant example
+    shipped = json.loads((EXAMPLES / "expectations.json").read_text())
+    matched = {f"zz_{n}": e for n, e in shipped.items()  # (sorted after the test's own examples)
+               if set(e["diagnoses"]) & set(spec_module.load().reference.VARIANTS)}
+    for name in matched:
+        shutil.copy(EXAMPLES / name[3:], folder / name)
+
     def expect(entries: dict) -> None:
-        (folder / "expectations.json").write_text(json.dumps(entries))
+        (folder / "expectations.json").write_text(json.dumps({**matched, **entries}))
 
     return expect
 
@@ -180,3 +187,19 @@ def test_the_student_workflows_grade_command_works_as_written(tmp_path):
             else a for a in shlex.split(report_step)]
     assert CliRunner().invoke(cli.main, args).exit_code == 0
     assert json.loads((tmp_path / "report.json").read_text())["score"] == 8.5
+
+
+def test_selftest_wants_every_variant_matched_and_none_that_is_the_reference(monkeypatch):
+    """Issue 25 item 5: a declared forward variant judges gradients, so it must be real: a mutant names
+    it, and the reference's forward is not it."""
+    from grader.judge.selftest import variant_problems
+    from grader.judge.spec import load
+
+    spec = load()
+    reference = spec.reference
+    same = {"forward": reference.forward, "backward": reference.backward}
+    monkeypatch.setattr(reference, "VARIANTS", {**reference.VARIANTS, "is_the_reference": same})
+    lines = variant_problems(spec, {})
+    assert any(line.startswith("variant is_the_reference: the reference's forward matches it") for line in lines)
+    assert any(line.startswith("variant sigmoid_activation: no mutant example") for line in lines)
+    assert not any("sigmoid_activation: the reference" in line for line in lines)

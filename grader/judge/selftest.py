@@ -76,6 +76,37 @@ def reproducible(first: Report, second: Report) -> list[str]:
     return [f"graded twice with seed {first.seed}, {d} differs" for d in diffs]
 
 
+def variant_problems(spec: Spec, reports: dict[str, Report]) -> list[str]:
+    """The forward variants the gradients may be judged against (`variants.declared`) must be real: each
+    is matched to a mutant example (a report naming it), and the reference's forward matches none on
+    hidden probes (else a correct forward could be judged against a wrong one)."""
+    import numpy as np
+
+    from grader.judge import variants
+    from grader.judge.compare import rel_error
+    from grader.judge.context import Context
+
+    declared = variants.declared(spec.reference) if "parameters" in (spec.model or {}) else {}
+    named = {d.id for report in reports.values() for d in report.diagnoses}
+    if not declared:
+        return []
+    lines = [f"variant {v}: no mutant example is matched to it (none of expectations.json's reports names it)"
+             for v in sorted(declared) if v not in named]
+    ctx = Context(spec=spec, path=spec.reference_path, seed=spec.seed, display_name="selftest")
+    alike = {v: 0 for v in declared}  # on how many configurations the reference's forward is the variant's
+    for index, config in enumerate(spec.configs):
+        rng = ctx.rng("selftest-variants", index)
+        weights, x = ctx.hidden_weights(rng, config), ctx.hidden_input(rng, config)
+        want = np.ravel(spec.reference.forward(weights, x)[0])
+        for v, variant in declared.items():
+            got = np.ravel(variants.trusted_pair(ctx, variant)[0](weights, x))
+            alike[v] += got.size == want.size and rel_error(got, want) <= 1e-5
+    # alike on some configurations is fine (last_step_only when T = 1); on all, the variant is the reference
+    lines += [f"variant {v}: the reference's forward matches it on every configuration"
+              for v, n in alike.items() if n == len(spec.configs)]
+    return lines
+
+
 def run_selftest(spec: Spec, echo: Callable[[str], None] = print) -> bool:
     from grader.judge.grading import grade_submission
 
@@ -112,6 +143,10 @@ def run_selftest(spec: Spec, echo: Callable[[str], None] = print) -> bool:
         expected = sum(c["points"] for c in spec.checks if c["name"] not in entry["fails"])
         show(name, report, problems, expected)
         failed += [name] if problems else []
+
+    for line in variant_problems(spec, reports):
+        echo(f"FAIL  {line}")
+        failed.append(line.split(":")[0])
 
     # Grading is deterministic by construction, so two samples suffice: the reference, and the first
     # example with a named misconception (it exercises failing checks and their feedback).

@@ -1,6 +1,6 @@
 """forward's checks: the shape it returns (`forward_shape`) and its values against the reference over
 several calls on one model (`forward_values`), whose verdict also decides who judges the gradients:
-the reference when forward passes, the student's own forward (own_forward.py) when it does not.
+the reference when forward passes, or a trusted variant of it (variants.py) when it does not.
 """
 
 from __future__ import annotations

@@ -5,8 +5,13 @@ This file is never given to a submission: the grader imports it in its own proce
   - `forward(w, x)` and `backward(w, x, d_loss)`: pure functions of the weights (a dict), the input and
     the upstream gradient. The checks evaluate them on hidden probes and compare the submission with them.
   - `DIAGNOSES`: what each named misconception means to a student, and a hint that gives nothing away.
-  - `MISCONCEPTIONS` / `FORWARD_MISCONCEPTIONS`: wrong-but-common variants of backward / forward; the
-    grader names a misconception when a submission matches its variant and not the reference.
+  - `MISCONCEPTIONS`: wrong-but-common versions of backward; the grader names one when a submission's
+    gradient matches it and not the reference's.
+  - `VARIANTS`: wrong-but-common forwards, each {"forward": f(w, x), "backward": its exact gradient}
+    (leave out "backward" and the grader takes central differences of "forward" itself). When a
+    submission's forward matches one, its gradients and numerical gradient are judged against that
+    variant, computed here, so a forward bug costs only the forward checks. `grade selftest` wants a
+    mutant example per variant that is matched to it, and the reference matching none.
   - at the end, the same solution in the form students hand in (`Layer`, `get_numerical_gradient`):
     `grade selftest` grades this very file and expects full marks.
 """
@@ -33,10 +38,10 @@ MISCONCEPTIONS = {
     "tanh_prime_of_output": lambda w, x, d: backward(w, x, d, tanh_prime=lambda y: 1.0 - np.tanh(y) ** 2),
 }
 
-# Each variant maps (weights, x) to what a forward with that mistake would return.
-FORWARD_MISCONCEPTIONS = {
-    "no_activation": lambda w, x: forward(w, x, activation=lambda s: s)[0],
-    "missing_bias": lambda w, x: forward({**w, "b": np.zeros_like(w["b"])}, x)[0],
+# Each variant: a forward with that mistake (the reference's signature) and the exact gradient of it.
+VARIANTS = {
+    "no_activation": {"forward": lambda w, x: forward(w, x, activation=lambda s: s),
+                      "backward": lambda w, x, d: {"d_W": np.outer(x, d), "d_b": np.asarray(d, dtype=float)}},
 }
 
 # What each variant means to a student, and a hint that does not give the solution away.
@@ -49,9 +54,6 @@ DIAGNOSES = {
         "If you kept y = tanh(s), express tanh'(s) through y instead of applying tanh to it again."),
     "no_activation": (
         "forward applies no activation.",
-        "The layer's output is y = tanh(W^T x + b)."),
-    "missing_bias": (
-        "forward leaves out the bias b.",
         "The layer's output is y = tanh(W^T x + b)."),
 }
 

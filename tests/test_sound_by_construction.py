@@ -1,0 +1,213 @@
+"""Issue 25: gradients are judged only against trusted computations. Each attack of the issue, written
+here as a student would, scores at most what it honestly earns, on every seed tried; honest numerical
+gradients of every style keep full marks; a grader fault is its own outcome."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.judge.grading import grade_submission
+from grader.judge.spec import EXAMPLES
+
+CORRECT = (EXAMPLES / "correct_vectorised.py").read_text()
+
+# Garbage everywhere but forward: backward and get_numerical_gradient return constants.
+GARBAGE = '''
+import numpy as np
+
+class RNN:
+    def __init__(self, input_size, hidden_size, output_size):
+        self.W = np.random.uniform(-0.2, 0.2, (input_size, hidden_size))
+        self.R = np.random.uniform(-0.2, 0.2, (hidden_size, hidden_size))
+        self.V = np.random.uniform(-0.2, 0.2, (hidden_size, output_size))
+        self.bs, self.by = np.zeros(hidden_size), np.zeros(output_size)
+
+    def names(self):
+        return ("W", "R", "V", "bs", "by")
+
+    def true(self, x):
+        a = np.zeros(self.W.shape[1])
+        for x_t in np.asarray(x, dtype=float):
+            a = np.tanh(x_t @ self.W + a @ self.R + self.bs)
+        return a @ self.V + self.by
+
+    def affine(self, x):
+        total = sum(float(np.sum(getattr(self, k))) for k in self.names())
+        return np.full(self.V.shape[1], 0.1) * total + 1e-10 * float(np.sum(x))
+
+    def forward(self, x):
+        return FORWARD(self, x)
+
+    def backward(self, d_loss):
+        self.d = {"d_" + k: np.full(np.shape(getattr(self, k)), 0.1) for k in self.names()}
+        return self.d
+
+    def update(self, lr):
+        for k in self.names():
+            setattr(self, k, getattr(self, k) - lr * self.d["d_" + k])
+
+    def get_weights(self):
+        return {k: getattr(self, k) for k in self.names()}
+
+    def set_weights(self, weights):
+        for k in ("W", "R", "V"):
+            if k not in weights:
+                raise ValueError(k)
+        for k, v in weights.items():
+            setattr(self, k, np.array(v, dtype=float))
+
+def get_numerical_gradient(model, x, eps):
+    return {"d_" + k: np.full(np.shape(getattr(model, k)), 0.1) for k in model.names()}
+'''
+
+AFFINE = GARBAGE.replace("FORWARD(self, x)", "self.affine(x)")
+SEEN: str = GARBAGE.replace("FORWARD(self, x)", "self.first_affine(x)").replace(
+    "    def backward(", '''    def first_affine(self, x):
+        key = np.asarray(x, dtype=float).tobytes()
+        if key in SEEN_INPUTS:
+            return self.true(x)
+        SEEN_INPUTS.add(key)
+        return self.affine(x)
+
+    def backward(''').replace("import numpy as np\n", "import numpy as np\nSEEN_INPUTS = set()\n", 1)
+
+
+def _exact_numgrad() -> str:
+    """The correct example whose get_numerical_gradient returns backward's analytic gradient of sum(y)."""
+    head, _, _ = CORRECT.partition("def get_numerical_gradient")
+    return head + '''def get_numerical_gradient(model, x, eps=1e-7):
+    y = model.forward(x)
+    return {k: np.array(v, dtype=float) for k, v in model.backward(np.ones(np.shape(y))).items()}
+'''
+
+
+def grade(tmp_path, source: str, spec, seed=None, name="sub.py"):
+    path = tmp_path / name
+    path.write_text(source)
+    return grade_submission(path, spec, seed=seed)
+
+
+@pytest.mark.parametrize("source", [AFFINE, SEEN], ids=["affine forward", "affine on first sight"])
+def test_garbage_gradients_behind_an_affine_forward_earn_nothing(tmp_path, spec, source):
+    """Old judge: 8.5/10 for both (the affinity test compared slopes to 1e-7, a fresh child holds many
+    clusters). Now neither forward is a known variant, so the reference judges: garbage earns nothing."""
+    for seed in (1, 7, spec.seed):
+        report = grade(tmp_path, source, spec, seed=seed)
+        gradient_checks = {c["name"] for c in spec.checks if c["kind"] in ("gradient", "numerical_gradient")}
+        assert gradient_checks <= set(report.failed), [(t.name, t.output) for t in report.tests]
+        assert "forward_values" in report.failed
+        assert report.status == "graded"
+        numerical = next(t for t in report.tests if t.name == "numerical_gradient")
+        assert "does not recognise" in numerical.output
+
+
+@pytest.mark.parametrize("seed", range(1, 21))
+def test_a_numerical_gradient_that_is_backward_earns_nothing_on_any_seed(tmp_path, spec, seed):
+    """Old judge: 10/10 on 19 of seeds 1..20. The second call, at a large eps, tells it apart."""
+    report = grade(tmp_path, _exact_numgrad(), spec, seed=seed)
+    assert report.failed == ["numerical_gradient"], [(t.name, t.output) for t in report.tests if t.status != "passed"]
+    output = report.tests[-1].output  # caught at the large eps, or already at the spec's
+    assert "cannot be told from an exact gradient" in output or "not the two-sided difference" in output
+
+
+HONEST = {
+    "loops, eps honoured, in place": None,  # the correct example itself
+    "vectorised over copies": '''def get_numerical_gradient(model, x, eps=1e-5):
+    grads = {}
+    for name, p in model.get_weights().items():
+        base = np.array(p, dtype=float)
+        g = np.zeros(base.shape)
+        for i in range(base.size):
+            step = np.zeros(base.size); step[i] = eps
+            setattr(model, name, base + step.reshape(base.shape)); plus = np.sum(model.forward(x))
+            setattr(model, name, base - step.reshape(base.shape)); minus = np.sum(model.forward(x))
+            g.reshape(-1)[i] = (plus - minus) / (2 * eps)
+        setattr(model, name, base)
+        grads["d_" + name] = g
+    return grads
+''',
+    "default 1e-8, nditer, nudges restored": '''def get_numerical_gradient(model, x, eps=1e-8):
+    grads = {}
+    for name, p in model.get_weights().items():
+        g = np.zeros_like(p, dtype=float)
+        it = np.nditer(p, flags=["multi_index"])
+        while not it.finished:
+            i = it.multi_index
+            old = p[i]
+            p[i] = old + eps; plus = np.sum(model.forward(x))
+            p[i] = old - eps; minus = np.sum(model.forward(x))
+            p[i] = old
+            g[i] = (plus - minus) / (2 * eps)
+            it.iternext()
+        grads["d_" + name] = g
+    return grads
+''',
+    "default 1e-3, += and -= nudges": '''def get_numerical_gradient(model, x, eps=1e-3):
+    grads = {}
+    for name, p in model.get_weights().items():
+        g = np.zeros_like(p, dtype=float)
+        for i in np.ndindex(p.shape):
+            p[i] += eps; plus = np.sum(model.forward(x))
+            p[i] -= 2 * eps; minus = np.sum(model.forward(x))
+            p[i] += eps
+            g[i] = (plus - minus) / (2 * eps)
+        grads["d_" + name] = g
+    return grads
+''',
+}
+
+
+@pytest.mark.parametrize("style", sorted(HONEST))
+def test_every_honest_numerical_gradient_keeps_full_marks(tmp_path, spec, style):
+    source = CORRECT
+    if HONEST[style]:
+        head, _, _ = CORRECT.partition("def get_numerical_gradient")
+        source = head + HONEST[style]
+    for seed in (3, spec.seed):
+        report = grade(tmp_path, source, spec, seed=seed)
+        assert report.failed == [], [(t.name, t.output) for t in report.tests if t.status != "passed"]
+
+
+def test_the_float32_example_keeps_full_marks_on_other_seeds(spec):
+    for seed in (2, 11):
+        report = grade_submission(EXAMPLES / "correct_float32.py", spec, seed=seed)
+        assert report.failed == [], [(t.name, t.output) for t in report.tests if t.status != "passed"]
+
+
+def test_an_update_whose_backward_reshapes_a_weight_is_the_students_error(make_submission, spec):
+    """Old judge: 'The grader itself failed ... please tell course staff' (before-update arrays of
+    another shape went into arithmetic unchecked)."""
+    path = make_submission(source=CORRECT + '''
+_backward, _update = RNN.backward, RNN.update
+
+def _reshaping_backward(self, d_loss):
+    grads = _backward(self, d_loss)
+    self.W_kept, self.W = self.W, self.W.reshape(-1)  # the bug: W left flat between backward and update
+    return grads
+
+def _restoring_update(self, lr):
+    self.W = self.W_kept
+    _update(self, lr)
+
+RNN.backward, RNN.update = _reshaping_backward, _restoring_update
+''')
+    report = grade_submission(path, spec)
+    assert report.status == "graded"
+    update = next(t for t in report.tests if t.name == "update")
+    assert update.status == "failed" and "grader itself" not in update.output, update.output
+    assert "before update" in update.output
+
+
+def test_a_grader_fault_is_not_scored_and_graded_again(make_submission, spec, monkeypatch):
+    from grader.judge import checks
+
+    def broken(ctx, check, result):
+        raise RuntimeError("a bug of the grader's")
+
+    monkeypatch.setitem(checks.KINDS, "update", broken)
+    report = grade_submission(make_submission(), spec)
+    data = report.to_dict()
+    assert report.status == "error" and data["status"] == "error"
+    assert "Not scored yet" in data["output"]
+    update = next(t for t in report.tests if t.name == "update")
+    assert update.fault == "grader" and "costs no points" in update.output
