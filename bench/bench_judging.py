@@ -1,9 +1,10 @@
-"""The cost of sound judging: submissions whose forward is wrong are followed in fresh children.
+"""The cost of sound judging: a submission whose forward is wrong is judged against a trusted variant.
 
-A correct submission never needs a fresh child (the reference decides); one whose forward failed
-forward_values needs a few (own_forward.py). This grades the same number of each, as a batch and one
-file at a time, and prints the time per submission of the wrong-forward ones as a ratio against the
-correct ones from the same run.
+A correct submission is judged against the reference; one whose forward failed forward_values against
+the variant it was recognised as (variants.py), whose gradients and differences the grader computes in
+its own process: no extra child. This grades the same number of each, as a batch and one file at a
+time, and prints the time per submission of the wrong-forward ones as a ratio against the correct ones
+from the same run (target: at most 1.3).
 
 Usage: python bench/bench_judging.py [-n 40] [--jobs 2] [--repeat 3]
 """
