@@ -211,3 +211,28 @@ def test_a_grader_fault_is_not_scored_and_graded_again(make_submission, spec, mo
     assert "Not scored yet" in data["output"]
     update = next(t for t in report.tests if t.name == "update")
     assert update.fault == "grader" and "costs no points" in update.output
+
+
+def test_a_batch_grades_a_grader_fault_again_on_the_next_run(tmp_path, spec, monkeypatch):
+    """Item 4: the faulted report is kept as `error`, not reused, and the next run (grader mended) scores it."""
+    import json
+    import shutil
+
+    from grader.course import batch
+    from grader.judge import checks
+
+    folder, out = tmp_path / "class", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "correct_vectorised.py", folder / "alice.py")
+
+    def broken(ctx, check, result):
+        raise RuntimeError("a bug of the grader's")
+
+    with monkeypatch.context() as patch:  # forked workers inherit the broken check
+        patch.setitem(checks.KINDS, "update", broken)
+        batch.grade_folder(folder, out, spec, quiet=True, jobs=1)
+    first = json.loads((out / "alice.json").read_text())
+    assert first["status"] == "error" and "Not scored yet" in first["output"]
+    batch.grade_folder(folder, out, spec, quiet=True, jobs=1)
+    second = json.loads((out / "alice.json").read_text())
+    assert second["status"] == "graded" and second["score"] == second["max_score"] == 10
