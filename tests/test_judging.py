@@ -238,7 +238,7 @@ def test_a_numerical_gradient_on_copies_of_the_model_gets_full_marks(make_submis
 
 
 def test_a_wrong_forward_with_its_own_consistent_backward_loses_forward_values_only(spec):
-    """The own-forward route still serves honest students: a sigmoid network with the sigmoid's own
+    """The variant route serves honest students: a sigmoid network (the declared variant) with the sigmoid's own
     gradients and a correct numerical gradient loses forward_values and nothing else."""
     report = grade_submission(EXAMPLES / "mutant_wrong_activation.py", spec)
     assert report.failed == ["forward_values"]
