@@ -1,7 +1,7 @@
 """Staff's routes: the class overview (the batch's index.html, live), any student's history and
 feedback, the gradebook, adjustments, regrade-all after a pack change with what moved, and a JSON API
-for scripts. All need the staff token (GRADER_STAFF_TOKEN): as a cookie after /staff/signin, or as
-`Authorization: Bearer TOKEN`. A student's cookie opens none of them."""
+for scripts. Pages need a staff session (`staff_access.py`: sign-in, and who may change what), the API
+`Authorization: Bearer TOKEN` (GRADER_STAFF_TOKEN). A student's cookie opens none of them."""
 
 from __future__ import annotations
 
@@ -10,36 +10,20 @@ import json
 from typing import Annotated
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from grader.serve import classroom, pages, tokens
-
-STAFF_COOKIE = "grader_staff"
-DENIED = "Course staff only: sign in with the staff token (/staff/signin?token=...)."
-
-
-def staff_credential(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(STAFF_COOKIE)
-    return token if tokens.is_staff(token) else None
-
+from grader.serve import classroom, pages
+from grader.serve import staff_access as access
+from grader.serve.staff_access import add_access_routes, denied
 
 def add_staff_routes(app: FastAPI, service) -> None:
-    def denied(request: Request):
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": DENIED}, status_code=403)
-        return HTMLResponse(pages.document("Staff only", f"<h1>Staff only</h1><p>{DENIED}</p>"), status_code=403)
+    add_access_routes(app, service)
+
+    def staff_credential(request: Request) -> str | None:
+        return access.staff_credential(request, service)
 
     def known(sid: str) -> bool:
         return sid in {s for s, _ in classroom.roster(service.make_session)}
-
-    @app.get("/staff/signin")
-    def staff_signin(request: Request, token: str = ""):
-        if not tokens.is_staff(token):
-            return denied(request)
-        response = RedirectResponse("/staff/", status_code=303)
-        response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https")
-        return response
 
     @app.get("/staff")
     def staff_root(request: Request):
@@ -55,19 +39,11 @@ def add_staff_routes(app: FastAPI, service) -> None:
             body = "<h1>The class</h1><p id=\"empty\">No attempt is graded yet.</p>"
         else:
             body = None
-        csrf = service.csrf(credential)
-        tools = ("<div id=\"staff-tools\" style=\"margin:1em\"><a href=\"/staff/gradebook.csv\">gradebook.csv</a> · "
-                 "<a href=\"/staff/changes\">changes after the last regrade</a>"
-                 "<form method=\"post\" action=\"/staff/regrade\" style=\"display:inline\">"
-                 f"<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"> · <button>Regrade all (after a pack "
-                 "change)</button></form><form method=\"post\" action=\"/staff/adjustments\" "
-                 "enctype=\"multipart/form-data\" style=\"display:inline\"> · adjustments.csv "
-                 f"<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"file\" name=\"file\">"
-                 "<button>Upload</button></form></div>")
+        tools = pages.staff_tools(service.csrf(credential))
         if body is not None:
             return HTMLResponse(pages.document("The class", tools + body))
         html = (service.out / "index.html").read_text()
-        return HTMLResponse(html.replace("<body>\n", f"<body>\n{tools}\n", 1))
+        return HTMLResponse(pages.without_inline_script(html).replace("<body>\n", f"<body>\n{tools}\n", 1))
 
     @app.get("/staff/students/{page}")
     def student_page(request: Request, page: str):
@@ -78,7 +54,8 @@ def add_staff_routes(app: FastAPI, service) -> None:
             return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
         tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, sid)
         counting = classroom.counting(tries, service.course.counts)
-        nav = f"<a href=\"/staff/\">Class</a><a href=\"/staff/history/{sid}\">All attempts of this student</a>"
+        nav = (f"<a href=\"/staff/\">Class</a><a href=\"/staff/history/{sid}\">All attempts of this student</a>"
+               + pages.reissue_form(sid, service.csrf(staff_credential(request))))
         if counting is None:
             return HTMLResponse(pages.document(sid, f"<nav>{nav}</nav><p>No graded attempt yet.</p>"))
         return HTMLResponse(pages.feedback_page(service, counting, tries, nav))  # what the student sees
@@ -119,27 +96,25 @@ def add_staff_routes(app: FastAPI, service) -> None:
     @app.post("/staff/adjustments")
     async def adjustments(request: Request, file: Annotated[UploadFile | None, File()] = None,
                      csrf: Annotated[str, Form()] = ""):
-        credential = staff_credential(request)
-        if not credential or not service.csrf_ok(credential, csrf):
-            return denied(request) if not credential else PlainTextResponse("The form's token is missing or "
-                                                                            "stale: open the page again.", 403)
+        if (refused := access.refusal(request, service, csrf)) is not None:
+            return refused
         from grader.course.adjustments import FILE
         from grader.report import write_atomic
 
         text = (await file.read(1_000_000)).decode("utf-8-sig", "replace") if file else ""
         service.out.mkdir(parents=True, exist_ok=True)
         write_atomic(service.out / FILE, text)
+        access.log(request, service, "adjustments uploaded", f"{len(text.splitlines())} line(s)")
         return RedirectResponse("/staff/", status_code=303)
 
     @app.post("/staff/regrade")
     @app.post("/api/regrade")
     def regrade(request: Request, csrf: Annotated[str, Form()] = ""):
-        credential = staff_credential(request)
-        api = request.url.path.startswith("/api/")
-        if not credential or (not api and not service.csrf_ok(credential, csrf)):
-            return denied(request) if not credential else PlainTextResponse("The form's token is missing or "
-                                                                            "stale: open the page again.", 403)
+        if (refused := access.refusal(request, service, csrf)) is not None:
+            return refused
+        api = access.is_api(request)
         count = regrade_all(service)
+        access.log(request, service, "regrade all", f"{count} content(s) by spec {service.spec.fingerprint[:12]}")
         if api:
             return {"regrading": count, "spec": service.spec.fingerprint}
         return RedirectResponse("/staff/", status_code=303)
@@ -188,16 +163,6 @@ def add_staff_routes(app: FastAPI, service) -> None:
         return {"submissions": [{"id": a.id, "student": a.student, "file": a.filename, "state": a.state,
                                  "received_at": a.received_at.isoformat(), "score": a.score, "late": a.late,
                                  "status": a.report["status"] if a.report else None} for a in tries]}
-
-    @app.post("/api/roster")
-    async def roster(request: Request):
-        if not staff_credential(request):
-            return denied(request)
-        try:
-            rows = tokens.read_roster((await request.body()).decode("utf-8-sig"))
-        except (tokens.RosterProblem, UnicodeDecodeError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return {"issued": tokens.issue(service.make_session, rows)}
 
 
 def gradebook_rows(service) -> list[dict]:

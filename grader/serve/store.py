@@ -1,10 +1,12 @@
 """The service's storage: SQLite in the data folder by default (embedded), PostgreSQL by URL
 (SQLAlchemy 2), its schema made and upgraded by Alembic at every start (migrations/).
 
-Three tables: `students` (roster id, name, the sha256 of their sign-in token, never the token),
-`submissions` (who, when, which content, how late) and `gradings` (one row per distinct content and
-spec: its state accepted -> grading -> graded and its report). A submission's bytes are stored under
-the data folder by their sha256 (`files/ab/abcd....py`), never under a name a user gave.
+Tables: `students` (roster id, name, the sha256 of their sign-in token, never the token),
+`submissions` (who, when, which content, how late), `gradings` (one row per distinct content and
+spec: its state accepted -> grading -> graded, its report and the report's status), `sessions` (the
+sha256 of each signed-in browser's random id: who, since when) and `audit` (every staff action). A
+submission's bytes are stored under the data folder by their sha256 (`files/ab/abcd....py`), never
+under a name a user gave.
 """
 
 from __future__ import annotations
@@ -55,6 +57,27 @@ class Grading(Base):
     report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     accepted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     graded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the report's: graded, ungradable, error
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random id, this row only its sha256 (migration 0002)."""
+    __tablename__ = "sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # student or staff
+    student_id: Mapped[str | None] = mapped_column(ForeignKey("students.id"), nullable=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """One staff action: who (staff's session or the API), what, on what, from where."""
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(String(2000), default="")
+    client: Mapped[str] = mapped_column(String(64), default="")
 
 
 def url_for(data: Path, url: str | None) -> str:
@@ -110,11 +133,12 @@ def file_path(data: Path, key: str) -> Path:
     return data / "files" / sha[:2] / f"{sha}.{suffix}"
 
 
-def save_bytes(data: Path, content: bytes, suffix: str) -> str:
-    """Store the bytes (durably: written, flushed, renamed) and return their key; the same bytes once."""
+def save_bytes(data: Path, content: bytes, suffix: str, sha256: str | None = None) -> str:
+    """Store the bytes (durably: written, flushed, renamed) and return their key; the same bytes once.
+    `sha256`: the bytes' digest when the caller has it (the upload check made it off the event loop)."""
     if suffix not in KINDS:
         raise ValueError(suffix)
-    key = hashlib.sha256(content).hexdigest() + suffix
+    key = (sha256 or hashlib.sha256(content).hexdigest()) + suffix
     path = file_path(data, key)
     if path.is_file() and path.stat().st_size == len(content):
         return key

@@ -1,6 +1,7 @@
 """Who may sign in: a roster CSV (columns id and, optionally, name) gives each new student a random
-token, which staff send as a link; only the token's sha256 is stored. Staff sign in with the token in
-the environment variable GRADER_STAFF_TOKEN (never in the repository or the course file).
+token, which staff send as a link; only the token's sha256 is stored. A lost link is issued again
+(`reissue`: a new token, the old one and every session made with it end). Staff sign in with the token
+in the environment variable GRADER_STAFF_TOKEN (never in the repository, the course file or a URL).
 
 Designed so that LTI 1.3 can come later: a platform's launch would map to a Student row the same way
 (`Student.id` is the platform's user id), and sessions do not care how the student got in.
@@ -64,6 +65,25 @@ def issue(make_session: sessionmaker, roster: list[tuple[str, str]]) -> dict[str
     return issued
 
 
+def reissue(make_session: sessionmaker, sid: str) -> str | None:
+    """A new token for a known student (None for an unknown id): the old token stops working and every
+    session the student has is ended."""
+    from grader.serve import sessions
+
+    token = secrets.token_urlsafe(24)
+    with make_session() as session, session.begin():
+        student = session.get(Student, sid)
+        if student is None:
+            return None
+        student.token_hash = digest(token)
+        sessions.end_all_of(session, sid)
+    return token
+
+
+def link(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/signin?token={token}"
+
+
 def student_for(make_session: sessionmaker, token: str | None) -> Student | None:
     if not token or len(token) > 200:
         return None
@@ -86,5 +106,17 @@ def links_csv(issued: dict[str, str], base_url: str) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "link"])
     for sid, token in issued.items():
-        writer.writerow([sid, f"{base_url.rstrip('/')}/signin?token={token}"])
+        writer.writerow([sid, link(base_url, token)])
     return buffer.getvalue()
+
+
+def keep_links(data, issued: dict[str, str], base_url: str) -> None:
+    """Add links to DATA/links.csv (0600, written whole): the ones issued before, then these (a reissued
+    student's newest link is the last row with their id)."""
+    from grader.report import write_atomic
+
+    path = data / "links.csv"
+    text = links_csv(issued, base_url)
+    if path.is_file():
+        text = path.read_text() + text.split("\n", 1)[1]
+    write_atomic(path, text, private=True)
