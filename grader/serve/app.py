@@ -1,26 +1,39 @@
 """The HTTP service (FastAPI, served by uvicorn): students sign in with their link, hand in a .py or
 .ipynb, and read their feedback; staff routes are in `staff.py`. A student's routes look everything up
-through their own id: another student's attempt is "not found", whatever its number."""
+through their own id: another student's attempt is "not found", whatever its number.
+
+An upload is judged in the order of what it costs: the session, the form token and the Origin, then the
+hourly limit, then the declared and actual size (`Guard`, before the body is read), then its type and a
+notebook's reading and the hash in the upload pool (`uploads.py`, off the event loop); only then is
+anything stored. Every response carries the security headers (`Guard`)."""
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
-from pathlib import PurePosixPath
-
 from typing import Annotated
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
-from grader import notebook
-from grader.report import clean
-from grader.serve import classroom, pages, tokens
-from grader.serve.queue import Refused, accept, attempts_in_last_hour
+from grader.serve import classroom, pages, sessions, tokens, uploads
+from grader.serve.queue import Refused, accept, attempts_in_last_hour, over_limit
 from grader.serve.service import Service, Settings
-from grader.serve.store import KINDS
+from grader.serve.sessions import STUDENT_COOKIE
 
-STUDENT_COOKIE = "grader_student"
 SLACK = 64 * 1024  # the multipart envelope around a file
+SMALL = 64 * 1024  # any other request's body
+STAFF_FILES = ("/staff/adjustments", "/staff/roster", "/api/roster")  # CSVs: up to 1 MB
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"),
+                    (b"cross-origin-opener-policy", b"same-origin"), (b"cache-control", b"no-store")]
+NOT_FROM_HERE = ("This form was not sent from this site's page (or it is too old): open the page again and "
+                 "send it from there.")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -34,20 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
     service.open()  # at creation: migrations run and the dispatcher starts before the first request
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
-    app.add_middleware(BodyLimit, limit=lambda: service.course.upload_bytes + SLACK)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        """Refuse an oversize upload by its declared length, before it is read."""
-        length = request.headers.get("content-length", "")
-        if request.method == "POST" and length.isdigit() and int(length) > service.course.upload_bytes + SLACK:
-            return too_big(request, service)
-        service.ensure_dispatcher()
-        response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"  # the sign-in link's token stays here
-        return response
+    app.add_middleware(Guard, service=service)
+    add_error_pages(app)
+    base = settings.base_url
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request):
@@ -58,43 +60,93 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/signin")
     def signin(request: Request, token: str = ""):
+        """A link's page: it asks before signing in, and says who is signed in already (a link opened by
+        accident, or sent by someone else, never switches a session by itself)."""
+        if not token:
+            return RedirectResponse("/", status_code=303)
         student = tokens.student_for(service.make_session, token)
         if student is None:
-            return HTMLResponse(pages.signin("This link or token is not valid; ask course staff for yours."
-                                             if token else ""), status_code=403 if token else 200)
+            return HTMLResponse(pages.signin("This link or token is not valid; ask course staff for yours."), 403)
+        held = request.cookies.get(STUDENT_COOKIE)
+        now = current(request, service)
+        if now is not None and now.id == student.id:
+            return RedirectResponse("/", status_code=303)
+        return HTMLResponse(pages.confirm_signin(student, now, token, service.csrf(held) if now else ""))
+
+    @app.post("/signin")
+    def signin_form(request: Request, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""):
+        if not sessions.same_origin(request, base):
+            return HTMLResponse(pages.signin(NOT_FROM_HERE), 403)
+        student = tokens.student_for(service.make_session, token)
+        if student is None:
+            return HTMLResponse(pages.signin("This link or token is not valid; ask course staff for yours."), 403)
+        held = request.cookies.get(STUDENT_COOKIE)
+        if current(request, service) is not None and not service.csrf_ok(held, csrf):
+            return HTMLResponse(pages.signin(NOT_FROM_HERE), 403)
+        raw = sessions.start(service.make_session, "student", student.id, ending=held)  # a new id at every sign-in
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(STUDENT_COOKIE, token, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https", max_age=180 * 86400)
+        sessions.cookie(response, STUDENT_COOKIE, raw, secure(request, base), sessions.LIFETIME["student"])
         return response
 
     @app.get("/signout")
-    def signout():
+    def signout_page(request: Request):
+        held = request.cookies.get(STUDENT_COOKIE)
+        if current(request, service) is None:
+            return RedirectResponse("/", status_code=303)
+        return HTMLResponse(pages.signout(service.csrf(held)))
+
+    @app.post("/signout")
+    def signout(request: Request, csrf: Annotated[str, Form()] = ""):
+        held = request.cookies.get(STUDENT_COOKIE)
+        if not sessions.same_origin(request, base) or not service.csrf_ok(held, csrf):
+            return HTMLResponse(pages.signin(NOT_FROM_HERE), 403)
+        sessions.end(service.make_session, held)  # on the server: the old cookie opens nothing
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(STUDENT_COOKIE)
         return response
 
     @app.post("/submit")
-    async def submit(request: Request, file: Annotated[UploadFile | None, File()] = None,
-                     csrf: Annotated[str, Form()] = ""):
-        student = current(request, service)
+    async def submit(request: Request, csrf: str = ""):
+        student = await run_in_threadpool(current, request, service)
         if student is None:
             return HTMLResponse(pages.signin("Sign in first: your session is gone."), status_code=403)
-        token = request.cookies.get(STUDENT_COOKIE)
-        if not service.csrf_ok(token, csrf):
-            return HTMLResponse(home(request, service, student, "This form was not sent from this site's page "
-                                     "(or it is too old): open the page again and hand in from there."), 403)
-        limit = service.course.upload_bytes
-        content = await file.read(limit + 1) if file is not None else b""
-        name = (file.filename or "") if file is not None else ""
-        problem, suffix = check_upload(name, content, limit)
-        if problem:
-            return HTMLResponse(home(request, service, student, problem), 413 if len(content) > limit else 400)
-        shown = clean(PurePosixPath(name.replace("\\", "/")).name)[:100] or f"submission{suffix}"
+        held = request.cookies.get(STUDENT_COOKIE)
+
+        async def answer(problem: str, status: int):
+            return HTMLResponse(await run_in_threadpool(home, request, service, student, problem), status)
+
+        if not sessions.same_origin(request, base) or not service.csrf_ok(held, csrf):
+            return await answer(NOT_FROM_HERE, 403)
+        limit = service.course.attempts_per_hour
+        if await run_in_threadpool(used_this_hour, service, student.id) >= limit:
+            return await answer(over_limit(student.id, limit), 429)  # before the body is read
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return await answer("Hand in with the page's form (a file upload).", 400)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+        if request.scope.get("grader.too_big"):
+            return PlainTextResponse("too large", 413)  # (Guard answers with the limit)
+        while student.id in service.uploading:  # one upload of a student at a time (the limit is exact)
+            await asyncio.sleep(0.05)
+        service.uploading.add(student.id)
         try:
-            sub = accept(service.make_session, service.data, student.id, content, suffix, shown,
-                         service.spec.fingerprint, service.course, service.course.attempts_per_hour)
-        except Refused as exc:
-            return HTMLResponse(home(request, service, student, str(exc)), 429)
+            try:
+                checked = await service.uploads.check(bytes(body), content_type, service.course.upload_bytes)
+            except uploads.Busy:
+                return await answer("Many uploads are being checked right now: hand in again in a minute "
+                                    "(this cost no attempt).", 503)
+            if checked.problem:
+                return await answer(checked.problem, 413 if checked.too_big else 400)
+            try:
+                sub = await run_in_threadpool(accept, service.make_session, service.data, student.id, checked.content,
+                                              checked.suffix, checked.name, service.spec.fingerprint, service.course,
+                                              limit, checked.sha256)
+            except Refused as exc:
+                return await answer(str(exc), 429)
+        finally:
+            service.uploading.discard(student.id)
         return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
     @app.get("/submissions/{number}", response_class=HTMLResponse)
@@ -109,6 +161,12 @@ def create_app(settings: Settings) -> FastAPI:
                                                "number. <a href=\"/\">Your attempts</a></p>"), 404)
         return HTMLResponse(pages.feedback_page(service, attempt, tries, "<a href=\"/\">Your attempts</a>"))
 
+    @app.get("/static/overview.js")
+    def overview_script():
+        from grader.course.overview import STATIC
+
+        return Response((STATIC / "overview.js").read_text(), media_type="text/javascript")
+
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz():
         return "ok"
@@ -119,17 +177,56 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-class BodyLimit:
-    """Stop reading a request body once it is over the limit, even one sent without a Content-Length
-    (chunked): the rest is never read or spooled to disk, and whatever the route answers to the cut-off
-    body is replaced by a 413 that says the limit."""
+def add_error_pages(app: FastAPI) -> None:
+    """Every error as a short page in words: no traceback, no echo of the request."""
 
-    def __init__(self, app, limit):
-        self.app, self.limit = app, limit
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        title = {404: "Not found", 405: "Not allowed"}.get(exc.status_code, "Refused")
+        return HTMLResponse(pages.document(title, f"<h1>{title}</h1><p><a href=\"/\">Home</a></p>"), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            return await http_error(request, HTTPException(404))
+        return HTMLResponse(pages.document("Refused", "<h1>Refused</h1><p>This request is not one this site's pages "
+                                           "send. <a href=\"/\">Home</a></p>"), 400)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        return HTMLResponse(pages.document("Server error", "<h1>Something went wrong on the server</h1><p>It is not "
+                                           "your fault, and nothing handed in is lost. Try again in a minute; if it "
+                                           "happens again, tell course staff.</p>"), 500)
+
+
+class Guard:
+    """Before any route: a request whose body is over its path's limit is refused by its declared length,
+    or cut off once that much is read (chunked), never read or spooled further; and every response gets
+    the security headers (CSP without inline script, no framing, nosniff, no referrer, no caching)."""
+
+    def __init__(self, app, service: Service):
+        self.app, self.service = app, service
+
+    def limit(self, path: str) -> int:
+        if path == "/submit":
+            return self.service.course.upload_bytes + SLACK
+        return 1_000_000 + SLACK if path in STAFF_FILES else SMALL
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
+
+        async def secured(message):
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in SECURITY_HEADERS}
+                message["headers"] = [h for h in message.get("headers", []) if h[0] not in names] + SECURITY_HEADERS
+            await send(message)
+
+        self.service.ensure_dispatcher()
+        limit = self.limit(scope["path"])
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            return await self.too_big(scope, receive, secured, limit)
         seen, over = 0, False
 
         async def counted():
@@ -138,63 +235,47 @@ class BodyLimit:
                 return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit():
-                over = True
+            if seen > limit:
+                over = scope["grader.too_big"] = True  # the route stops there; `answer` says why
                 return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
         async def answer(message):
             if not over:
-                return await send(message)
+                return await secured(message)
             if message["type"] == "http.response.start":
-                mb = (self.limit() - SLACK) / 1e6
-                await PlainTextResponse(f"The file is larger than {mb:g} MB, the most this course accepts.",
-                                        status_code=413)(scope, receive, send)
+                await self.too_big(scope, receive, secured, limit)
 
         await self.app(scope, counted, answer)
 
+    async def too_big(self, scope, receive, send, limit: int):
+        if scope["path"] == "/submit":
+            most = self.service.course.upload_bytes / 1e6
+            text = f"The file is larger than {most:g} MB, the most this course accepts."
+        else:
+            text = f"This request is larger than {limit / 1e6:g} MB, the most this page accepts."
+        page = pages.document("Too large", f"<h1>Too large</h1><p class=\"problem\" id=\"problem\">{text}</p>"
+                              "<p><a href=\"/\">Back</a> (this cost no attempt)</p>")
+        await HTMLResponse(page, status_code=413, headers={"connection": "close"})(scope, receive, send)
+
 
 def current(request: Request, service: Service):
-    return tokens.student_for(service.make_session, request.cookies.get(STUDENT_COOKIE))
+    return sessions.student_of(service.make_session, request.cookies.get(STUDENT_COOKIE))
 
 
-def check_upload(name: str, content: bytes, limit: int) -> tuple[str, str]:
-    """(what is wrong in words, or "", the stored suffix): type, size, emptiness, a notebook that opens."""
-    suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
-    if not name:
-        return "Choose a file to hand in (.py or .ipynb).", ""
-    if suffix not in KINDS:
-        what = clean(suffix) or "a file without extension"
-        return f"Hand in a Python file (.py) or a Jupyter notebook (.ipynb), not {what}.", ""
-    if len(content) > limit:
-        return f"The file is larger than {limit / 1e6:g} MB, the most this course accepts.", suffix
-    if not content.strip():
-        return "The file is empty: hand in the file with your code.", suffix
-    if suffix == ".ipynb":
-        try:
-            notebook.read(content)
-        except notebook.NotebookError as exc:
-            return f"This notebook cannot be read: {clean(str(exc))[:300]}", suffix
-        except Exception:  # nbformat's own errors: still the file's fault, said plainly
-            return ("This notebook cannot be read (it is not a valid .ipynb); save it again from Jupyter "
-                    "and hand it in."), suffix
-    return "", suffix
+def secure(request: Request, base_url: str | None) -> bool:
+    return request.url.scheme == "https" or bool(base_url and base_url.startswith("https://"))
+
+
+def used_this_hour(service: Service, student: str) -> int:
+    with service.make_session() as session:
+        return attempts_in_last_hour(session, student, service.spec.fingerprint)
 
 
 def home(request: Request, service: Service, student, problem: str = "") -> str:
     tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, student.id)
     counting = classroom.counting(tries, service.course.counts)
-    with service.make_session() as session:
-        used = attempts_in_last_hour(session, student.id)
+    used = used_this_hour(service, student.id)
     return pages.home(student, service.spec, service.course, tries, counting,
                       service.csrf(request.cookies.get(STUDENT_COOKIE, "")), problem,
                       max(service.course.attempts_per_hour - used, 0))
-
-
-def too_big(request: Request, service: Service):
-    limit = service.course.upload_bytes
-    text = f"The file is larger than {limit / 1e6:g} MB, the most this course accepts."
-    student = current(request, service)
-    if student is None or request.url.path != "/submit":
-        return PlainTextResponse(text, status_code=413)
-    return HTMLResponse(home(request, service, student, text), 413)

@@ -20,8 +20,32 @@ def document(title: str, body: str, refresh: int | None = None) -> str:
 def signin(problem: str = "") -> str:
     message = f"<p class=\"problem\" id=\"problem\">{esc(problem)}</p>" if problem else ""
     return document("Sign in", f"<h1>Sign in</h1>{message}<p>Open the link course staff sent you, or paste its "
-                    "token here.</p><form method=\"get\" action=\"/signin\"><input name=\"token\" id=\"token\" "
-                    "size=\"40\" aria-label=\"token\"> <button type=\"submit\">Sign in</button></form>")
+                    "token here.</p><form method=\"post\" action=\"/signin\"><input name=\"token\" id=\"token\" "
+                    "size=\"40\" aria-label=\"token\" autocomplete=\"off\"> <button type=\"submit\">Sign in</button>"
+                    "</form>")
+
+
+def confirm_signin(student, signed_in, token: str, csrf: str) -> str:
+    """A sign-in link's page: who it is for, who is signed in now (if anyone), and a button."""
+    who = esc(student.name or student.id)
+    now = ""
+    if signed_in is not None:
+        now = (f"<p class=\"problem\" id=\"signed-in\">You are signed in as {esc(signed_in.name or signed_in.id)} "
+               f"({esc(signed_in.id)}). This link is for someone else: {who} ({esc(student.id)}). Sign in as "
+               f"{who} only if that is you; otherwise <a href=\"/\">go back to your own page</a>.</p>")
+    return document("Sign in", f"<h1>Sign in as {who}?</h1>{now}<form method=\"post\" action=\"/signin\">"
+                    f"<input type=\"hidden\" name=\"token\" value=\"{esc(token)}\">"
+                    f"<input type=\"hidden\" name=\"csrf\" value=\"{esc(csrf)}\">"
+                    f"<button type=\"submit\" id=\"signin\">Sign in as {who} ({esc(student.id)})</button></form>")
+
+
+def signout(csrf: str, action: str = "/signout") -> str:
+    return document("Sign out", f"<h1>Sign out</h1>{signout_form(csrf, action)}")
+
+
+def signout_form(csrf: str, action: str = "/signout") -> str:
+    return (f"<form method=\"post\" action=\"{action}\" style=\"display:inline\"><input type=\"hidden\" "
+            f"name=\"csrf\" value=\"{esc(csrf)}\"><button type=\"submit\" id=\"signout\">Sign out</button></form>")
 
 
 def rules(course, spec) -> str:
@@ -67,10 +91,11 @@ def home(student, spec, course, tries, counting, csrf: str, problem: str = "", l
     message = f"<p class=\"problem\" id=\"problem\">{esc(problem)}</p>" if problem else ""
     score = (f"<p class=\"score\" id=\"counting\">Score that counts: {counting.score:g} / "
              f"{counting.report['max_score']:g}</p>") if counting else ""
-    body = (f"<nav><a href=\"/\">Home</a><a href=\"/signout\">Sign out</a></nav>"
+    body = (f"<nav><a href=\"/\">Home</a>{signout_form(csrf)}</nav>"
             f"<h1>{esc(spec.id)}: {esc(student.name or student.id)}</h1>{rules(course, spec)}{score}{message}"
-            "<h2>Hand in</h2><form method=\"post\" action=\"/submit\" enctype=\"multipart/form-data\" id=\"upload\">"
-            f"<input type=\"hidden\" name=\"csrf\" value=\"{esc(csrf)}\">"
+            # the form's token is in its address, so that it is checked before the file is read
+            f"<h2>Hand in</h2><form method=\"post\" action=\"/submit?csrf={esc(csrf)}\" "
+            "enctype=\"multipart/form-data\" id=\"upload\">"
             "<input type=\"file\" name=\"file\" id=\"file\" accept=\".py,.ipynb\" required> "
             f"<button type=\"submit\" id=\"send\">Hand in</button> <span id=\"left\">{left} attempt(s) left "
             "this hour</span></form>"
@@ -118,3 +143,58 @@ def feedback_page(service, attempt, tries, nav: str) -> str:
             else f"Your {rule} attempt counts: #{counting.id}" if counting else "")
     html = student_pages.page(attempt.report, attempt.student, score, found, scores)
     return feedback(html, attempt, nav, line + ".")
+
+
+def staff_signin(problem: str = "") -> str:
+    message = f"<p class=\"problem\" id=\"problem\">{esc(problem)}</p>" if problem else ""
+    return document("Staff sign-in", f"<h1>Staff sign-in</h1>{message}<form method=\"post\" action=\"/staff/signin\">"
+                    "<input type=\"password\" name=\"token\" id=\"staff-token\" size=\"40\" aria-label=\"staff token\" "
+                    "autocomplete=\"off\"> <button type=\"submit\" id=\"staff-signin\">Sign in</button></form>")
+
+
+def staff_tools(csrf: str) -> str:
+    """The staff overview's tools: downloads, regrade, adjustments, adding students, the audit log."""
+    token = f"<input type=\"hidden\" name=\"csrf\" value=\"{esc(csrf)}\">"
+    return ("<div id=\"staff-tools\" style=\"margin:1em\"><a href=\"/staff/gradebook.csv\">gradebook.csv</a> · "
+            "<a href=\"/staff/changes\">changes after the last regrade</a> · <a href=\"/staff/audit\">audit log</a>"
+            f"<form method=\"post\" action=\"/staff/regrade\" style=\"display:inline\">{token} · <button>Regrade all "
+            "(after a pack change)</button></form><form method=\"post\" action=\"/staff/adjustments\" "
+            f"enctype=\"multipart/form-data\" style=\"display:inline\"> · adjustments.csv {token}"
+            "<input type=\"file\" name=\"file\"><button>Upload</button></form> · "
+            + signout_form(csrf, "/staff/signout") +
+            "<details><summary>Add students</summary><form method=\"post\" action=\"/staff/roster\" "
+            f"id=\"roster\">{token}"
+            "<textarea name=\"roster\" rows=\"4\" cols=\"60\" aria-label=\"roster CSV\">id,name\n</textarea> "
+            "<button id=\"add-students\">Add and show their links</button></form></details></div>")
+
+
+def reissue_form(sid: str, csrf: str) -> str:
+    return (f"<form method=\"post\" action=\"/staff/students/{esc(sid)}/link\" style=\"display:inline\">"
+            f"<input type=\"hidden\" name=\"csrf\" value=\"{esc(csrf)}\"><button id=\"reissue\">Issue a new link "
+            "(the old one stops working)</button></form>")
+
+
+def links_page(links: dict[str, str], problem: str = "") -> str:
+    message = f"<p class=\"problem\" id=\"problem\">{esc(problem)}</p>" if problem else ""
+    rows = "".join(f"<tr data-id=\"{esc(sid)}\"><td>{esc(sid)}</td><td><code>{esc(link)}</code></td></tr>"
+                   for sid, link in links.items())
+    said = ("<p>Send each student their link (also added to links.csv in the data folder). Students "
+            "already known keep theirs.</p>" if links else "<p>No new link.</p>")
+    return document("Links", f"<nav><a href=\"/staff/\">Class</a></nav><h1>Sign-in links</h1>{message}{said}"
+                    f"<table id=\"links\"><tr><th>id</th><th>link</th></tr>{rows}</table>")
+
+
+def audit_page(rows: list[dict]) -> str:
+    body = "".join(f"<tr><td>{esc(r['at'])}</td><td>{esc(r['actor'])}</td><td>{esc(r['action'])}</td>"
+                   f"<td>{esc(r['detail'])}</td><td>{esc(r['client'])}</td></tr>" for r in rows)
+    return document("Audit log", "<nav><a href=\"/staff/\">Class</a></nav><h1>Staff actions, newest first</h1>"
+                    "<table id=\"audit\"><tr><th>when (UTC)</th><th>who</th><th>what</th><th>detail</th>"
+                    f"<th>from</th></tr>{body}</table>")
+
+
+def without_inline_script(html: str) -> str:
+    """The batch's overview with its script served from /static/ (the service's CSP runs no inline script)."""
+    from grader.course.overview import STATIC
+
+    script = (STATIC / "overview.js").read_text()
+    return html.replace(f"<script>{script}</script>", "<script src=\"/static/overview.js\"></script>")

@@ -30,22 +30,33 @@ class Refused(Exception):
     """Why an upload was not accepted, in words for the student."""
 
 
-def attempts_in_last_hour(session: Session, student: str) -> int:
+def attempts_in_last_hour(session: Session, student: str, spec: str | None = None) -> int:
+    """The student's attempts of the last hour; with `spec`, not those the grader failed on (status
+    `error`, "not your fault"): a grader error never uses up an attempt."""
     since = now() - dt.timedelta(hours=1)
-    return session.scalar(select(func.count()).select_from(Submission)
-                          .where(Submission.student_id == student, Submission.received_at > since)) or 0
+    query = (select(func.count()).select_from(Submission)
+             .where(Submission.student_id == student, Submission.received_at > since))
+    if spec is not None:
+        failed = select(Grading.key).where(Grading.spec == spec, Grading.status == "error")
+        query = query.where(Submission.key.not_in(failed))
+    return session.scalar(query) or 0
+
+
+def over_limit(student: str, limit: int) -> str:
+    return (f"You have handed in {limit} times in the last hour, the most this course allows; "
+            "try again later (your earlier attempts are kept).")
 
 
 def accept(make_session: sessionmaker, data: Path, student: str, content: bytes, suffix: str, filename: str,
-           spec: str, course, limit: int | None = None) -> Submission:
-    """Store the bytes, then commit the submission and (for new content) its grading; raise Refused when
-    the student is over the limit of attempts per hour. Returns the committed submission."""
+           spec: str, course, limit: int | None = None, sha256: str | None = None) -> Submission:
+    """Count the student's attempts, then store the bytes and commit the submission and (for new content)
+    its grading; raise Refused, with nothing written, when the student is over the limit of attempts
+    per hour. Returns the committed submission."""
     received = now()
-    key = save_bytes(data, content, suffix)  # on disk (fsync'd) before the row that names it
     with make_session() as session, session.begin():
-        if limit is not None and attempts_in_last_hour(session, student) >= limit:
-            raise Refused(f"You have handed in {limit} times in the last hour, the most this course allows; "
-                          "try again later (your earlier attempts are kept).")
+        if limit is not None and attempts_in_last_hour(session, student, spec) >= limit:
+            raise Refused(over_limit(student, limit))
+        key = save_bytes(data, content, suffix, sha256)  # on disk (fsync'd) before the row that names it
         sub = Submission(student_id=student, key=key, filename=filename, size=len(content), received_at=received,
                          days_late=course.days_late(received))
         session.add(sub)
@@ -97,7 +108,8 @@ def finish(make_session: sessionmaker, spec: str, key: str, report: dict) -> boo
         done = session.execute(update(Grading).where(Grading.spec == spec, Grading.key == key,
                                                      Grading.state == "grading")
                                .values(state="graded", report=report, score=float(report["score"]),
-                                       graded=Grading.graded + 1, graded_at=now())).rowcount
+                                       status=report.get("status"), graded=Grading.graded + 1,
+                                       graded_at=now())).rowcount
     return bool(done)
 
 

@@ -9,7 +9,7 @@ import os
 import secrets
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.report import write_atomic
@@ -24,6 +24,7 @@ class Settings:
     course_file: Path | None = None
     jobs: int = 2
     dispatcher: bool = True  # start the grading process (tests of pages alone may not)
+    base_url: str | None = None  # the address students open: links, and the origin forms come from
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Service:
     engine: object = None
     secret: bytes = b""  # signs form tokens: GRADER_SECRET, else one kept in the data folder (`open`)
     process: subprocess.Popen | None = None
+    uploads: object = None  # the upload checks' process pool (uploads.Checker)
+    uploading: set = field(default_factory=set)  # students whose upload is being checked now
 
     @property
     def data(self) -> Path:
@@ -56,6 +59,10 @@ class Service:
         self.spec = specs.load(self.settings.spec or specs.DEFAULT_SPEC)
         self.engine, self.make_session = store.open_store(self.settings.data, self.settings.url)
         self.secret = os.environ.get("GRADER_SECRET", "").encode() or self._kept_secret()
+        from grader.serve.uploads import Checker
+
+        self.uploads = Checker()
+        self.uploads.start()
         if self.settings.dispatcher:
             self.start_dispatcher()
 
@@ -100,11 +107,13 @@ class Service:
 
     def close(self) -> None:
         self.stop_dispatcher()
+        if self.uploads is not None:
+            self.uploads.close()
         if self.engine is not None:
             self.engine.dispose()
 
     def csrf(self, credential: str) -> str:
-        """The form token of a signed-in user: bound to their credential, signed with the server's secret."""
+        """The form token of a signed-in browser: bound to its session id, signed with the server's secret."""
         return hmac.new(self.secret, b"csrf:" + hashlib.sha256(credential.encode()).digest(), "sha256").hexdigest()
 
     def csrf_ok(self, credential: str | None, given: str | None) -> bool:
