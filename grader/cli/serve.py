@@ -33,7 +33,8 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
 
     \b
     GRADER_STAFF_TOKEN=... grade serve --course course.toml --roster roster.csv
-    Students open the links in DATA/links.csv; staff open http://HOST:PORT/staff/signin?token=$GRADER_STAFF_TOKEN
+    Students open the links in DATA/links.csv; staff open http://HOST:PORT/staff/signin and type the token.
+    On the internet, put it behind a TLS proxy (docs/deploy.md).
     """
     try:
         import uvicorn
@@ -46,13 +47,12 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
                                f"({exc.name} is missing).") from None
     from grader.course.course_file import CourseFileProblem
     from grader.judge import spec as specs
-    from grader.report import write_atomic
 
     if tokens.staff_token() is None:
         click.echo(f"Note: {tokens.STAFF_VARIABLE} is not set (or shorter than 16 characters): staff pages are "
                    "closed until it is.", err=True)
     settings = Settings(data=data, url=url, spec=spec_name or "", course_file=course,
-                        jobs=jobs or os.cpu_count() or 1)
+                        jobs=jobs or os.cpu_count() or 1, base_url=base_url or f"http://{host}:{port}")
     try:
         app = create_app(settings)
     except CourseFileProblem as exc:
@@ -67,14 +67,15 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
             service.close()
             raise click.BadParameter(str(exc), param_hint="--roster") from None
         links = data / "links.csv"
-        text = tokens.links_csv(issued, base_url or f"http://{host}:{port}")
-        if links.is_file():  # the links issued before, then the new ones (whole or not at all; staff's eyes only)
-            text = links.read_text() + text.split("\n", 1)[1]
-        write_atomic(links, text, private=True)
+        tokens.keep_links(data, issued, settings.base_url)  # whole or not at all; staff's eyes only
         click.echo(f"{len(issued)} new sign-in link(s) in {links} (students already known keep theirs).", err=True)
     click.echo(f"Serving {service.spec.id} on http://{host}:{port}/ (data in {data}).", err=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        from grader.serve import connections
+
+        connections.enough_files()
+        # no access log: a sign-in link's token is in its URL
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **connections.uvicorn_options())
     finally:
         service.close()
     sys.exit(0)
