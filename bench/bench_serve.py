@@ -93,7 +93,7 @@ def run(grade: str, tmp: Path, files: list[Path], args, batch_rate: float | None
     sessions = {}
     for sid, token in tokens.items():
         client = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
-        client.get("/signin", params={"token": token})
+        client.post("/signin", data={"token": token})  # a link's button (no session yet: no form token)
         sessions[sid] = (client, re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1))
     rng = random.Random(3)
     plan = sorted((rng.uniform(0, args.window), path, f"s{i % args.students:04d}") for i, path in enumerate(files))
@@ -107,7 +107,7 @@ def run(grade: str, tmp: Path, files: list[Path], args, batch_rate: float | None
         client, csrf = sessions[sid]
         while time.monotonic() - first < 120:
             try:
-                response = client.post("/submit", data={"csrf": csrf}, files={"file": (path.name, path.read_bytes())})
+                response = client.post("/submit", params={"csrf": csrf}, files={"file": (path.name, path.read_bytes())})
                 if response.status_code == 303:
                     with lock:
                         sent[int(response.headers["location"].rsplit("/", 1)[1])] = first

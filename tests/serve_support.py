@@ -39,7 +39,29 @@ def client_for(app, token: str | None = None):
 
     client = TestClient(app, follow_redirects=True)
     if token:
-        assert client.get("/signin", params={"token": token}).status_code == 200
+        sign_in(client, token)
+    return client
+
+
+def sign_in(client, token: str) -> None:
+    """As a student's browser does: open the link, press its button (the link itself signs no one in)."""
+    page = client.get("/signin", params={"token": token})
+    assert page.status_code == 200 and 'id="signin"' in page.text, page.text[-500:]
+    csrf = re.search(r'name="csrf" value="([^"]*)"', page.text).group(1)
+    assert client.post("/signin", data={"token": token, "csrf": csrf}).status_code in (200, 303)
+
+
+def staff_client(app_or_base, **options):
+    """A client signed in as staff with the sign-in form (an app: TestClient; a URL: httpx)."""
+    if isinstance(app_or_base, str):
+        import httpx
+
+        client = httpx.Client(base_url=app_or_base, follow_redirects=True, timeout=30, **options)
+    else:
+        from fastapi.testclient import TestClient
+
+        client = TestClient(app_or_base, follow_redirects=True, **options)
+    assert client.post("/staff/signin", data={"token": STAFF}).status_code == 200
     return client
 
 
@@ -48,7 +70,8 @@ def csrf_of(client) -> str:
 
 
 def hand_in(client, name: str, content: bytes):
-    return client.post("/submit", data={"csrf": csrf_of(client)}, files={"file": (name, content)})
+    """The home page's upload form: its token in the address, the file in the body."""
+    return client.post("/submit", params={"csrf": csrf_of(client)}, files={"file": (name, content)})
 
 
 def feedback(client, url: str, seconds: float = 90) -> str:

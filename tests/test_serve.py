@@ -9,7 +9,7 @@ import datetime as dt
 import json
 
 import pytest
-from serve_support import EXAMPLES, STAFF, client_for, feedback, hand_in, score_on, service  # noqa: F401
+from serve_support import EXAMPLES, STAFF, client_for, feedback, hand_in, score_on, service, staff_client  # noqa: F401
 
 pytestmark = pytest.mark.slow
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_bytes()
@@ -106,8 +106,7 @@ def test_staff_see_the_class_any_history_and_the_gradebook(service):  # noqa: F8
     app, issued = service
     alice = client_for(app, issued["alice"])
     feedback(alice, str(hand_in(alice, "again.py", CORRECT + b"\n# staff\n").url))
-    staff = client_for(app)
-    assert staff.get("/staff/signin", params={"token": STAFF}).status_code == 200
+    staff = staff_client(app)
     overview = staff.get("/staff/")
     assert overview.status_code == 200 and 'id="students"' in overview.text and "alice" in overview.text
     assert 'href="students/alice.html"' in overview.text
@@ -145,8 +144,7 @@ def test_staff_adjustments_reach_the_gradebook_and_the_students_page(service):  
     app, issued = service
     alice = client_for(app, issued["alice"])
     feedback(alice, str(hand_in(alice, "adjusted.py", CORRECT + b"\n# adjust\n").url))
-    staff = client_for(app)
-    staff.get("/staff/signin", params={"token": STAFF})
+    staff = staff_client(app)
     csrf = re.search(r'name="csrf" value="([^"]+)"', staff.get("/staff/").text).group(1)
     rows = b"id,check,points,comment\nalice,total,-1.5,copied the update from the slides\n"
     assert staff.post("/staff/adjustments", data={"csrf": csrf}, files={"file": ("adjustments.csv", rows)}).status_code == 200
@@ -170,8 +168,7 @@ def test_a_late_hand_in_costs_the_same_on_every_staff_view(service, course):  # 
                                         late=LatePolicy(per_day=0.1), attempts_per_hour=100)
     dave = client_for(app, issued["dave"])
     assert score_on(feedback(dave, str(hand_in(dave, "late.py", CORRECT + b"\n# dave, late\n").url))) == "8 / 10"
-    staff = client_for(app)
-    staff.get("/staff/signin", params={"token": STAFF})
+    staff = staff_client(app)
     overview = staff.get("/staff/").text
     row = overview[overview.index('href="students/dave.html"'):]
     row = row[:row.index("</tr>")]

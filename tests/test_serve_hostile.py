@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from serve_support import EXAMPLES, STAFF, client_for, csrf_of, feedback, hand_in, service  # noqa: F401
+from serve_support import EXAMPLES, STAFF, client_for, csrf_of, feedback, hand_in, service, staff_client  # noqa: F401
 
 pytestmark = pytest.mark.slow
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_bytes()
@@ -39,8 +39,7 @@ def test_an_oversize_upload_without_a_declared_length_is_cut_off(service):  # no
     alice = client_for(app, issued["alice"])
     limit = app.state.service.course.upload_bytes
     boundary = "b0undary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf_of(alice)}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.py\"\r\n\r\n").encode()
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.py\"\r\n\r\n").encode()
 
     def chunks():  # a generator body: sent chunked, with no Content-Length to refuse it by
         yield head
@@ -49,7 +48,7 @@ def test_an_oversize_upload_without_a_declared_length_is_cut_off(service):  # no
         yield f"\r\n--{boundary}--\r\n".encode()
 
     before = count(app)
-    response = alice.post("/submit", content=chunks(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    response = alice.post("/submit", params={"csrf": csrf_of(alice)}, content=chunks(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert response.status_code == 413 and "larger than" in response.text and "Traceback" not in response.text
     assert count(app) == before
 
@@ -103,11 +102,10 @@ def test_a_form_post_without_its_token_is_refused(service):  # noqa: F811
     alice, bob = client_for(app, issued["alice"]), client_for(app, issued["bob"])
     before = count(app)
     for data in ({}, {"csrf": "0" * 64}, {"csrf": csrf_of(bob)}):  # none, forged, another user's
-        response = alice.post("/submit", data=data, files={"file": ("x.py", CORRECT + b"\n# csrf\n")})
+        response = alice.post("/submit", params=data, files={"file": ("x.py", CORRECT + b"\n# csrf\n")})
         assert response.status_code == 403 and "was not sent from this site" in response.text
     assert count(app) == before
-    staff = client_for(app)
-    staff.get("/staff/signin", params={"token": STAFF})
+    staff = staff_client(app)
     assert staff.post("/staff/regrade", data={}).status_code == 403
     assert staff.post("/staff/adjustments", data={"csrf": "x"}, files={"file": ("a.csv", b"id\n")}).status_code == 403
 
@@ -125,8 +123,7 @@ def test_a_file_name_never_makes_a_path(service):  # noqa: F811
     assert (data / "files" / sha[:2] / f"{sha}.py").read_bytes() == content
     assert not list(data.rglob("passwd*")) and not (data.parent / "etc").exists()
     assert "passwd.py" in feedback(alice, str(response.url))  # shown by its base name, cleaned
-    staff = client_for(app)
-    staff.get("/staff/signin", params={"token": STAFF})
+    staff = staff_client(app)
     for url in ("/staff/students/..%2F..%2Fgrader.sqlite3", "/staff/students/..%2Fsummary.json",
                 "/staff/history/..%2F..%2Fetc", "/staff/students/nobody.html", "/staff/students/alice",
                 "/staff/history/nobody"):
