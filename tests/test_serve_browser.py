@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory):
     pytest.importorskip("fastapi", reason="the [serve] extra is part of [test]: pip install -e '.[test]'")
     folder = tmp_path_factory.mktemp("serve-browser")
-    (folder / "roster.csv").write_text("id,name\nada,Ada Lovelace\n")
+    (folder / "roster.csv").write_text("id,name\nada,Ada Lovelace\ngrace,Grace Hopper\n")
     port = free_port()
     process = start_server(folder / "data", port, "--roster", str(folder / "roster.csv"), "--jobs", "1")
     yield f"http://127.0.0.1:{port}", links(folder / "data")
@@ -34,6 +34,7 @@ def test_a_student_signs_in_hands_in_and_reads_feedback(browser, server):  # noq
 
     base, tokens = server
     browser.get(f"{base}/signin?token={tokens['ada']}")
+    browser.find_element(By.ID, "signin").click()  # the link's page asks first
     assert "Ada Lovelace" in browser.find_element(By.TAG_NAME, "h1").text
     assert "Your best attempt counts." in browser.find_element(By.ID, "rules").text
     browser.find_element(By.ID, "file").send_keys(str(EXAMPLES / "correct_loops.py"))
@@ -57,7 +58,9 @@ def test_staff_open_the_overview_and_a_students_page(browser, server):  # noqa: 
     browser.get(f"{base}/staff/")
     assert "Staff only" in browser.page_source  # no staff token yet (the student's cookie is no help)
     browser.get_log("browser")  # that 403 was the point; what follows must load cleanly
-    browser.get(f"{base}/staff/signin?token={STAFF}")
+    browser.get(f"{base}/staff/signin")
+    browser.find_element(By.ID, "staff-token").send_keys(STAFF)
+    browser.find_element(By.ID, "staff-signin").click()
     assert browser.find_element(By.ID, "count-students").text == "1"
     rows = browser.find_elements(By.CSS_SELECTOR, "#students tbody tr")
     assert [r.get_attribute("data-id") for r in rows] == ["ada"]
@@ -66,3 +69,19 @@ def test_staff_open_the_overview_and_a_students_page(browser, server):  # noqa: 
     assert browser.find_element(By.ID, "score").text == "10 / 10"
     browser.find_element(By.PARTIAL_LINK_TEXT, "All attempts").click()
     assert "correct_loops.py" in browser.find_element(By.ID, "history").text
+    no_console_errors(browser)  # the CSP refuses inline script: none of these pages needs any
+
+
+def test_a_second_link_asks_before_switching_and_sign_out_ends_it(browser, server):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    base, tokens = server
+    browser.get(f"{base}/signin?token={tokens['ada']}")  # ada's own link, ada signed in: straight home
+    assert "Ada Lovelace" in browser.find_element(By.TAG_NAME, "h1").text
+    browser.get(f"{base}/signin?token={tokens['grace']}")
+    assert "signed in as Ada Lovelace" in browser.find_element(By.ID, "signed-in").text
+    browser.get(f"{base}/")
+    assert "Ada Lovelace" in browser.find_element(By.TAG_NAME, "h1").text  # nothing switched
+    browser.find_element(By.ID, "signout").click()
+    assert browser.find_elements(By.ID, "token")  # the sign-in page
+    no_console_errors(browser)
