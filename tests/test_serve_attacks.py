@@ -239,6 +239,19 @@ def test_a_notebook_being_read_never_makes_the_service_wait(server):
     assert max(waits) < quickest / 4, (max(waits), quickest)
 
 
+def test_refused_checks_are_bounded_per_student(server):
+    """A refused file costs no attempt, but its check costs CPU: after 20 in an hour, the next is refused
+    before its body is read."""
+    base, tokens, _ = server
+    frank = student(base, tokens["frank"])
+    for n in range(20):
+        response = frank.post("/submit", params={"csrf": csrf(frank)}, files={"file": ("b.ipynb", b'{"cells": [')})
+        assert response.status_code == 400, n
+    response = frank.post("/submit", params={"csrf": csrf(frank)}, files={"file": ("a.py", CORRECT)})
+    assert response.status_code == 429 and "could not be accepted" in response.text
+    assert submissions_of(base, "frank") == []
+
+
 def test_slowloris_half_sent_requests_are_bounded_and_dropped(server):
     """1,100 connections from one client, each with half a request head: /healthz still answers, and
     every one of them is closed by the server within its deadline."""

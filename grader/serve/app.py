@@ -10,6 +10,7 @@ anything stored. Every response carries the security headers (`Guard`)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -25,6 +26,7 @@ from grader.serve.service import Service, Settings
 from grader.serve.sessions import STUDENT_COOKIE
 
 SLACK = 64 * 1024  # the multipart envelope around a file
+REFUSED_PER_HOUR = 20  # files that could not be accepted (cost no attempt, but a check's CPU): then a pause
 SMALL = 64 * 1024  # any other request's body
 STAFF_FILES = ("/staff/adjustments", "/staff/roster", "/api/roster")  # CSVs: up to 1 MB
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -120,6 +122,12 @@ def create_app(settings: Settings) -> FastAPI:
         limit = service.course.attempts_per_hour
         if await run_in_threadpool(used_this_hour, service, student.id) >= limit:
             return await answer(over_limit(student.id, limit), 429)  # before the body is read
+        refused = [t for t in service.refused.get(student.id, []) if t > time.monotonic() - 3600]
+        service.refused[student.id] = refused
+        if len(refused) >= REFUSED_PER_HOUR:
+            return await answer(f"{REFUSED_PER_HOUR} files you handed in within the last hour could not be "
+                                "accepted; try again later, after checking the file opens (in Jupyter, or with "
+                                "python).", 429)
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("multipart/form-data"):
             return await answer("Hand in with the page's form (a file upload).", 400)
@@ -138,6 +146,7 @@ def create_app(settings: Settings) -> FastAPI:
                 return await answer("Many uploads are being checked right now: hand in again in a minute "
                                     "(this cost no attempt).", 503)
             if checked.problem:
+                service.refused.setdefault(student.id, []).append(time.monotonic())
                 return await answer(checked.problem, 413 if checked.too_big else 400)
             try:
                 sub = await run_in_threadpool(accept, service.make_session, service.data, student.id, checked.content,

@@ -38,6 +38,7 @@ class Service:
     process: subprocess.Popen | None = None
     uploads: object = None  # the upload checks' process pool (uploads.Checker)
     uploading: set = field(default_factory=set)  # students whose upload is being checked now
+    refused: dict = field(default_factory=dict)  # student: monotonic times of uploads refused by their checks
 
     @property
     def data(self) -> Path:

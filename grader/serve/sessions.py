@@ -36,11 +36,6 @@ def end(make_session: sessionmaker, raw: str | None) -> None:
             session.execute(delete(WebSession).where(WebSession.id_hash == digest(raw)))
 
 
-def end_all_of(session, student: str) -> int:
-    """Every session of a student (their link was issued again), inside the caller's transaction."""
-    return session.execute(delete(WebSession).where(WebSession.student_id == student)).rowcount
-
-
 def find(make_session: sessionmaker, raw: str | None, kind: str) -> WebSession | None:
     if not raw or len(raw) > 100:
         return None

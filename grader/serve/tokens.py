@@ -17,11 +17,11 @@ import os
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import sessionmaker
 
 from grader.report import clean
-from grader.serve.store import Student
+from grader.serve.store import Student, WebSession
 
 STAFF_VARIABLE = "GRADER_STAFF_TOKEN"
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # a roster id is file-name safe, or refused
@@ -68,15 +68,13 @@ def issue(make_session: sessionmaker, roster: list[tuple[str, str]]) -> dict[str
 def reissue(make_session: sessionmaker, sid: str) -> str | None:
     """A new token for a known student (None for an unknown id): the old token stops working and every
     session the student has is ended."""
-    from grader.serve import sessions
-
     token = secrets.token_urlsafe(24)
     with make_session() as session, session.begin():
         student = session.get(Student, sid)
         if student is None:
             return None
         student.token_hash = digest(token)
-        sessions.end_all_of(session, sid)
+        session.execute(delete(WebSession).where(WebSession.student_id == sid))
     return token
 
 

@@ -37,7 +37,10 @@ def test_a_stored_files_path_comes_from_its_sha256_and_a_known_suffix_only(tmp_p
 
 def test_uploads_are_checked_by_type_size_and_emptiness():
     pytest.importorskip("fastapi")
-    from grader.serve.app import check_upload
+    import hashlib
+
+    from grader.serve.uploads import check_body
+    from grader.serve.uploads import check_file as check_upload
 
     assert check_upload("rnn.PY", b"x = 1\n", 100) == ("", ".py")
     assert "not .txt" in check_upload("rnn.txt", b"x = 1\n", 100)[0]
@@ -46,6 +49,13 @@ def test_uploads_are_checked_by_type_size_and_emptiness():
     assert "cannot be read" in check_upload("n.ipynb", b"{", 100)[0]
     assert check_upload("..\\..\\x.ipynb", Path(__file__).parents[2].joinpath(
         "submissions_example", "seed_student.ipynb").read_bytes(), 10**7) == ("", ".ipynb")
+    form = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../x.py\"\r\n\r\nx = 1\n"
+            b"\r\n--b--\r\n")
+    checked = check_body(form, "multipart/form-data; boundary=b", 100)
+    assert (checked.problem, checked.name, checked.content) == ("", "x.py", b"x = 1\n")
+    assert checked.sha256 == hashlib.sha256(b"x = 1\n").hexdigest()
+    assert "could not be read" in check_body(b"junk", "multipart/form-data; boundary=b", 100).problem
+    assert "Choose a file" in check_body(b"--b--\r\n", "multipart/form-data; boundary=b", 100).problem
 
 
 def test_a_body_over_the_limit_is_cut_off_and_answered_413():
@@ -53,7 +63,9 @@ def test_a_body_over_the_limit_is_cut_off_and_answered_413():
     pytest.importorskip("fastapi")
     import asyncio
 
-    from grader.serve.app import SLACK, BodyLimit
+    from types import SimpleNamespace
+
+    from grader.serve.app import CSP, Guard
 
     seen, sent = [], []
 
@@ -75,10 +87,12 @@ def test_a_body_over_the_limit_is_cut_off_and_answered_413():
         sent.append(message)
 
     limit = 100_000
-    asyncio.run(BodyLimit(route, lambda: limit + SLACK)({"type": "http", "method": "POST", "headers": []},
-                                                        receive, send))
-    assert sum(seen) <= limit + SLACK + 65536
+    service = SimpleNamespace(course=SimpleNamespace(upload_bytes=limit), ensure_dispatcher=lambda: None)
+    guard = Guard(route, service)
+    asyncio.run(guard({"type": "http", "method": "POST", "path": "/submit", "headers": []}, receive, send))
+    assert sum(seen) <= guard.limit("/submit") + 65536
     assert sent[0]["status"] == 413 and b"larger than 0.1 MB" in sent[1]["body"]
+    assert (b"content-security-policy", CSP.encode()) in sent[0]["headers"]  # on this answer too
 
 
 def test_the_form_secret_is_kept_private_whole_and_once(tmp_path):
