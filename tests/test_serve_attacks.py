@@ -320,3 +320,32 @@ def test_every_page_has_the_security_headers_and_no_stack_trace(server):
         assert response.headers["referrer-policy"] == "same-origin"  # (no-referrer makes Origin "null")
         assert "Traceback" not in response.text and 'File "' not in response.text and '"detail"' not in response.text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", response.text), response.url  # no inline script
+
+
+def test_a_check_that_takes_too_long_is_stopped_and_the_pool_recovers(monkeypatch):
+    """A file whose check takes too long is refused and its process killed; the next upload is checked by a
+    fresh pool (a pool whose process died would otherwise refuse every upload after it)."""
+    import asyncio
+
+    from grader.serve import uploads
+
+    monkeypatch.setattr(uploads, "SECONDS", 1.0)  # the slow notebook takes seconds to refuse
+
+    def form(name: str, content: bytes) -> bytes:
+        return (f"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n".encode()
+                + content + b"\r\n--b--\r\n")
+
+    checker = uploads.Checker(workers=1)
+    try:
+        async def both():
+            slow = await checker.check(form("nb.ipynb", slow_notebook()), "multipart/form-data; boundary=b", 10**7)
+            killed = list(checker.pool._processes.values()) if checker.pool else []
+            uploads.SECONDS = 60.0  # (a fresh pool's start may itself take a second here)
+            good = await checker.check(form("a.py", b"x = 1\n"), "multipart/form-data; boundary=b", 100)
+            return slow, killed, good
+
+        slow, killed, good = asyncio.run(both())
+        assert "took over 1 s to read" in slow.problem and killed == []  # the old pool is gone
+        assert good.problem == "" and good.content == b"x = 1\n"
+    finally:
+        checker.close()

@@ -128,20 +128,32 @@ def create_app(settings: Settings) -> FastAPI:
             return await answer(f"{REFUSED_PER_HOUR} files you handed in within the last hour could not be "
                                 "accepted; try again later, after checking the file opens (in Jupyter, or with "
                                 "python).", 429)
+        if service.reading.get(student.id, 0) >= 2:  # one being checked, one waiting: no third body in memory
+            return await answer("Your previous upload is still being checked: wait for its page.", 429)
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("multipart/form-data"):
             return await answer("Hand in with the page's form (a file upload).", 400)
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-        if request.scope.get("grader.too_big"):
-            return PlainTextResponse("too large", 413)  # (Guard answers with the limit)
-        while student.id in service.uploading:  # one upload of a student at a time (the limit is exact)
+        service.reading[student.id] = service.reading.get(student.id, 0) + 1
+        try:
+            async for chunk in request.stream():
+                body += chunk
+            if request.scope.get("grader.too_big"):
+                return PlainTextResponse("too large", 413)  # (Guard answers with the limit)
+            return await check_and_accept(student, bytes(body), content_type, answer)
+        finally:
+            service.reading[student.id] -= 1
+            if not service.reading[student.id]:
+                del service.reading[student.id]
+
+    async def check_and_accept(student, body: bytes, content_type: str, answer):
+        limit = service.course.attempts_per_hour
+        while service.uploading.get(student.id):  # one upload of a student at a time (the limit is exact)
             await asyncio.sleep(0.05)
-        service.uploading.add(student.id)
+        service.uploading[student.id] = True
         try:
             try:
-                checked = await service.uploads.check(bytes(body), content_type, service.course.upload_bytes)
+                checked = await service.uploads.check(body, content_type, service.course.upload_bytes)
             except uploads.Busy:
                 return await answer("Many uploads are being checked right now: hand in again in a minute "
                                     "(this cost no attempt).", 503)
@@ -155,7 +167,7 @@ def create_app(settings: Settings) -> FastAPI:
             except Refused as exc:
                 return await answer(str(exc), 429)
         finally:
-            service.uploading.discard(student.id)
+            service.uploading.pop(student.id, None)
         return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
     @app.get("/submissions/{number}", response_class=HTMLResponse)

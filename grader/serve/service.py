@@ -37,7 +37,8 @@ class Service:
     secret: bytes = b""  # signs form tokens: GRADER_SECRET, else one kept in the data folder (`open`)
     process: subprocess.Popen | None = None
     uploads: object = None  # the upload checks' process pool (uploads.Checker)
-    uploading: set = field(default_factory=set)  # students whose upload is being checked now
+    uploading: dict = field(default_factory=dict)  # students whose upload is being checked now
+    reading: dict = field(default_factory=dict)  # student: uploads of theirs being read (at most 2)
     refused: dict = field(default_factory=dict)  # student: monotonic times of uploads refused by their checks
 
     @property
@@ -62,8 +63,7 @@ class Service:
         self.secret = os.environ.get("GRADER_SECRET", "").encode() or self._kept_secret()
         from grader.serve.uploads import Checker
 
-        self.uploads = Checker()
-        self.uploads.start()
+        self.uploads = Checker()  # its processes start at the first notebook
         if self.settings.dispatcher:
             self.start_dispatcher()
 
