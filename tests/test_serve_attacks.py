@@ -17,7 +17,7 @@ from serve_support import EXAMPLES, STAFF, free_port, links, sign_in, staff_clie
 pytestmark = pytest.mark.slow
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_bytes()
 STUDENTS = ["alice", "bob", "mallory", "carol", "dan", "erin", "frank", "gina", "zoe"]
-HEAD_SECONDS = 3  # the server's deadlines in these tests (GRADER_HEAD_SECONDS / GRADER_BODY_SECONDS)
+HEAD_SECONDS, BODY_SECONDS = 3, 8  # the server's deadlines in these tests (GRADER_HEAD_SECONDS, _BODY_SECONDS)
 EVIL = "http://evil.example"
 
 
@@ -30,7 +30,7 @@ def server(tmp_path_factory):
     (folder / "roster.csv").write_text("id,name\n" + "".join(f"{s},{s.title()}\n" for s in STUDENTS))
     (folder / "course.toml").write_text("[service]\nattempts_per_hour = 2\n")
     port = free_port()
-    os.environ.update(GRADER_HEAD_SECONDS=str(HEAD_SECONDS), GRADER_BODY_SECONDS=str(HEAD_SECONDS))
+    os.environ.update(GRADER_HEAD_SECONDS=str(HEAD_SECONDS), GRADER_BODY_SECONDS=str(BODY_SECONDS))
     try:
         process = start_server(folder / "data", port, "--roster", str(folder / "roster.csv"), "--course",
                                str(folder / "course.toml"), "--jobs", "1")
@@ -290,10 +290,30 @@ def test_slowloris_half_sent_requests_are_bounded_and_dropped(server):
             s.close()
 
 
+def test_slow_bodies_cannot_fill_the_server(server):
+    """600 connections with a whole head and a body that never comes (more than the 512 the server keeps
+    open): a new connection closes the oldest of them, so /healthz still answers."""
+    import httpx
+
+    base, _, _ = server
+    port = int(base.rsplit(":", 1)[1])
+    held = []
+    try:
+        for _ in range(600):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60000\r\n\r\nx")
+            held.append(s)
+        for _ in range(3):
+            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    finally:
+        for s in held:
+            s.close()
+
+
 def test_a_slow_body_is_dropped(server):
     base, tokens, _ = server
     port = int(base.rsplit(":", 1)[1])
-    s = socket.create_connection(("127.0.0.1", port), timeout=HEAD_SECONDS + 15)
+    s = socket.create_connection(("127.0.0.1", port), timeout=BODY_SECONDS + 15)
     try:
         s.sendall(b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
         answer = b""

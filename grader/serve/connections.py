@@ -5,8 +5,8 @@ a request head, or nothing, is held for ever. Here:
 - a request's head must arrive within HEAD_SECONDS of its first byte (or of the connection), its body
   within BODY_SECONDS of its head; otherwise the connection is closed (408);
 - at most MAX_OPEN connections are open at once: one more closes the oldest connection still waiting
-  for a request head (a client that sends its request at once is never that one), or is itself closed
-  with a 503 when every open connection is busy with a request;
+  for a request head (a client that sends its request at once is never that one), else the oldest still
+  sending a body, or is itself closed with a 503 when every open connection is being answered;
 - request heads over 16 KiB are refused (h11), an idle keep-alive connection closes after 5 s.
 
 A 2 MB upload within BODY_SECONDS needs 33 KB/s; a course whose students are slower raises it.
@@ -41,9 +41,11 @@ class GuardedH11(H11Protocol):
         self.phase, self.since = "head", self.loop.time()  # waiting for a request head (even its first byte)
         _sweep_soon(self)
         if len(self.connections) > MAX_OPEN:
-            waiting = [c for c in self.connections if c is not self and getattr(c, "phase", None) == "head"]
-            if waiting:
-                _close(min(waiting, key=lambda c: c.since), TIMEOUT)
+            for phase in ("head", "body"):  # a slow sender first; one whose request is being answered never
+                waiting = [c for c in self.connections if c is not self and getattr(c, "phase", None) == phase]
+                if waiting:
+                    _close(min(waiting, key=lambda c: c.since), TIMEOUT)
+                    break
             else:
                 _close(self, BUSY)
 

@@ -1,6 +1,6 @@
 """An upload's checks, off the event loop: the multipart body is split, the file's type, size and
 emptiness judged and the bytes hashed in a few threads; a notebook is read in a small pool of processes
-(spawned, never forked from the server's threads; they die with it; one that takes over SECONDS is
+(spawned, never forked from the server's threads; they end with it; one that takes over SECONDS is
 killed), so one student's large notebook never makes the service wait for everyone. Bounded: WORKERS
 checks run and QUEUE wait; past that the upload is refused as "busy" (it costs no attempt)."""
 
@@ -124,9 +124,17 @@ def notebook_problem(content: bytes) -> str:
 
 
 def _ready(parent: int) -> None:
-    from grader.serve.queue import die_with_parent
+    """A pool process ends when its server does (even by kill -9). Not PR_SET_PDEATHSIG: that follows the
+    thread that spawned the process, which may end long before the server (a test client's thread)."""
+    import threading
+    import time
 
-    die_with_parent(parent)
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="watch the server").start()
     import grader.notebook  # noqa: F401  (imported once, before the first upload waits for it)
 
 
