@@ -155,6 +155,19 @@ def test_staff_sign_in_is_a_form_never_a_link(server):
     assert 'id="staff-tools"' in client.get("/staff/").text
 
 
+def test_guessing_the_staff_token_is_slowed_per_address(server):
+    base, _, _ = server
+    client = browser(base)
+    guesser = {"X-Forwarded-For": "203.0.113.7"}  # (uvicorn takes the address from a proxy on 127.0.0.1)
+    for _ in range(10):
+        assert client.post("/staff/signin", data={"token": "guess" * 4}, headers=guesser).status_code == 403
+    answer = client.post("/staff/signin", data={"token": STAFF}, headers=guesser)
+    assert answer.status_code == 429 and "set-cookie" not in answer.headers
+    assert staff_client(base).get("/staff/").status_code == 200  # another address is not slowed
+    refused = [r for r in api(base, "GET", "/api/audit").json()["audit"] if r["action"] == "staff sign-in refused"]
+    assert sum(r["client"] == "203.0.113.7" for r in refused) == 10
+
+
 def test_staff_get_links_issue_a_lost_one_again_and_every_action_is_audited(server):
     base, tokens, data = server
     issued = api(base, "POST", "/api/roster", content=b"id,name\nyves,Yves\n").json()["issued"]

@@ -39,6 +39,7 @@ class Service:
     uploads: object = None  # the upload checks' process pool (uploads.Checker)
     uploading: dict = field(default_factory=dict)  # students whose upload is being checked now
     reading: dict = field(default_factory=dict)  # student: uploads of theirs being read (at most 2)
+    staff_failures: dict = field(default_factory=dict)  # client address: times of wrong staff tokens
     refused: dict = field(default_factory=dict)  # student: monotonic times of uploads refused by their checks
 
     @property

@@ -6,6 +6,7 @@ only, never a cookie, so a page elsewhere cannot make a signed-in browser call i
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import FastAPI, Form, Request
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from grader.serve import audit, classroom, pages, sessions, tokens
 from grader.serve.sessions import STAFF_COOKIE
 
+FAILURES, MINUTES = 10, 10  # wrong staff tokens from one address, then that address waits
 DENIED = "Course staff only: sign in at /staff/signin (scripts: Authorization: Bearer TOKEN on /api/)."
 STALE = "The form's token is missing or stale, or the form was not sent from this site: open the page again."
 
@@ -76,9 +78,16 @@ def add_access_routes(app: FastAPI, service) -> None:
         if not sessions.same_origin(request, service.settings.base_url):
             return HTMLResponse(pages.staff_signin(STALE), status_code=403)
         held = request.cookies.get(STAFF_COOKIE)
+        client = request.client.host if request.client else ""
+        since = time.monotonic() - MINUTES * 60
+        failed = [t for t in service.staff_failures.get(client, []) if t > since]
+        service.staff_failures[client] = failed
+        if len(failed) >= FAILURES:  # guessing: this address waits, whatever it sends now
+            return HTMLResponse(pages.staff_signin(f"{FAILURES} wrong tokens from this address: wait {MINUTES} "
+                                                   "minutes."), status_code=429)
         if not tokens.is_staff(token):
-            audit.record(service.make_session, "someone", "staff sign-in refused", "", request.client.host
-                         if request.client else "")
+            failed.append(time.monotonic())
+            audit.record(service.make_session, "someone", "staff sign-in refused", "", client)
             return HTMLResponse(pages.staff_signin("That is not the staff token."), status_code=403)
         raw = sessions.start(service.make_session, "staff", ending=held)
         response = RedirectResponse("/staff/", status_code=303)
