@@ -236,3 +236,34 @@ def test_a_batch_grades_a_grader_fault_again_on_the_next_run(tmp_path, spec, mon
     batch.grade_folder(folder, out, spec, quiet=True, jobs=1)
     second = json.loads((out / "alice.json").read_text())
     assert second["status"] == "graded" and second["score"] == second["max_score"] == 10
+
+
+def test_a_child_the_grader_cannot_start_again_is_its_own_fault_not_the_students(tmp_path, spec, monkeypatch):
+    """A check whose child died (the student's crash) starts a new one; if that child cannot set its limits
+    (an internal failure, before any student code), the later checks are not scored: no point is lost and
+    the report is `error`, not blamed on the file as 'could not be loaded again'."""
+    from grader.judge.context import Context
+    from grader.sandbox.process import Failure
+
+    path = tmp_path / "crashes_in_backward.py"
+    path.write_text(CORRECT + '''
+
+import os as _os
+RNN.backward = lambda self, *args, **kwargs: _os._exit(3)
+''')
+    opened = []
+    real_open = Context.open
+
+    def open_then_fail(self):
+        opened.append(1)
+        if len(opened) == 1:
+            return real_open(self)
+        return {"failure": Failure("internal", None, "RLIMIT_AS could not be set")}
+
+    monkeypatch.setattr(Context, "open", open_then_fail)
+    report = grade_submission(path, spec)
+    assert len(opened) >= 2, "the crash should have needed a new child"
+    faulted = [t for t in report.tests if t.fault == "grader"]
+    assert faulted and all(t.status == "error" and "costs no points" in t.output for t in faulted)
+    assert not any("loaded again" in t.output for t in report.tests)
+    assert report.status == "error"

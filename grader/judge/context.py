@@ -108,6 +108,7 @@ class Context:
     timed_out: dict = field(default_factory=dict)  # call -> why: a hang costs its limit once, not per check
     layout: dict = field(default_factory=dict)  # parameter (or "output") -> the submission's own vector orientation
     deadline: float | None = None  # time.monotonic() when the whole submission's time is up
+    grader_faults: int = 0  # runs that the grader's own child machinery failed (run_check reads it)
 
     # ---------------------------------------------------------------- the child
 
@@ -148,6 +149,11 @@ class Context:
         return self._run(runs)
 
     def _run(self, runs: list[list[dict]]) -> list[Outcome]:
+        outcomes = self._run_unchecked(runs)
+        self.grader_faults += sum(outcome.grader_fault for outcome in outcomes)
+        return outcomes
+
+    def _run_unchecked(self, runs: list[list[dict]]) -> list[Outcome]:
         flat = runs[0] if len(runs) == 1 else [dict(step, group=g) for g, steps in enumerate(runs) for step in steps]
         for what in map(describe_step, flat):
             if what in self.timed_out:
@@ -164,6 +170,9 @@ class Context:
             if "failure" in reply:
                 if reply["failure"].kind == "budget":
                     return [Outcome([], f"{self.budget_text()}; {LOOK_AT['budget']}", died=True) for _ in runs]
+                if reply["failure"].kind == "internal":  # a limit could not be set, say: never the student's
+                    return [Outcome([], "the grader's child process failed outside your code; this is not your "
+                                        "fault", died=True, grader_fault=True) for _ in runs]
                 return [Outcome([], "your file could not be loaded again after an earlier failure", died=True)
                         for _ in runs]
         exchange = self._sandbox.run(flat)

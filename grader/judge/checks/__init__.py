@@ -13,13 +13,19 @@ import traceback
 from grader.judge.checks import construction, forward, functions, gradients, interface, numerical, update
 from grader.judge.checks.common import MAX_OUTPUT
 from grader.judge.context import Context
-from grader.report import ERROR, FAILED, CheckResult
+from grader.report import ERROR, FAILED, PASSED, CheckResult
 
 
 def run_check(ctx: Context, check: dict) -> CheckResult:
     result = CheckResult(check["name"], float(check["points"]), tags=[check["kind"]])
+    faults_before = ctx.grader_faults
     try:
         KINDS[check["kind"]](ctx, check, result)
+        if ctx.grader_faults > faults_before and result.status != PASSED:  # its evidence is the grader's failure
+            result.status, result.fault, result.diagnoses = ERROR, "grader", []
+            result.output = ("Not scored yet: the grader's own sandbox failed while running this check. This is "
+                             "not a problem with your code and costs no points; it is graded again on the next run.")
+            return result
         if result.status == FAILED and not result.diagnoses and check.get("hint"):
             result.output += f" {check['hint']}"
         if len(result.output) > MAX_OUTPUT:
