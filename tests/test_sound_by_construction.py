@@ -211,6 +211,17 @@ def test_a_grader_fault_is_not_scored_and_graded_again(make_submission, spec, mo
     assert "Not scored yet" in data["output"]
     update = next(t for t in report.tests if t.name == "update")
     assert update.fault == "grader" and "costs no points" in update.output
+    from grader.course import gradebook
+    from grader.report.views import render_markdown, render_text
+
+    # every view says so; none shows the 9 the other checks would add up to
+    assert ": not scored yet  (" in render_text(report).splitlines()[0]
+    assert render_markdown(report).splitlines()[0].endswith(": not scored yet")
+    row = {"id": "42", "score": report.score, "max_score": 10.0, "status": "error", "feedback": ""}
+    assert gradebook.rows("canvas", [row], "a1")[1][-1] == ""
+    assert gradebook.rows("moodle", [row], "a1")[1][4] == ""
+    assert gradebook.rows("csv", [row], "a1")[1][1] == ""
+    assert gradebook.rows("csv", [dict(row, status="graded")], "a1")[1][1] == f"{report.score:g}"
 
 
 def test_a_batch_grades_a_grader_fault_again_on_the_next_run(tmp_path, spec, monkeypatch):

@@ -26,17 +26,23 @@ MOODLE = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximu
           "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
 
 
+def _score(s: dict, fmt: str) -> str:
+    """A blank for a report the grader could not score (status `error`): the platform then keeps the cell
+    as it was, instead of importing a number nobody stands behind."""
+    return "" if s["status"] == "error" else format(s["score"], fmt)
+
+
 def rows(kind: str, students: list[dict], assignment: str) -> list[list[str]]:
     """The file's rows, header first. `students`: dicts with id, score, max_score, status, feedback
     (a short plain-text line for the platform's comment box)."""
     if kind == "canvas":
-        return [CANVAS + [assignment]] + [[s["id"], s["id"], "", "", "", f"{s['score']:g}"] for s in students]
+        return [CANVAS + [assignment]] + [[s["id"], s["id"], "", "", "", _score(s, "g")] for s in students]
     if kind == "moodle":
-        return [MOODLE] + [[f"Participant {s['id']}", s["id"], "", "Submitted for grading", f"{s['score']:.2f}",
+        return [MOODLE] + [[f"Participant {s['id']}", s["id"], "", "Submitted for grading", _score(s, ".2f"),
                             f"{s['max_score']:.2f}", "Yes", "", "", s["feedback"]] for s in students]
     if kind == "csv":
         return [["id", "score", "max_score", "status", "feedback"]] + [
-            [s["id"], f"{s['score']:g}", f"{s['max_score']:g}", s["status"], s["feedback"]] for s in students]
+            [s["id"], _score(s, "g"), f"{s['max_score']:g}", s["status"], s["feedback"]] for s in students]
     raise ValueError(f"no gradebook format {kind!r}: one of {', '.join(FORMATS)}")
 
 

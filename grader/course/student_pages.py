@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 
-from grader.report import clean
+from grader.report import clean, score_text
 from grader.report.views import STATUS_ICONS, markdown_text
 
 SHOWN = "visible"  # a check with any other visibility (hidden, after_due_date, after_published) shows no output
@@ -54,7 +54,7 @@ def summary_lines(report: dict) -> list[str]:
 def page(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float], late: str = "") -> str:
     """students/<id>.html: self-contained, prints on paper as it reads on screen."""
     parts = [f"<h1>Feedback for {esc(sid)}</h1>",
-             f"<p class=\"score\" id=\"score\">{score:g} / {report['max_score']:g}</p>",
+             f"<p class=\"score\" id=\"score\">{score_text(score, report['max_score'], report['status'])}</p>",
              *([f"<p class=\"late\" id=\"late\">Late: {esc(late)}.</p>"] if late else []),
              f"<p>{esc(report['spec']['id'])} {esc(report['spec']['version'])}, "
              f"file {esc(report['submission']['name'])}</p>"]
@@ -91,7 +91,7 @@ def _points(score: float, test: dict, visible: bool) -> str:
 
 def markdown(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float], late: str = "") -> str:
     """feedback/<id>.md: the same as the page, in Markdown whose every student-derived text is literal."""
-    lines = [f"## Feedback for {markdown_text(sid)}: {score:g} / {report['max_score']:g}", ""]
+    lines = [f"## Feedback for {markdown_text(sid)}: {score_text(score, report['max_score'], report['status'])}", ""]
     lines += [f"**Late:** {markdown_text(late)}.", ""] if late else []
     lines += [markdown_text(line) for line in summary_lines(report)] + [""]
     diagnoses = shown_diagnoses(report)

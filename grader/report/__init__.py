@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from grader.pack import SCHEMAS
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
+NOT_SCORED = "not scored yet"  # what every view shows for a report whose status is `error` (the grader's failure)
+
+
+def score_text(score: float, max_score: float, status: str) -> str:
+    """A score as every view shows it: "7.5 / 10", or "not scored yet" where the grader itself failed, so
+    that no view, page or gradebook shows a number the grader could not stand behind."""
+    return NOT_SCORED if status == "error" else f"{score:g} / {max_score:g}"
 
 # What a student's text (an exception message, a line of code, a file name) must never carry into a
 # view: terminal escape sequences (CSI, OSC up to BEL or ST, or any other ESC pair), C0 controls but

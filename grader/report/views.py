@@ -18,7 +18,7 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
-from grader.report import ERROR, PASSED, CheckResult, Diagnosis, Report, clean
+from grader.report import ERROR, PASSED, CheckResult, Diagnosis, Report, clean, score_text
 
 MARKS = {"passed": "ok", "failed": "FAIL", "error": "ERROR"}
 
@@ -40,7 +40,7 @@ def render_json(report: Report) -> str:
 def render_text(report: Report) -> str:
     """A summary for a terminal: score, misconceptions first, then one line per check."""
     report = cleaned(report)
-    lines = [f"{report.submission_name}: {report.score:g} / {report.max_score:g}"
+    lines = [f"{report.submission_name}: {score_text(report.score, report.max_score, report.status)}"
              f"  ({report.spec_id} {report.spec_version}, {report.execution_time:.2f} s)"]
     if report.diagnoses:
         lines.append("")
@@ -113,7 +113,7 @@ def markdown_text(text: str) -> str:
 def render_markdown(report: Report) -> str:
     """A summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment: score, table, misconceptions."""
     report = cleaned(report)
-    lines = [f"### {_cell(report.submission_name)}: {report.score:g} / {report.max_score:g}", "",
+    lines = [f"### {_cell(report.submission_name)}: {score_text(report.score, report.max_score, report.status)}", "",
              f"{report.spec_id} {report.spec_version}, {report.execution_time:.2f} s", ""]
     if report.diagnoses:
         lines.append("**What seems to be wrong**")

@@ -5,6 +5,7 @@ the same view a batch writes. Every text from a user is cleaned and escaped (`es
 from __future__ import annotations
 
 from grader.course.student_pages import STYLE, esc
+from grader.report import score_text
 
 EXTRA = """.problem { background: #fff1f0; border: 1px solid #cf222e; padding: .6em 1em; }
 .ok { background: #f0fff4; border: 1px solid #1a7f37; padding: .6em 1em; }
@@ -78,7 +79,8 @@ def history(tries, link: str, counting_id: int | None) -> str:
         return "<p id=\"history\">No attempt yet.</p>"
     rows = []
     for a in reversed(tries):
-        score = f"{a.score:g} / {a.report['max_score']:g}" if a.report is not None else "being graded"
+        score = (score_text(a.score, a.report["max_score"], a.report["status"]) if a.report is not None
+                 else "being graded")
         mark = " <span class=\"counting\">(counts)</span>" if a.id == counting_id else ""
         rows.append(f"<tr data-id=\"{a.id}\"><td><a href=\"{link}{a.id}\">#{a.id}</a>{mark}</td>"
                     f"<td>{a.received_at:%Y-%m-%d %H:%M:%S}</td><td>{esc(a.filename)}</td>"
@@ -89,8 +91,9 @@ def history(tries, link: str, counting_id: int | None) -> str:
 
 def home(student, spec, course, tries, counting, csrf: str, problem: str = "", left: int = 0) -> str:
     message = f"<p class=\"problem\" id=\"problem\">{esc(problem)}</p>" if problem else ""
-    score = (f"<p class=\"score\" id=\"counting\">Score that counts: {counting.score:g} / "
-             f"{counting.report['max_score']:g}</p>") if counting else ""
+    score = (f"<p class=\"score\" id=\"counting\">Score that counts: "
+             f"{score_text(counting.score, counting.report['max_score'], counting.report['status'])}</p>"
+             ) if counting else ""
     body = (f"<nav><a href=\"/\">Home</a>{signout_form(csrf)}</nav>"
             f"<h1>{esc(spec.id)}: {esc(student.name or student.id)}</h1>{rules(course, spec)}{score}{message}"
             # the form's token is in its address, so that it is checked before the file is read
