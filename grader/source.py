@@ -50,18 +50,20 @@ def read(path: Path) -> Read:
     with open(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return Read(b"", hashlib.sha256(b"").hexdigest(), "it is not a regular file; hand in the file itself")
-        keep, digest, kept, size = limit_bytes(path) + 1, hashlib.sha256(), [], 0
+        # one read of up to the limit (one buffer, not chunks joined: a 100 MB notebook costs 100 MB once),
+        # then the rest hashed in chunks and dropped, so the grader never holds more than the limit
+        keep, digest = limit_bytes(path) + 1, hashlib.sha256()
+        data = fh.read(keep) if os.fstat(fd).st_size < keep else b""  # too large already: only hashed
+        digest.update(data)  # the whole file, so a batch knows when it changed
+        size = len(data)
         while chunk := fh.read(1 << 20):
-            digest.update(chunk)  # the whole file, so a batch knows when it changed
-            if size < keep:
-                kept.append(chunk[: keep - size])
+            digest.update(chunk)
             size += len(chunk)
-    data = b"".join(kept)
-    problem = None
-    if size >= keep:
-        problem = (f"the file is too large to grade ({size / 2**20:.1f} MB; a submission may be at most "
-                   f"{limit_bytes(path) // 2**20} MB): keep data and outputs out of it")
-    return Read(data, digest.hexdigest(), problem)
+    if size >= keep:  # refused: nothing of it is kept
+        return Read(b"", digest.hexdigest(), f"the file is too large to grade ({size / 2**20:.1f} MB; a submission "
+                                             f"may be at most {limit_bytes(path) // 2**20} MB): keep data and "
+                                             "outputs out of it")
+    return Read(data, digest.hexdigest(), None)
 
 
 _private: set[str] = set()  # the copies this process wrote: only the grader ever wrote to these files
