@@ -7,7 +7,7 @@ size; linear time keeps that ratio near 1 (a quadratic step doubles it at each r
 
 Streams: adjacent string literals as a bare statement (was quadratic in `normalise`), the same
 assigned, long bracketed runs, one huge correct-looking file, and code repeated many times on both
-sides of a pair (the fragments of a pair).
+sides of a pair (the fragments of a pair), and a string that never ends, a lone backslash last.
 
     .venv/bin/python bench/bench_similarity_scaling.py [--largest-kb 1900]
 """
@@ -51,7 +51,12 @@ def repeated(size: int) -> str:
     return "".join(parts)
 
 
-STREAMS = {"adjacent literals (bare)": adjacent, "adjacent literals (assigned)": assigned,
+def unterminated(size: int) -> str:
+    """A triple-quoted string that never ends, a lone backslash last (exponential in a nested-loop lexer)."""
+    return EXAMPLE + "\nNOTES = '''" + "a" * max(0, size - len(EXAMPLE) - 12) + "\\"
+
+
+STREAMS = {"adjacent literals (bare)": adjacent, "unterminated string, backslash last": unterminated, "adjacent literals (assigned)": assigned,
            "bracketed run": brackets, "huge file of classes": huge, "code repeated on both sides": repeated}
 
 

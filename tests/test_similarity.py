@@ -252,3 +252,19 @@ def test_code_that_does_not_parse_is_read_past_the_fault():
     assert "class" in texts and texts[-3:] == ("V", "*", "N")
     many = "  x = 1\ny = (2\n" * 3000  # a fault on every line
     assert normalise(many).texts.count("=") == 6000
+
+
+def test_a_string_that_never_ends_is_lexed_in_linear_time():
+    """Issue 26 (red team): a triple-quoted string with a lone backslash last made the lexer try every
+    split of the run (time doubled per character: 40 characters stopped --similarity for the class).
+    At 100,000 characters and again with 40, lexing finishes and the file's code before it is kept."""
+    import subprocess
+    import sys
+
+    probe = ("from grader.course.normalise import lex\n"
+             "for n in (40, 100_000):\n"
+             "    toks = lex('W = 1\\nNOTES = ' + chr(39) * 3 + 'a' * n + chr(92))\n"
+             "    assert ('name', 'W', 1) in toks, toks[:3]\n"
+             "print('done')\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "done", done.stderr[-500:]

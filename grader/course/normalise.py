@@ -35,12 +35,14 @@ KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozens
 KEPT_ATTRIBUTES = frozenset(n for n in dir(np.ndarray) + dir(dict) + dir(list) if not n.startswith("_"))
 
 NAME, NUMBER, STRING, OP, NEWLINE = "name", "number", "string", "op", "newline"
+# Strings' loops are possessive (`++`, `*+`): a string that cannot end (a lone backslash last in the file)
+# fails at once instead of trying every split of its run, which doubled the time with each character
 LEXER = re.compile(r"""
  (?P<space>[ \t\f]+|\\\r?\n)
 |(?P<comment>\#[^\r\n]*)
 |(?P<newline>\r?\n|\r)
-|(?P<string>(?:[rRbBuUfF]{1,2})?(?:'''(?:[^'\\]+|\\.|'(?!''))*(?:'''|\Z)|\"\"\"(?:[^"\\]+|\\.|"(?!""))*(?:\"\"\"|\Z)
-                                  |'(?:[^'\\\r\n]+|\\.)*(?:'|$)|"(?:[^"\\\r\n]+|\\.)*(?:"|$)))
+|(?P<string>(?:[rRbBuUfF]{1,2})?(?:'''(?:[^'\\]++|\\.|'(?!''))*+(?:'''|\Z)|\"\"\"(?:[^"\\]++|\\.|"(?!""))*+(?:\"\"\"|\Z)
+                                  |'(?:[^'\\\r\n]++|\\.)*+(?:'|$)|"(?:[^"\\\r\n]++|\\.)*+(?:"|$)))
 |(?P<number>(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+
              |(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)[jJ]?)
 |(?P<name>[^\W\d]\w*)
