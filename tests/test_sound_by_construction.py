@@ -278,3 +278,25 @@ RNN.backward = lambda self, *args, **kwargs: _os._exit(3)
     assert faulted and all(t.status == "error" and "costs no points" in t.output for t in faulted)
     assert not any("loaded again" in t.output for t in report.tests)
     assert report.status == "error"
+
+
+@pytest.mark.parametrize("poison", ["np.inf", "-np.inf", "np.nan"])
+def test_an_update_that_plants_one_infinite_entry_does_not_pass(tmp_path, spec, poison):
+    """Red team (issue 25): an update that applies no gradient but sets one entry of every parameter to
+    inf made the tolerance, scaled by the largest step, infinite: 10/10. It earns what a no-op does."""
+    path = tmp_path / "poisoned_update.py"
+    path.write_text(CORRECT + f'''
+
+def _update(self, lr):
+    for name in ("W", "R", "V", "bs", "by"):
+        value = np.array(getattr(self, name), dtype=float)
+        value.reshape(-1)[0] = {poison}
+        setattr(self, name, value)
+
+RNN.update = _update
+''')
+    report = grade_submission(path, spec)
+    failed = {t.name for t in report.tests if t.status != "passed"}
+    assert failed == {"update"}, failed
+    update = next(t for t in report.tests if t.name == "update")
+    assert "inf or NaN" in update.output and update.fault == "submission"

@@ -67,6 +67,9 @@ def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list
                 return (f"{where}, {when} update `{p}` is {got}; expected an array of the shape "
                         f"{shape_text(grads[p].shape)} (backward and update must keep every weight's shape).",
                         [], FAILED)
+            if nonfinite(arr):  # an inf would make any tolerance scaled by the step infinite
+                return (f"{where}, {when} update `{p}` holds inf or NaN; update must move each weight by a "
+                        "finite step, -lr times its gradient.", [], FAILED)
         step, expected = a_arr - b_arr, -lr * grads[p]
         if not _steps_agree(step, expected, tol, rounding=np.maximum(np.abs(a_arr), np.abs(b_arr)), dtype=a):
             return (f"{where}, update changed `{p}` by the wrong amount: expected exactly -lr times the "
@@ -78,6 +81,8 @@ def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list
 def _steps_agree(step: np.ndarray, expected: np.ndarray, tol: float, rounding: np.ndarray, dtype) -> bool:
     """Relative agreement, allowing each entry the rounding of the dtype the submission stores its weights
     in: a float32 model updated with a zero gradient still moves by that rounding."""
+    if not (np.all(np.isfinite(step)) and np.all(np.isfinite(expected))):
+        return False  # never agreement by an infinite slack
     if rel_error(step, expected) <= tol:
         return True
     kind = np.dtype(getattr(dtype, "dtype", np.float64))
