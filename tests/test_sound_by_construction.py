@@ -300,3 +300,23 @@ RNN.update = _update
     assert failed == {"update"}, failed
     update = next(t for t in report.tests if t.name == "update")
     assert "inf or NaN" in update.output and update.fault == "submission"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_numerical_gradient_that_ignores_eps_is_judged_at_its_own_step(tmp_path, spec, seed):
+    """Item 2 (red team): real central differences at a fixed step of 0.2, whatever eps is given, keep
+    full marks (at 0.2 differences are far from an exact gradient); at a fixed 1e-5 the result cannot be
+    told from an exact gradient, so the check is lost, and the report says that eps is ignored."""
+    def own_step(step: str):
+        path = tmp_path / f"own_step_{step}.py"
+        path.write_text(CORRECT + "\n_numerical = get_numerical_gradient\n\n"
+                                  "def get_numerical_gradient(model, x, eps=1e-7):\n"
+                                  f"    return _numerical(model, x, {step})\n")
+        return grade_submission(path, spec, seed=seed)
+
+    large = own_step("0.2")
+    assert large.score == large.max_score, [(t.name, t.output) for t in large.tests if t.status != "passed"]
+    tiny = own_step("1e-5")
+    failed = {t.name: t.output for t in tiny.tests if t.status != "passed"}
+    assert list(failed) == ["numerical_gradient"], failed
+    assert "whatever eps it is given" in failed["numerical_gradient"]

@@ -41,7 +41,7 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
             runs.append(steps)
         probes.append((config, weights, trusted, large))
     outcomes = ctx.run_each(runs)
-    told = 0
+    told, own_step_untold = 0, False
     for n, (config, weights, trusted, large) in enumerate(probes):
         found = []
         for step, outcome in zip((eps, large), outcomes[2 * n: 2 * n + 2]):
@@ -53,7 +53,12 @@ def check_numerical_gradient(ctx: Context, check: dict, result: CheckResult) -> 
         problem, named, judged = _judge_probe(ctx, trusted, found, eps, large, tol, by)
         if problem:
             return fail(ctx, result, f"For {ctx.describe(config)}, {problem}.", FAILED, *named)
-        told += judged
+        told += judged == TOLD
+        own_step_untold = own_step_untold or judged == OWN_STEP_UNTOLD
+    if not told and own_step_untold:
+        return fail(ctx, result, f"{function} returns the same result whatever eps it is given, and at the step it "
+                                 "takes itself that result cannot be told from an exact gradient on any configuration "
+                                 "tried, so it does not show that it takes differences: use the eps argument.")
     if not told:
         return fail(ctx, result, f"{function} could not be judged: on every configuration tried, the differences of "
                                  "the forward it is compared with cannot be told from an exact gradient; fix forward "
@@ -123,22 +128,31 @@ def _large_step(trusted: list, tol: float) -> float:
     return LARGE_STEPS[-1]
 
 
+TOLD, UNTOLD, OWN_STEP_UNTOLD = "told apart", "not told apart", "own step, not told apart"  # what a probe showed
+
+
 def _judge_probe(ctx: Context, trusted: list, found: list, eps: float, large: float, tol: float, by):
-    """(problem or None, misconceptions, 1 if this probe told differences from an exact gradient). The
+    """(problem or None, misconceptions, whether this probe told differences from an exact gradient). The
     differences pass when, at both steps, they are one trusted forward's (the reference's or the
     recognised variant's)."""
     small, big = found
     for t in trusted:
         two_small, _ = t.differences(eps)
         if not t.agrees(small, eps, tol):
+            own = _its_own_step(t, small, big, large, tol)  # eps ignored: judged at the step it takes
+            if own is not None:
+                return None, [], TOLD if t.told_apart(own, tol) else OWN_STEP_UNTOLD
             continue
         if any(len(t.coords[p]) < t.weights[p].size for p in small):  # the rest held to the exact gradient
             problem = _against_exact_gradient(ctx, small, t, two_small, tol)
             if problem:
-                return problem, [], 0
+                return problem, [], UNTOLD
         if t.agrees(big, large, tol):
-            return None, [], int(t.told_apart(large, tol))
-        return _not_numerical(ctx, t, small, big, eps, large, tol), [], 0
+            return None, [], TOLD if t.told_apart(large, tol) else UNTOLD
+        own = _its_own_step(t, small, big, large, tol)
+        if own is not None:
+            return None, [], TOLD if t.told_apart(own, tol) else OWN_STEP_UNTOLD
+        return _not_numerical(ctx, t, small, big, eps, large, tol), [], UNTOLD
     t = trusted[-1]  # the one the feedback is about: the variant when there is one
     two, one = t.differences(eps)
     for p, got in small.items():
@@ -148,14 +162,14 @@ def _judge_probe(ctx: Context, trusted: list, found: list, eps: float, large: fl
             if by.kind == variants.STATEFUL:
                 named = ["forward_keeps_state"]
             return (f"eps={eps:g}, '{key}' is not the two-sided difference of sum(forward(x)) "
-                    f"({mismatch(got, two[p])}).{by.note()}".rstrip("."), named, 0)
-    return "its differences are wrong", [], 0
+                    f"({mismatch(got, two[p])}).{by.note()}".rstrip("."), named, UNTOLD)
+    return "its differences are wrong", [], UNTOLD
 
 
 def _not_numerical(ctx: Context, t: Trusted, small: dict, big: dict, eps: float, large: float,
-                   tol: float) -> str | None:
-    """Right at eps, wrong at the large eps: why, unless the function ignores the eps it is given and its
-    own step can be found and told from an exact gradient (then None)."""
+                   tol: float) -> str:
+    """Right at eps, wrong at the large eps, and not differences at a step of its own told from an exact
+    gradient: why."""
     ignores = all(_close(small[p], big[p], tol, t.floor(large)) for p in small)
     if not ignores:
         two = t.differences(large)[0]
@@ -163,12 +177,24 @@ def _not_numerical(ctx: Context, t: Trusted, small: dict, big: dict, eps: float,
                     if not _close(big[p].reshape(-1)[t.coords[p]], two[p], tol, t.floor(large))), "a gradient")
         return (f"eps={large:g}, '{key}' is not the two-sided difference of sum(forward(x)); the grader also asks "
                 "for a large eps, where real differences and an exact gradient are far apart")
-    own = _own_step(t, small, large)
-    if own is not None and t.agrees(small, own, tol) and t.told_apart(own, tol):
-        return None
     return (f"your function returns the same result whatever eps it is given (eps={eps:g} and eps={large:g}), and "
             "at its own step that result cannot be told from an exact gradient, so it does not show that it takes "
             "differences: use the eps argument")
+
+
+def _its_own_step(t: Trusted, small: dict, big: dict, large: float, tol: float) -> float | None:
+    """For a function that returns the same whatever eps it is given: the step at which its result is the
+    trusted forward's two-sided differences, or None. The probe then counts as numerical only where that
+    step tells differences from an exact gradient (the caller asks `told_apart`)."""
+    if not all(_close(small[p], big[p], tol, t.floor(large)) for p in small):
+        return None
+    estimate = _own_step(t, small, large)
+    if estimate is None:
+        return None
+    # the estimate, then the round steps students write near it (higher-order terms bend the estimate)
+    near = sorted((m * 10.0 ** e for e in range(-8, 1) for m in (1, 2, 2.5, 5) if estimate / 4 <= m * 10.0 ** e
+                   <= estimate * 4), key=lambda h: abs(np.log(h / estimate)))
+    return next((h for h in [estimate, *near[:8]] if t.agrees(small, h, tol)), None)
 
 
 def _own_step(t: Trusted, found: dict, large: float) -> float | None:
