@@ -8,9 +8,12 @@ correct example's peak in the same run, seconds, and the report's status.
 Inputs, each at the largest size the grader accepts:
 - correct: the correct example (the baseline);
 - forged frame: forward writes its own frames into the grader's channel, at the largest a reply may be
-  (wire.MAX_REPLY), of the shapes that cost most to parse (`{}` objects, nesting, one long string);
+  (wire.MAX_REPLY), of the shapes that cost most to parse (`{}` objects, nesting, one long string, one
+  string made 4 bytes a character by a single emoji);
 - load flood: a 4.9 MB source of 60,000 top-level statements the loader skips (its load reply's size);
 - notebook of {}: an 8 MB notebook whose cells hold nothing but empty objects;
+- notebooks of newlines: one code cell of 2 million empty lines (read in the grader), and of 1.2 million
+  beside a 3 MB markdown cell (read by the reading child);
 - notebook too big: a 100 MB notebook (refused by its size before it is parsed);
 - deep notebook: 1,000,000 nested brackets in a notebook's metadata;
 - printer: forward prints 200 MB.
@@ -53,11 +56,45 @@ def _forward(self, *args, **kwargs):
     size = 16 * 1024 * 1024
     shapes = [lambda seq: '{"seq": %d, "reply": {"results": [' % seq + ",".join(["{}"] * (size // 19)) + "]}}",
               lambda seq: '{"seq": %d, "reply": {"x": ' % seq + "[" * 15 + '"' + "a" * (size - 200) + '"'
-                          + "]" * 15 + "}}"]
-    _forge(shapes[_calls[0] % 2](_calls[0]))
+                          + "]" * 15 + "}}",
+              lambda seq: '{"seq": %d, "reply": {"results": [{"ok": "\U0001F600' % seq + "a" * (size - 200)
+                          + '"}], "dropped_output": 0}}']
+    _forge(shapes[_calls[0] % 3](_calls[0]))
     return _real_forward(self, *args, **kwargs)
 
 RNN.forward = _forward
+'''
+
+
+# The same, at exactly what the current request's reply may cost (read from the child's own frames), as one
+# string that a single emoji makes 4 bytes a character once parsed (199 MB before wire.cost counted it).
+FORGE_AT_CAP = '''
+
+import os as _os, sys as _sys
+
+def _forge_at_cap():
+    serve = _sys.modules.get("grader.child.serve")
+    from grader import wire
+    frame = _sys._getframe()
+    while frame is not None and frame.f_code.co_name != "run":
+        frame = frame.f_back
+    if serve is None or frame is None or "steps" not in frame.f_locals:
+        return
+    cap = wire.reply_cap(frame.f_locals["steps"], frame.f_locals.get("largest", 0))
+    head = b'{"seq":%d,"reply":{"results":[{"ok":"\\xf0\\x9f\\x98\\x80' % serve._seq
+    tail = b'"}],"dropped_output":0}}'
+    body = head + b"a" * (cap - 200 - len(head) - len(tail)) + tail
+    view = memoryview(wire.HEADER.pack(wire.MAGIC, len(body)) + body)
+    while view:
+        view = view[_os.write(serve._out_fd, view):]
+
+_forward_at_cap = RNN.forward
+
+def _forward_forging(self, *args, **kwargs):
+    _forge_at_cap()
+    return _forward_at_cap(self, *args, **kwargs)
+
+RNN.forward = _forward_forging
 '''
 
 
@@ -76,9 +113,16 @@ def inputs(folder: Path) -> dict[str, Path]:
 
     write("correct.py", CORRECT)
     write("forged_frame.py", CORRECT + FORGE)
+    write("forged_frame_at_cap.py", CORRECT + FORGE_AT_CAP)
     write("load_flood.py", CORRECT + "\n" + "".join(f"print({i}) if False else None\n" for i in range(60_000))[:4_900_000])
     empties = ", ".join(["{}"] * (8 * 1024 * 1024 // 4))
     write("notebook_of_empties.ipynb", notebook(CORRECT).replace('"outputs": []', f'"outputs": [{empties}]', 1))
+    write("notebook_of_newlines.ipynb", notebook(CORRECT + "\n" * 2_000_000))  # read here: 4.2 MB
+    write("notebook_of_newlines_child.ipynb", json.dumps({  # over the in-process bounds: the reading child
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                   "source": CORRECT + "\n" * 1_200_000},
+                  {"cell_type": "markdown", "metadata": {}, "source": "x" * 3_000_000}]}))
     write("notebook_too_big.ipynb", notebook(CORRECT + "\n#" + "x" * (100 * 1024 * 1024) + "\n"))
     write("deep_notebook.ipynb", notebook(CORRECT, "[" * 1_000_000 + "]" * 1_000_000))
     write("printer.py", CORRECT + "\n_f = RNN.forward\nRNN.forward = lambda self, *a, **k: (print('x' * (1 << 20) * 200), "

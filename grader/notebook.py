@@ -8,6 +8,7 @@ that does not parse is skipped as Jupyter would skip it. Feedback names a line a
 
 from __future__ import annotations
 
+import bisect
 import json
 import warnings
 from dataclasses import dataclass
@@ -21,16 +22,20 @@ class NotebookError(ValueError):
 
 @dataclass(frozen=True)
 class Script:
-    """The code cells joined into one source, with the origin of each of its lines."""
+    """The code cells joined into one source, with where each came from: a few numbers per cell, never
+    one per line (a cell of two million empty lines cost the grader 300 MB as a tuple per line)."""
 
     source: str
-    origins: tuple[tuple[int, int], ...]  # (cell, line in the cell) of each line of source, 1-based
+    numbers: tuple[int, ...]  # the notebook's number (1-based) of each code cell, in order
     cells: tuple[tuple[int, int], ...]  # (first, last) line of source of each code cell
 
     def origin(self, line: int) -> tuple[int | None, int]:
         """(cell, line in the cell) of a line of source; (None, line) for a line of no cell, which only
         a lying child can name."""
-        return self.origins[line - 1] if 1 <= line <= len(self.origins) else (None, line)
+        at = bisect.bisect_right([first for first, _ in self.cells], line) - 1
+        if at < 0 or not self.cells[at][0] <= line <= self.cells[at][1]:
+            return None, line
+        return self.numbers[at], line - self.cells[at][0] + 1
 
 
 # What is expanded in the grader's own process: a JSON text of this size with this many containers and
@@ -62,7 +67,7 @@ def read(data: bytes) -> Script:
 
 def read_in_child(data: bytes) -> Script:
     """`read`, done by `python -I -m grader.notebook` under fixed limits (memory, CPU, time), which
-    answers with the code cells only: at most MAX_CODE_BYTES of code and their line origins."""
+    answers with the code cells only: at most MAX_CODE_BYTES of code and where each cell came from."""
     import os
     import subprocess
     import sys
@@ -86,10 +91,12 @@ def _script_from(answer: bytes) -> Script:
         fields = json.loads(answer)
         if "error" in fields and isinstance(fields["error"], str):
             raise NotebookError(fields["error"][:300])
-        source, origins, cells = fields["source"], fields["origins"], fields["cells"]
-        if not (isinstance(source, str) and all(_pair(o) for o in origins) and all(_pair(c) for c in cells)):
+        source, numbers, cells = fields["source"], fields["numbers"], fields["cells"]
+        if not (isinstance(source, str) and isinstance(numbers, list) and isinstance(cells, list)
+                and len(numbers) == len(cells) and all(type(n) is int for n in numbers)
+                and all(_pair(c) for c in cells)):
             raise ValueError
-        return Script(source, tuple(map(tuple, origins)), tuple(map(tuple, cells)))
+        return Script(source, tuple(numbers), tuple(map(tuple, cells)))
     except (ValueError, KeyError, TypeError, RecursionError):
         raise NotebookError(f"the notebook could not be read; {AGAIN}") from None
 
@@ -138,18 +145,20 @@ def _code_of(notebook: dict) -> Script:
 def _join_code_cells(cells) -> Script:
     if not isinstance(cells, list):
         raise NotebookError(f"the file is not a valid notebook (it has no list of cells); {AGAIN}")
-    lines, origins, ranges = [], [], []
+    texts, numbers, ranges, count = [], [], [], 0  # count: lines of source so far
     for number, cell in enumerate(cells, start=1):
         source = _source(cell)
         if source is None:
             raise NotebookError(f"cell {number} of the notebook is damaged (no type or no text); {AGAIN}")
         if cell["cell_type"] != "code" or not source.strip():
             continue
-        cell_lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        ranges.append((len(lines) + 1, len(lines) + len(cell_lines)))
-        origins.extend((number, index) for index in range(1, len(cell_lines) + 1))
-        lines.extend(cell_lines)
-    return Script("\n".join(lines) + "\n", tuple(origins), tuple(ranges))
+        text = source.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.count("\n") + 1
+        ranges.append((count + 1, count + lines))
+        numbers.append(number)
+        texts.append(text)
+        count += lines
+    return Script("\n".join(texts) + "\n", tuple(numbers), tuple(ranges))
 
 
 def _source(cell) -> str | None:
@@ -180,7 +189,7 @@ def main() -> None:
         if len(script.source.encode("utf-8")) > MAX_CODE_BYTES:
             raise NotebookError(f"the notebook's code cells hold more than {MAX_CODE_BYTES >> 20} MB of code; "
                                 "keep data out of them")
-        answer = {"source": script.source, "origins": script.origins, "cells": script.cells}
+        answer = {"source": script.source, "numbers": script.numbers, "cells": script.cells}
     except NotebookError as exc:
         answer = {"error": str(exc)}
     except MemoryError:
