@@ -132,7 +132,8 @@ def test_student_views_hide_what_is_not_shown_yet_and_escape_everything():
         assert "<script>" not in text and "\x1b" not in text and "\x07" not in text
         assert "did not pass: secret" not in text and "1 more checks are shown later" in text
     assert "&lt;script&gt;" in page
-    assert "\\*bold\\*" in markdown and "\\[x\\](http://e)" in markdown
+    # plain text for a comment box (issue 28, item 9): what the student wrote reads as it is, no escape
+    assert "*bold* [x](http://e)" in markdown and "\\" not in markdown and "&#" not in markdown
 
 
 def test_adjustments_reach_every_view_and_a_regrade_says_who_moved(graded, tmp_path):
