@@ -227,7 +227,7 @@ def test_a_folder_with_no_submission_warns_and_exits_non_zero(tmp_path):
     (tmp_path / "class").mkdir()
     (tmp_path / "class" / "notes.txt").write_text("no code here")
     result = grade(tmp_path / "class", "--out", tmp_path / "out", "-q")
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "1 is --fail-under's alone (issue 28, item 10)"
     assert "no submission" in result.output and "nothing was graded" in result.output
 
 

@@ -29,6 +29,23 @@ class Adjustment:
     comment: str
 
 
+def problem_with_columns(out: Path) -> str | None:
+    """What is wrong with OUTDIR/adjustments.csv's columns, in a sentence (None: nothing, or no file)."""
+    path = out / FILE
+    if not path.is_file():
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            fields = csv.DictReader(fh).fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+    missing = [c for c in COLUMNS[:3] if c not in fields]
+    if missing:
+        return (f"{path} needs the columns {', '.join(COLUMNS)} (check: a check's name, or total); it has no "
+                f"{', '.join(missing)}. Fix its first line; nothing was graded or rebuilt.")
+    return None
+
+
 def load(out: Path, checks: dict[str, set[str]]) -> tuple[dict[str, list[Adjustment]], list[str]]:
     """The adjustments of OUTDIR by student id, and a line for each row left out (and why).
     `checks` is {id: names of that student's checks}: a row naming an unknown id or check is left out."""

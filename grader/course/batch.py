@@ -121,17 +121,21 @@ class BatchResult:
 def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, jobs: int | None = None,
                  pick: str | None = None, force: bool = False, quiet: bool = False,
                  stream=None, similarity: bool = False, make_pool=None, gradebook: str | None = None,
-                 assignment: str | None = None, course: Path | None = None) -> BatchResult:
+                 assignment: str | None = None, course: Path | None = None,
+                 roster: Path | None = None) -> BatchResult:
     """Grade every submission in `folder` into `out`; reuse reports that still match (unless force).
     With `similarity`, also rank pairs of students by similarity (grader/course/similarity.py).
     `make_pool(workers, spec, seed)` makes what grades the distinct files (default: forked local workers,
     `Pool`; a Dask cluster's is `grader.course.cluster.ClusterPool`, with the same interface).
-    `course` (a course file, checked by the caller) is kept as OUTDIR/course.toml, which every page build reads."""
+    `course` (a course file, checked by the caller) is kept as OUTDIR/course.toml, and `roster` (checked too)
+    as OUTDIR/roster.csv, which every page build reads."""
     started = time.monotonic()
     seed = spec.seed if seed is None else seed
     out.mkdir(parents=True, exist_ok=True)
     if course is not None:
         write_atomic(out / "course.toml", Path(course).read_text(encoding="utf-8-sig"))
+    if roster is not None:
+        write_atomic(out / "roster.csv", Path(roster).read_text(encoding="utf-8-sig"))
     for stale in out.glob(".*.tmp"):  # what a killed run was writing: never a report
         stale.unlink(missing_ok=True)
     submissions, ignored = discover(folder, pick, exclude=out, marker=spec.marker)
