@@ -41,13 +41,13 @@ def rows(kind: str, students: list[dict], assignment: str) -> list[list[str]]:
     roster student with no hand-in), max_score, status, feedback (a short plain-text line for the
     platform's comment box), and name and email when a roster gives them."""
     if kind == "canvas":
-        return [CANVAS + [assignment]] + [[s.get("name") or s["id"], s["id"], "", "", "", _score(s["score"], "g", s["status"])]
-                                          for s in students]
+        return [CANVAS + [assignment]] + [[s.get("name") or s["id"], s["id"], "", "", "",
+                                           _score(s["score"], "g", s["status"])] for s in students]
     if kind == "moodle":
         return [MOODLE] + [[f"Participant {s['id']}", s.get("name") or s["id"], s.get("email", ""),
                             "Submitted for grading" if s["score"] is not None else "No submission",
-                            _score(s["score"], ".2f", s["status"]), _score(s["max_score"], ".2f"), "Yes", "", "", s["feedback"]]
-                           for s in students]
+                            _score(s["score"], ".2f", s["status"]), _score(s["max_score"], ".2f"), "Yes", "", "",
+                            s["feedback"]] for s in students]
     if kind == "csv":
         return [["id", "name", "score", "max_score", "status", "feedback"]] + [
             [s["id"], s.get("name", ""), _score(s["score"], "g", s["status"]), _score(s["max_score"], "g"), s["status"],
