@@ -28,7 +28,7 @@ from grader import __version__
 from grader import source
 from grader.report import ERROR, CheckResult, Report, clean, write_atomic
 from grader.sandbox.reaping import become_subreaper, our_children, sweep_orphans
-from grader.course.discovery import Submission, discover
+from grader.course.discovery import Submission, discover, files_line
 from grader.course.pool import Pool
 from grader.judge.spec import Spec
 
@@ -229,8 +229,7 @@ def _for(sub: Submission, report: dict) -> dict:
     rest = {k: v for k, v in report["submission"].items() if k not in ("id", "name")}
     output = report["output"]
     if sub.others:
-        shown = ", ".join(sub.others[:8]) + (" and more" if len(sub.others) > 8 else "")
-        output += f"\nGraded {sub.name}; also handed in, not graded: {shown}."
+        output += "\n" + files_line(sub.name, sub.others)
     return dict(report, output=output, submission={"id": sub.id, "name": sub.name, **rest})
 
 

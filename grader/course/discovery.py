@@ -154,6 +154,15 @@ def _from_folder(folder: Path, pick: str | None, gradescope_ids: dict[str, list[
     return Submission(student, chosen, _from_file_name(chosen.name)[1], others=others, pick_missed=missed)
 
 
+def files_line(graded: str, others: list[str]) -> str:
+    """Which file was graded and which were handed in but not, in one sentence (the batch's report and
+    Gradescope's results.json both say it)."""
+    if not others:
+        return f"Graded {graded}."
+    shown = ", ".join(others[:8]) + (" and more" if len(others) > 8 else "")
+    return f"Graded {graded}; also handed in, not graded: {shown}."
+
+
 def choose(folder: Path, marker: str | None, pick: str | None = None) -> tuple[Path | None, list[str], str | None]:
     """The one rule for the file to grade in a student's folder (a batch's sub-folder, Gradescope's
     upload): the candidates are the .py and .ipynb files anywhere under it (hidden folders,
