@@ -76,7 +76,8 @@ COURSE = "course.toml"  # the course file a batch or `grade report --course` was
 SETTINGS = "settings.json"  # what `grade FOLDER` or `grade report` was asked for (gradebook, assignment)
 
 
-def load(out: Path, course: course_file.CourseFile | None = None) -> tuple[dict, list[Student], list[str]]:
+def load(out: Path, course: course_file.CourseFile | None = None,
+         members: dict[str, roster.Member] | None = None) -> tuple[dict, list[Student], list[str]]:
     """The summary, each student with their report and the score that counts (adjusted, after the late
     policy of `course`, else of OUTDIR/course.toml), every roster student (OUTDIR/roster.csv) among
     them, and the problems staff should read. CourseFileProblem or RosterProblem if a file is wrong."""
@@ -95,7 +96,8 @@ def load(out: Path, course: course_file.CourseFile | None = None) -> tuple[dict,
     found, problems = adjust.load(out, {sid: {t["name"] for t in r["tests"]} for sid, r in reports.items()})
     if course is None:
         course = course_file.load(out / COURSE if (out / COURSE).is_file() else None)
-    members = roster.load(out)
+    if members is None:  # the service passes its own roster; a batch keeps it as OUTDIR/roster.csv
+        members = roster.load(out)
     students = []
     for sid, report in reports.items():
         late = lateness.assess(rows[sid], course)
@@ -124,7 +126,8 @@ def settings(out: Path) -> dict:
 
 
 def build(out: Path, book: str | None = None, assignment: str | None = None,
-          course: course_file.CourseFile | None = None, remember: bool = False) -> Built:
+          course: course_file.CourseFile | None = None, remember: bool = False,
+          members: dict[str, roster.Member] | None = None) -> Built:
     """Write summary.csv and summary.json (the score that counts), index.html, students/, feedback/ (and
     gradebook.csv with `book`) from OUTDIR's files. With `remember`, `book` and `assignment` are kept in
     OUTDIR/settings.json, and a later build without them uses them (so `grade report` rewrites the
@@ -135,7 +138,7 @@ def build(out: Path, book: str | None = None, assignment: str | None = None,
             kept = {"gradebook": book or kept.get("gradebook"), "assignment": assignment or kept.get("assignment")}
             write_atomic(out / SETTINGS, json.dumps(kept, indent=2) + "\n")
         book, assignment = book or kept.get("gradebook"), assignment or kept.get("assignment")
-    summary, students, problems = load(out, course)
+    summary, students, problems = load(out, course, members)
     summary = summary_file.rewrite(out, summary, students)
     handed = {s.id for s in students if s.report is not None}
     for folder in ("students", "feedback"):
