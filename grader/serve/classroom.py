@@ -54,7 +54,7 @@ class Attempt:
         return Lateness(self.days_late > 0, self.days_late if self.days_late > 0 else None)
 
 
-def of(service, student: str | None = None) -> list[Attempt]:
+def shown_attempts(service, student: str | None = None) -> list[Attempt]:
     """Every attempt (of one student, or of all) as a person reads it: staff's adjustments (the service's
     adjustments.csv) applied to each student's attempt that counts."""
     return attempts(service.make_session, service.spec.fingerprint, service.course, student, service.out)

@@ -55,7 +55,7 @@ def add_staff_routes(app: FastAPI, service) -> None:
         sid = page.removesuffix(".html")
         if not page.endswith(".html") or not known(sid):  # a path only from a roster id, never as given
             return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
-        tries = classroom.of(service, sid)
+        tries = classroom.shown_attempts(service, sid)
         counting = classroom.counting(tries, service.course.counts)
         nav = (f"<a href=\"/staff/\">Class</a><a href=\"/staff/history/{sid}\">All attempts of this student</a>"
                + pages.reissue_form(sid, service.csrf(staff_credential(request))))
@@ -69,14 +69,14 @@ def add_staff_routes(app: FastAPI, service) -> None:
             return denied(request)
         if not known(sid):
             return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
-        tries = classroom.of(service, sid)
+        tries = classroom.shown_attempts(service, sid)
         return HTMLResponse(pages.staff_history(sid, tries))
 
     @app.get("/staff/submissions/{number}")
     def any_submission(request: Request, number: int):
         if not staff_credential(request):
             return denied(request)
-        for sid, tries in classroom.by_student(classroom.of(service)).items():
+        for sid, tries in classroom.by_student(classroom.shown_attempts(service)).items():
             for attempt in tries:
                 if attempt.id == number:
                     return HTMLResponse(pages.feedback_page(service, attempt, tries,
@@ -162,7 +162,7 @@ def add_staff_routes(app: FastAPI, service) -> None:
     def submissions(request: Request):
         if not staff_credential(request):
             return denied(request)
-        tries = classroom.of(service)
+        tries = classroom.shown_attempts(service)
         # score: the score that counts for that attempt (course.standing, as every page and the gradebook);
         # grader_score: the grader's own; counts: the attempt that goes to the gradebook
         return {"submissions": [{"id": a.id, "student": a.student, "file": a.filename, "state": a.state,
