@@ -54,7 +54,7 @@ def day(tmp_path_factory) -> dict:
     (folder / "stranger_777005_15_rnn_student.py").write_text((EXAMPLES / "correct_loops.py").read_text())
     (folder / "stranger_777005_15_my_helpers.py").write_text("def clip(x):\n    return x\n")
     (root / "roster.csv").write_text(ROSTER)
-    (root / "course.toml").write_text(COURSE)
+    (root / "course.toml").write_text(COURSE + "\n[extensions]\n777002 = 2026-12-09T23:59:00Z\n")
     out = root / "out"
     result = grade(folder, "--out", out, "--spec", spec, "--jobs", "2", "-q", "--roster", root / "roster.csv",
                    "--course", root / "course.toml", "--gradebook", "canvas", "--assignment", "RNN (4711)")
@@ -94,6 +94,10 @@ def test_items_5_and_11_the_roster_gives_names_and_a_row_to_every_student(day):
     assert "Ann Lee" in index and 'data-id="777006"' in index and 'id="count-missing">1<' in index
     assert "Feedback for Ann Lee (777001)" in (out / "students" / "777001.html").read_text()
     assert "777005" in day["output"] and "not on the roster" in day["output"]
+
+
+def test_item_12_an_extension_over_a_canvas_late_mark_is_said_not_silently_ignored(day):
+    assert "[extensions] gives 777002 their own deadline, but the platform recorded no time" in day["output"]
 
 
 def test_item_6_a_pdf_alone_has_a_row_and_an_ungradable_student_says_why(day):

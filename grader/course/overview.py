@@ -106,6 +106,11 @@ def load(out: Path, course: course_file.CourseFile | None = None,
         if counted.capped:
             problems.append(f"{adjust.FILE}: the adjustments of {sid} would take the score outside 0 to "
                             f"{counted.max_score:g}; it is held at {counted.score:g}.")
+        if sid in course.extensions and late.late and late.days is None:
+            problems.append(f"{COURSE} [extensions] gives {sid} their own deadline, but the platform recorded no "
+                            "time for this hand-in, only its own late mark (Canvas's _late_, which already counts "
+                            "an extension given in Canvas): give the extension there, or a total row in "
+                            f"{adjust.FILE}.")
         member = (members or {}).get(sid, roster.Member(sid))
         students.append(Student(sid, report, counted, mine, late, member.name, member.email))
     if members is not None:
