@@ -152,8 +152,11 @@ def test_a_batch_writes_a_valid_report_per_submission_and_a_summary(tmp_path, qu
     with open(out / "summary.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     checks = [c["name"] for c in load(quick_spec).checks]
-    assert list(rows[0]) == ["id", "score", "max_score", *checks, "status", "sha256", "file", "late", "handed_in"]
+    # the score that counts first, the grader's own beside it (issue 28, item 4): no adjustment, no policy here
+    assert list(rows[0]) == ["id", "name", "score", "grader_score", "adjusted", "late_penalty", "max_score", *checks,
+                             "status", "sha256", "file", "late", "handed_in"]
     assert {r["id"]: float(r["score"]) for r in rows} == {i: r["score"] for i, r in reports.items()}
+    assert {r["id"]: float(r["grader_score"]) for r in rows} == {i: r["score"] for i, r in reports.items()}
     for row in rows:
         report = reports[row["id"]]
         assert {c: float(row[c]) for c in checks} == {t["name"]: t["score"] for t in report["tests"]}

@@ -49,7 +49,9 @@ def test_a_class_of_300_as_a_canvas_zip_in_one_command(tmp_path):
         assert failing == sorted(EXPECTATIONS[example]["fails"]), (sid, example, report["output"][:300])
     assert {sid for sid, r in rows.items() if r["late"] == "yes"} == late
     helpers = {p.name.split("_")[-3]: p.name for p in (tmp_path / "class").glob("*_helpers.py")}
-    assert helpers and all(name in json.loads((out / f"{sid}.json").read_text())["output"]
+    # listed by the student's own names, never Canvas's prefixed one (issue 28, item 9)
+    outputs = {sid: json.loads((out / f"{sid}.json").read_text())["output"] for sid in helpers}
+    assert helpers and all("helpers.py" in outputs[sid].rsplit("not graded:", 1)[-1] and name not in outputs[sid]
                            for sid, name in helpers.items()), "a student's other files are listed"
     with open(out / "gradebook.csv", newline="") as fh:
         book = list(csv.reader(fh))
@@ -57,9 +59,10 @@ def test_a_class_of_300_as_a_canvas_zip_in_one_command(tmp_path):
     scores = {r[1]: float(r[5]) for r in book[1:]}
     assert sorted(scores) == sorted(expected)
     for sid, row in rows.items():  # late by an unknown amount: one started day, 10% of 10 points
-        wanted = max(row["score"] - 1.0, 0.0) if sid in late else row["score"]
-        assert abs(scores[sid] - wanted) < 1e-9, (sid, row["score"], scores[sid])
-    assert any(scores[s] < rows[s]["score"] for s in late), "the policy took something off"
+        wanted = max(row["grader_score"] - 1.0, 0.0) if sid in late else row["grader_score"]
+        assert abs(scores[sid] - wanted) < 1e-9, (sid, row["grader_score"], scores[sid])
+        assert scores[sid] == row["score"], "one score: the summary's is the gradebook's (issue 28, item 4)"
+    assert any(scores[s] < rows[s]["grader_score"] for s in late), "the policy took something off"
     index = (out / "index.html").read_text()
     assert 'id="count-students">300<' in index and f'id="count-late">{len(late)}<' in index
     assert len(list((out / "students").glob("*.html"))) == len(list((out / "feedback").glob("*.md"))) == 300

@@ -115,7 +115,17 @@ def workspace(tmp_path_factory) -> Path:
     (here / "class").mkdir()
     for name in ("ann.py", "bob.py"):
         shutil.copy(EXAMPLES / "seed_student.py", here / "class" / name)
+    with zipfile.ZipFile(here / "downloads.zip", "w") as archive:  # docs/course.md's platform download
+        for name in ("ann.py", "bob.py"):
+            archive.write(here / "class" / name, name)
+    (here / "roster.csv").write_text("id,name,email\nann,Ann Lee,ann@example.edu\nbob,Bob Ode,\n")
+    (here / "course.toml").write_text(_course_example())
     return here
+
+
+def _course_example() -> str:
+    """docs/course.md's course file, as shown."""
+    return re.search(r"^```toml\n(.*?)^```", (PROJECT / "docs" / "course.md").read_text(), re.M | re.S).group(1)
 
 
 def grade(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -161,12 +171,21 @@ def test_a_shown_command_does_what_its_options_say(where, command, workspace):
         assert done.returncode == 0 and all(s.id in done.stdout for s in specs_available())
     elif words[0] == "--help":
         assert done.returncode == 0 and "Usage: grade SUBMISSION [OPTIONS]" in done.stdout, what
-    elif (workspace / words[0]).is_dir():  # a batch
+    elif (workspace / words[0]).is_dir() or words[0].endswith(".zip"):  # a batch, of a folder or a zip
         assert done.returncode == 0, what
         out = workspace / options["--out"]
         rows = list(csv.DictReader((out / "summary.csv").open()))
         assert [float(r["score"]) for r in rows] == [SEED_SCORE] * len(rows) and rows, what
         assert "submissions in" in done.stdout, what
+        if "--roster" in options:  # names from the roster, in the summary and the gradebook
+            assert {r["name"] for r in rows} == {"Ann Lee", "Bob Ode"}, what
+            if "--gradebook" in options:
+                assert "Ann Lee" in (out / "gradebook.csv").read_text(), what
+    elif words[0] == "report":  # rebuilt from OUTDIR alone; the gradebook the batch asked for, again
+        assert done.returncode == 0 and "Wrote" in done.stdout, what
+        out = workspace / words[1]
+        if (out / "settings.json").is_file() and json.loads((out / "settings.json").read_text()).get("gradebook"):
+            assert "gradebook.csv" in done.stdout, what
     else:  # one file
         below = "--fail-under" in options and 100 * SEED_SCORE / 10 < float(options["--fail-under"])
         assert done.returncode == (1 if below else 0), what
@@ -229,7 +248,26 @@ def claim_checks_and_points(workspace):
     assert float(total) == spec.max_score
 
 
+def claim_course_file_as_shown_loads(workspace):
+    from grader.course import course_file
+
+    (workspace / "shown.toml").write_text(_course_example())
+    course = course_file.load(workspace / "shown.toml")
+    assert course.late.per_day == 0.10 and course.grace.total_seconds() == 15 * 60
+    assert course.deadline_for("777002") > course.deadline_for("someone else") == course.deadline
+    assert "ann@example.edu" in course.extensions
+
+
+def claim_refused_before_grading_exit_2(workspace):
+    (workspace / "nothing").mkdir(exist_ok=True)
+    assert grade("nothing", "--out", "nothing-graded", cwd=workspace).returncode == 2
+    assert grade("class", "--out", "class/graded", cwd=workspace).returncode == 2
+
+
 CLAIMS = [
+    ("docs/course.md", "`[extensions]` applies wherever the time of a hand-in is known", claim_course_file_as_shown_loads),
+    ("README.md", "2 for a usage error (a missing file, an unknown spec) or input refused before grading (a folder "
+                  "with no submission, `--out` inside the folder of submissions", claim_refused_before_grading_exit_2),
     ("README.md", "the seed student's own code: it loses `gradient_d_bs` and `update`", claim_seed_loses_two_checks),
     ("docs/ci.md", "A notebook is graded like a .py (see \"Notebooks\" in the README): `seed_student.ipynb` scores "
                    "8.5 / 10, as `seed_student.py` does.", claim_notebook_graded_like_py),

@@ -90,6 +90,14 @@ def test_the_overview_in_chromium(browser, graded, tmp_path):  # noqa: F811
     header.click()
     assert scores() == sorted(scores(), reverse=True) and header.get_attribute("aria-sort") == "descending"
     assert sorted(scores()) == sorted(s["score"] for s in summary["submissions"])
+    # from the keyboard (issue 28): each header is a button, so Tab reaches it and Enter or Space sorts
+    from selenium.webdriver.common.keys import Keys
+
+    button = header.find_element(By.CSS_SELECTOR, "button")
+    button.send_keys(Keys.ENTER)
+    assert scores() == sorted(scores()) and header.get_attribute("aria-sort") == "ascending"
+    button.send_keys(Keys.SPACE)
+    assert scores() == sorted(scores(), reverse=True) and header.get_attribute("aria-sort") == "descending"
 
     box = browser.find_element(By.ID, "filter")
     box.send_keys("ungradable")

@@ -108,3 +108,21 @@ def test_a_grader_that_starts_removes_the_scratch_of_graders_no_longer_alive(tmp
     made = scratch.make_folder("child")
     os.rmdir(made)
     assert os.path.basename(made).startswith(f"grader-child-{os.getpid()}-")
+
+
+def test_a_grader_never_removes_the_scratch_of_a_grader_in_another_pid_namespace(tmp_path):
+    """Issue 28, item 10: a grader in another pid namespace (a container, a cluster worker) sharing /tmp
+    sees other pids; judging its folders by our /proc removed a live grader's scratch under it, and it
+    stopped with a raw FileNotFoundError at scratch.chmod."""
+    from grader.sandbox import scratch
+
+    ours = scratch._pid_namespace()
+    theirs = tmp_path / f"grader-cells-999999-n{ours + 1}-abc"  # pid 999999 is not ours to judge
+    theirs.mkdir()
+    dead_here = tmp_path / f"grader-cells-999999-n{ours}-def"
+    dead_here.mkdir()
+    assert scratch.remove_abandoned(str(tmp_path)) == [dead_here.name]
+    assert theirs.is_dir()
+    made = scratch.make_folder("child")
+    os.rmdir(made)
+    assert os.path.basename(made).startswith(f"grader-child-{os.getpid()}-n{ours}-")

@@ -114,7 +114,7 @@ def test_staff_see_the_class_any_history_and_the_gradebook(service):  # noqa: F8
     history = staff.get("/staff/history/alice").text
     assert "again.py" in history
     book = staff.get("/staff/gradebook.csv").text.splitlines()
-    assert book[0] == "id,score,max_score,status,feedback" and any(line.startswith("alice,") for line in book)
+    assert book[0] == "id,name,score,max_score,status,feedback" and any(line.startswith("alice,") for line in book)
     api = client_for(app)
     status = api.get("/api/status", headers={"Authorization": f"Bearer {STAFF}"}).json()
     assert status["graded_twice"] == 0 and status["submissions"] >= 1
@@ -149,7 +149,7 @@ def test_staff_adjustments_reach_the_gradebook_and_the_students_page(service):  
     rows = b"id,check,points,comment\nalice,total,-1.5,copied the update from the slides\n"
     assert staff.post("/staff/adjustments", data={"csrf": csrf}, files={"file": ("adjustments.csv", rows)}).status_code == 200
     book = staff.get("/staff/gradebook.csv").text
-    assert "\nalice,8.5,10," in book
+    assert "\nalice,Alice,8.5,10," in book
     home = alice.get("/").text
     counting = re.search(r'href="/submissions/(\d+)">#\d+</a> <span class="counting">', home).group(1)
     page = alice.get(f"/submissions/{counting}").text
@@ -174,4 +174,4 @@ def test_a_late_hand_in_costs_the_same_on_every_staff_view(service, course):  # 
     row = row[:row.index("</tr>")]
     assert "8 / 10" in row and "late" in row, row
     assert "20% of 10 points taken off" in staff.get("/staff/students/dave.html").text
-    assert "\ndave,8," in staff.get("/staff/gradebook.csv").text
+    assert "\ndave,Dave,8," in staff.get("/staff/gradebook.csv").text

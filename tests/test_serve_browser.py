@@ -61,9 +61,12 @@ def test_staff_open_the_overview_and_a_students_page(browser, server):  # noqa: 
     browser.get(f"{base}/staff/signin")
     browser.find_element(By.ID, "staff-token").send_keys(STAFF)
     browser.find_element(By.ID, "staff-signin").click()
-    assert browser.find_element(By.ID, "count-students").text == "1"
+    # every roster student is counted and has a row, grace with no hand-in too (issue 28, items 5 and 11)
+    assert browser.find_element(By.ID, "count-students").text == "2"
+    assert browser.find_element(By.ID, "count-missing").text == "1"
     rows = browser.find_elements(By.CSS_SELECTOR, "#students tbody tr")
-    assert [r.get_attribute("data-id") for r in rows] == ["ada"]
+    assert [r.get_attribute("data-id") for r in rows] == ["ada", "grace"]
+    assert "Grace Hopper" in rows[1].text and "no hand-in" in rows[1].text
     no_console_errors(browser)
     browser.find_element(By.LINK_TEXT, "ada").click()
     assert browser.find_element(By.ID, "score").text == "10 / 10"

@@ -9,15 +9,16 @@ from pathlib import Path
 import click
 
 from grader.cli.folder import _grade_folder, _grade_zip, _pool_maker
-from grader.cli.group import (FORMATS, GRADEBOOKS, GradeFileCommand, _below, _choose_isolation, _load_spec, main,
-                               pack_option)
+from grader.cli.group import (EXIT_BELOW, EXIT_INTERRUPTED, FORMATS, GRADEBOOKS, GradeFileCommand, _below,
+                               _choose_isolation, _load_spec, main, pack_option)
 
 
 @main.command("grade", cls=GradeFileCommand, hidden=True)
 @pack_option
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
-@click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
-              help="Assignment spec: an id under specs/ or a path to a spec JSON file.")
+@click.option("--spec", "spec_name", default=None,
+              help="Assignment spec: an id under specs/ or a path to a spec JSON file (default: the pack's only "
+                   "spec, else rnn-seq2one).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Hidden seed (default: the spec's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="A file: also write the report there, in the --format given (without --format: the JSON "
@@ -53,24 +54,29 @@ from grader.cli.group import (FORMATS, GRADEBOOKS, GradeFileCommand, _below, _ch
               help="With --gradebook canvas: the assignment column, as Canvas names it: \"Name (id)\".")
 @click.option("--course", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               metavar="COURSE.TOML",
-              help="Folder: the course file (deadline, grace, late policy); kept as OUTDIR/course.toml, so "
-                   "`grade report` and later runs apply it too. Scores shown and exported are after it.")
-def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path | None, fmt: str,
+              help="Folder: the course file (deadline, grace, late policy, [extensions]); kept as "
+                   "OUTDIR/course.toml, so `grade report` and later runs apply it too. See docs/course.md.")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              metavar="ROSTER.CSV",
+              help="Folder: the class list (columns id, name[, email]): names on every page and gradebook, a row "
+                   "for every student (\"no hand-in\" too); kept as OUTDIR/roster.csv.")
+def grade_command(submission: Path, spec_name: str | None, seed: int | None, out: Path | None, fmt: str,
                   fail_under: float | None, jobs: int | None, pick: str | None, force: bool, quiet: bool,
                   isolation: str | None, similarity: bool, cluster: str | None, require_isolation: str | None,
-                  gradebook: str | None, assignment: str | None, course: Path | None):
+                  gradebook: str | None, assignment: str | None, course: Path | None, roster: Path | None):
     """Grade one submission (.py or .ipynb), or every submission in a folder (with --out OUTDIR)."""
     _choose_isolation(isolation)
     if submission.is_file() and submission.suffix.lower() == ".zip":  # a platform's bulk download
+        make_pool = _pool_maker(cluster, require_isolation)  # a zip is a folder: the same checks, the same pool
         return _grade_zip(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet, similarity,
-                          None, gradebook, assignment, course)
+                          make_pool, gradebook, assignment, course, roster)
     if submission.is_dir():
         make_pool = _pool_maker(cluster, require_isolation)
         return _grade_folder(submission, spec_name, seed, out, fmt, fail_under, jobs, pick, force, quiet,
-                             similarity, make_pool, gradebook, assignment, course)
+                             similarity, make_pool, gradebook, assignment, course, roster)
     for name, value in (("--jobs", jobs), ("--pick", pick), ("--force", force), ("--similarity", similarity),
                         ("--cluster", cluster), ("--require-isolation", require_isolation), ("--gradebook", gradebook),
-                        ("--course", course)):
+                        ("--course", course), ("--roster", roster)):
         if value:
             raise click.UsageError(f"{name} applies to a folder of submissions, and {submission} is a file.")
     if out is not None and out.is_dir():
@@ -91,7 +97,7 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
 
         click.echo(f"\nInterrupted: {clean(str(submission))} was not graded, and nothing was written. "
                    "Run the same command again to grade it.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     from grader.report.views import VIEWS
@@ -105,7 +111,7 @@ def grade_command(submission: Path, spec_name: str, seed: int | None, out: Path 
     click.echo(VIEWS[fmt](report), nl=False)
     if fail_under is not None and _below(report.score, report.max_score, fail_under):
         click.echo(f"Score {report.score:g}/{report.max_score:g} is below --fail-under {fail_under:g}%.", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_BELOW)
 
 
 def _out_format(fmt: str) -> str:

@@ -11,13 +11,26 @@ import click
 
 from grader import __version__
 
+# Every exit code of `grade`, in one place (README "Exit codes" says the same).
+EXIT_OK = 0
+EXIT_BELOW = 1  # --fail-under: a score below the bar (selftest: an example off its expectations); nothing else
+EXIT_REFUSED = 2  # a usage mistake or input refused before grading (click's own usage errors are 2 too)
+EXIT_INTERRUPTED = 130  # Ctrl-C: what was finished is kept
+
 FORMATS = ["text", "json", "markdown", "gradescope", "junit"]
 GRADEBOOKS = ["canvas", "moodle", "csv"]
 
 
-def _load_spec(name: str):
+def _load_spec(name: str | None):
+    """The spec named, or without a name the pack's default: its only spec when it has one, else
+    rnn-seq2one (the demo pack's)."""
     from grader.judge import spec
     try:
+        if name is None:
+            pack = spec.current_pack()
+            files = sorted(p for p in pack.specs.glob("*.json") if not p.name.endswith(".schema.json")) \
+                if pack.specs.is_dir() else []
+            name = files[0].stem if len(files) == 1 else spec.DEFAULT_SPEC
         return spec.load(name)
     except spec.NoPack as exc:
         raise click.UsageError(str(exc)) from None
@@ -58,7 +71,7 @@ class GradeGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:  # click would say "Aborted!" and exit 1, which means --fail-under
             click.echo("\nInterrupted: the command stopped before it finished.", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
 
 
 class _ContextAsTyped(click.Context):
@@ -139,8 +152,9 @@ def main():
     grade FOLDER --out OUTDIR --similarity   also rank pairs of students by similarity
     grade similarity OUTDIR             the same ranking, later, from OUTDIR alone
     grade FOLDER --out OUTDIR --gradebook canvas   also OUTDIR/gradebook.csv (canvas, moodle or csv)
-    grade report OUTDIR                 rebuild index.html, students/, feedback/ from OUTDIR's reports
+    grade report OUTDIR                 rebuild the pages, summary and gradebook from OUTDIR's reports
     grade FOLDER --out D --cluster A    the same batch on a Dask cluster (docs/cluster.md)
+    grade FOLDER --out D --roster roster.csv --course course.toml   names, every student, deadlines
     grade selftest                      course-staff CI: every spec's examples score what they should
     grade --list-specs                  the assignments this grader knows; choose one with --spec ID
     grade bundle --out autograder.zip   a Gradescope autograder for the spec

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.group import _load_spec, main, pack_option
+from grader.cli.group import EXIT_BELOW, EXIT_OK, _load_spec, main, pack_option
 
 
 @main.command("selftest")
@@ -34,16 +34,17 @@ def selftest_command(spec_name: str | None):
     if len(specs) > 1:
         verdict = f"FAILED for {', '.join(failed)}" if failed else "all passed"
         click.echo(f"selftest of {len(specs)} specs: {verdict}")
-    sys.exit(1 if failed else 0)
+    sys.exit(EXIT_BELOW if failed else EXIT_OK)
 
 
 @main.command("bundle")
 @pack_option
-@click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
-              help="Assignment spec to grade: an id under specs/ or a path.")
+@click.option("--spec", "spec_name", default=None,
+              help="Assignment spec to grade: an id under specs/ or a path (default: the pack's only spec, "
+                   "else rnn-seq2one).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
               show_default=True, help="Where to write the zip to upload to Gradescope.")
-def bundle_command(spec_name: str, out: Path):
+def bundle_command(spec_name: str | None, out: Path):
     """Write a Gradescope autograder zip: setup.sh, run_autograder, the grader and the spec."""
     from grader.course.bundle import write_bundle
 
@@ -57,9 +58,9 @@ def bundle_command(spec_name: str, out: Path):
 @pack_option
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/autograder"),
               show_default=True, help="Gradescope's folder: submission/ is read, results/ is written.")
-@click.option("--spec", "spec_name", default="rnn-seq2one", show_default=True,
-              help="Assignment spec: an id under specs/ or a path.")
-def gradescope_run_command(root: Path, spec_name: str):
+@click.option("--spec", "spec_name", default=None,
+              help="Assignment spec: an id under specs/ or a path (default: the pack's only spec, else rnn-seq2one).")
+def gradescope_run_command(root: Path, spec_name: str | None):
     """What run_autograder does: grade ROOT/submission, write ROOT/results/results.json.
 
     \b

@@ -28,7 +28,7 @@ from grader import __version__
 from grader import source
 from grader.report import ERROR, CheckResult, Report, clean, write_atomic
 from grader.sandbox.reaping import become_subreaper, our_children, sweep_orphans
-from grader.course.discovery import Submission, discover
+from grader.course.discovery import Submission, discover, files_line
 from grader.course.pool import Pool
 from grader.judge.spec import Spec
 
@@ -114,22 +114,28 @@ class BatchResult:
     similarity: tuple | None = None  # (listed pairs, submissions compared) when --similarity ran
     changes: list[dict] | None = None  # who moved since the reports on disk before this run (a regrade)
     problems: list[str] = field(default_factory=list)  # adjustments left out, gradebook ids not matched
+    summary: dict | None = None  # summary.json as the page build left it: the scores that count
+    pick_missed: list[str] = field(default_factory=list)  # ids none of whose files matched --pick
 
 
 def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, jobs: int | None = None,
                  pick: str | None = None, force: bool = False, quiet: bool = False,
                  stream=None, similarity: bool = False, make_pool=None, gradebook: str | None = None,
-                 assignment: str | None = None, course: Path | None = None) -> BatchResult:
+                 assignment: str | None = None, course: Path | None = None,
+                 roster: Path | None = None) -> BatchResult:
     """Grade every submission in `folder` into `out`; reuse reports that still match (unless force).
     With `similarity`, also rank pairs of students by similarity (grader/course/similarity.py).
     `make_pool(workers, spec, seed)` makes what grades the distinct files (default: forked local workers,
     `Pool`; a Dask cluster's is `grader.course.cluster.ClusterPool`, with the same interface).
-    `course` (a course file, checked by the caller) is kept as OUTDIR/course.toml, which every page build reads."""
+    `course` (a course file, checked by the caller) is kept as OUTDIR/course.toml, and `roster` (checked too)
+    as OUTDIR/roster.csv, which every page build reads."""
     started = time.monotonic()
     seed = spec.seed if seed is None else seed
     out.mkdir(parents=True, exist_ok=True)
     if course is not None:
         write_atomic(out / "course.toml", Path(course).read_text(encoding="utf-8-sig"))
+    if roster is not None:
+        write_atomic(out / "roster.csv", Path(roster).read_text(encoding="utf-8-sig"))
     for stale in out.glob(".*.tmp"):  # what a killed run was writing: never a report
         stale.unlink(missing_ok=True)
     submissions, ignored = discover(folder, pick, exclude=out, marker=spec.marker)
@@ -184,7 +190,8 @@ def grade_folder(folder: Path, out: Path, spec: Spec, seed: int | None = None, j
         sweep_orphans(before)
         progress.finish()
     result = BatchResult(submissions, reports, reused=reused, graded=len(jobs_list), ignored=ignored,
-                         graded_submissions=sum(map(len, todo.values())), seconds=time.monotonic() - started)
+                         graded_submissions=sum(map(len, todo.values())), seconds=time.monotonic() - started,
+                         pick_missed=[s.id for s in submissions if s.pick_missed])
     write_summary(out, spec, seed, result)
     _course(out, spec, result, similarity)
     _pages(out, result, last_run, gradebook, assignment)
@@ -222,8 +229,7 @@ def _for(sub: Submission, report: dict) -> dict:
     rest = {k: v for k, v in report["submission"].items() if k not in ("id", "name")}
     output = report["output"]
     if sub.others:
-        shown = ", ".join(sub.others[:8]) + (" and more" if len(sub.others) > 8 else "")
-        output += f"\nGraded {sub.name}; also handed in, not graded: {shown}."
+        output += "\n" + files_line(sub.name, sub.others)
     return dict(report, output=output, submission={"id": sub.id, "name": sub.name, **rest})
 
 
@@ -238,7 +244,9 @@ def summary_rows(spec: Spec, result: BatchResult) -> list[dict]:
     for sub in result.submissions:
         report = result.reports[sub.id]
         scores = {t["name"]: t["score"] for t in report["tests"]}
-        rows.append({"id": sub.id, "score": report["score"], "max_score": report["max_score"],
+        # the grader's record; the page build (course/summary_file.py) rewrites `score` as the score that counts
+        rows.append({"id": sub.id, "score": report["score"], "grader_score": report["score"],
+                     "max_score": report["max_score"],
                      **{c["name"]: scores.get(c["name"], 0.0) for c in spec.checks},
                      "status": report["status"], "sha256": report["submission"]["sha256"],
                      "file": str(sub.path.name) if sub.path else "",
@@ -254,7 +262,8 @@ def write_summary(out: Path, spec: Spec, seed: int, result: BatchResult) -> dict
     """summary.csv for a spreadsheet or gradebook, summary.json with the same and the class's pass rates."""
     rows = summary_rows(spec, result)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["id", "score", "max_score", *(c["name"] for c in spec.checks),
+    writer = csv.DictWriter(buffer, fieldnames=["id", "score", "grader_score", "max_score",
+                                                *(c["name"] for c in spec.checks),
                                                 "status", "sha256", "file", "late", "handed_in"],
                             lineterminator="\n")
     writer.writeheader()
@@ -282,7 +291,9 @@ def render_summary(result: BatchResult, out: Path, spec: Spec) -> str:
     """What course staff read at the end of a batch: counts, the class's mean, where things are."""
     rows = summary_rows(spec, result)
     statuses = _statuses(rows)
-    mean = sum(r["score"] for r in rows) / len(rows) if rows else 0.0
+    grader_mean = sum(r["score"] for r in rows) / len(rows) if rows else 0.0
+    mean = result.summary["mean_score"] if result.summary else grader_mean
+    missing = (result.summary or {}).get("no_hand_in", 0)
     # two partitions of the same submissions, each adding up to the total: by status, and by where the
     # report came from (graded now, kept, or turned away without a file to grade)
     refused = sum(1 for sub in result.submissions if sub.path is None)
@@ -294,7 +305,10 @@ def render_summary(result: BatchResult, out: Path, spec: Spec) -> str:
              + f", {result.reused} reports kept from an earlier run"
              + (f", {refused} turned away without a file to grade (their reports say why)" if refused else "")
              + ".",
-             f"Mean score {mean:.2f} / {spec.max_score:g}. Reports and summary.csv are in {out}."]
+             f"Mean score that counts {mean:.2f} / {spec.max_score:g} (after adjustments and the late policy; "
+             f"the grader's own: {grader_mean:.2f}). Reports and summary.csv are in {out}."]
+    if missing:
+        lines.append(f"{missing} student(s) of the roster handed in nothing (status \"no hand-in\").")
     if result.ignored:
         names = clean(", ".join(p.name for p in result.ignored[:5]) + (" ..." if len(result.ignored) > 5 else ""))
         lines.append(f"Ignored {len(result.ignored)} file(s) that are not .py or .ipynb: {names}.")

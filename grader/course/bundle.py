@@ -20,7 +20,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from grader.course.discovery import choose
+from grader.course.discovery import choose, files_line
 from grader.judge.spec import PROJECT, Spec
 
 SOURCE = "rnn-grader"  # the folder inside the bundle that holds the grader's source
@@ -161,4 +161,8 @@ def autograde(root: Path, spec: Spec):
                 "visibility": "visible",  # whatever the spec says: the student must learn this now
                 "stdout_visibility": spec.visibility("stdout"), "tests": []}, None
     report = grade_submission(found, spec, display_name=str(found.relative_to(folder)))
-    return gradescope_results(report), report
+    results = gradescope_results(report)
+    # which file was graded, and which were handed in but not (a helper, a first try), first thing
+    results["output"] = files_line(clean(str(found.relative_to(folder))), [clean(o) for o in others]) \
+        + "\n" + results["output"]
+    return results, report

@@ -9,6 +9,9 @@
     per_day = 0.10                    # share of the score lost per started day late
     zero_after_days = 7               # later than this scores 0 (0 here: any late hand-in scores 0)
 
+    [extensions]                      # per-student deadlines (extensions, accommodations): id = deadline
+    777002 = 2026-12-06T23:59:00Z     # this student's own deadline (the grace still applies)
+
     [service]
     counts = "best"                   # or "last": the attempt that goes to the gradebook
     attempts_per_hour = 10
@@ -22,13 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+UNKNOWN_DAYS = 1e-6  # a `_late_` file without a time: later than the deadline, by the least there is
 KNOWN = {
     "assignment": {"deadline", "grace_minutes"},
     "late": {"per_day", "zero_after_days"},
     "service": {"counts", "attempts_per_hour", "upload_bytes"},
+    "extensions": None,  # any student id
 }
 
 
@@ -43,19 +48,34 @@ class LatePolicy:
     per_day: float = 0.0
     zero_after_days: float | None = None
 
-    def apply(self, score: float, max_score: float, days_late: float) -> tuple[float, str]:
-        """The score after the policy, and a sentence saying what was taken off (empty when on time)."""
+    def taken(self, score: float, max_score: float, days_late: float) -> float:
+        """The points the policy takes off a score handed in `days_late` days late (0 when on time)."""
         if days_late <= 0:
-            return score, ""
-        days = math.ceil(days_late)  # a started day counts as a day
-        late = f"handed in {_duration(days_late)} late"
+            return 0.0
         if self.zero_after_days is not None and days_late > self.zero_after_days:
-            return 0.0, f"{late}; the course scores hand-ins over {_days(self.zero_after_days)} late as 0"
+            return score
+        share = min(1.0, self.per_day * math.ceil(days_late))  # a started day counts as a day
+        return round(score - max(score - share * max_score, 0.0), 6)
+
+    def words(self, max_score: float, days_late: float | None) -> str:
+        """What the policy did, in the student's words (empty when on time); `days_late` None: late by
+        an amount the platform did not record, counted as less than a day. The one place it is worded."""
+        if days_late is not None and days_late <= 0:
+            return ""
+        late = "handed in after the deadline (how late is not recorded)" if days_late is None \
+            else f"handed in {_duration(days_late)} late"
+        days = UNKNOWN_DAYS if days_late is None else days_late
+        if self.zero_after_days is not None and days > self.zero_after_days:
+            return f"{late}; the course scores hand-ins over {_days(self.zero_after_days)} late as 0"
         if self.per_day <= 0:
-            return score, f"{late}; no points are taken off"
-        share = min(1.0, self.per_day * days)
-        kept = round(max(score - share * max_score, 0.0), 6)
-        return kept, f"{late}; {share:.0%} of {max_score:g} points taken off ({self.per_day:.0%} per started day)"
+            return f"{late}; no points are taken off"
+        share = min(1.0, self.per_day * math.ceil(days))
+        counted = "; counted as one day" if days_late is None else ""
+        return f"{late}; {share:.0%} of {max_score:g} points taken off ({self.per_day:.0%} per started day{counted})"
+
+    def apply(self, score: float, max_score: float, days_late: float) -> tuple[float, str]:
+        """The score after the policy, and the sentence saying what was taken off (empty when on time)."""
+        return round(score - self.taken(score, max_score, days_late), 6), self.words(max_score, days_late)
 
 
 @dataclass(frozen=True)
@@ -66,12 +86,19 @@ class CourseFile:
     counts: str = "best"
     attempts_per_hour: int = 10
     upload_bytes: int = 2_000_000
+    extensions: dict = field(default_factory=dict)  # {student id: their own deadline}, from [extensions]
 
-    def days_late(self, handed_in: dt.datetime | None) -> float:
-        """How many days after the deadline (and its grace) `handed_in` was; 0 when on time or unknown."""
-        if self.deadline is None or handed_in is None:
+    def deadline_for(self, student: str | None) -> dt.datetime | None:
+        """The student's deadline: their extension's, else the course's."""
+        return self.extensions.get(student, self.deadline) if student is not None else self.deadline
+
+    def days_late(self, handed_in: dt.datetime | None, student: str | None = None) -> float:
+        """How many days after the student's deadline (and its grace) `handed_in` was; 0 when on time or
+        unknown."""
+        deadline = self.deadline_for(student)
+        if deadline is None or handed_in is None:
             return 0.0
-        over = _utc(handed_in) - (self.deadline + self.grace)
+        over = _utc(handed_in) - (deadline + self.grace)
         return max(over.total_seconds() / 86400, 0.0)
 
 
@@ -89,7 +116,7 @@ def load(path: Path | None) -> CourseFile:
         if table not in KNOWN or not isinstance(value, dict):
             raise CourseFileProblem(f"{path}: unknown table [{table}]; known: "
                                     f"{', '.join(f'[{t}]' for t in KNOWN)}")
-        unknown = set(value) - KNOWN[table]
+        unknown = set(value) - KNOWN[table] if KNOWN[table] is not None else set()
         if unknown:
             raise CourseFileProblem(f"{path}: [{table}] has no key {', '.join(sorted(unknown))}; "
                                     f"known: {', '.join(sorted(KNOWN[table]))}")
@@ -101,6 +128,12 @@ def load(path: Path | None) -> CourseFile:
             raise CourseFileProblem(f"{where} [assignment] deadline must be a date and time such as "
                                     f"2026-12-04T23:59:00Z, not {deadline!r}")
         deadline = _utc(deadline)
+    extensions = {}
+    for student, moment in data.get("extensions", {}).items():
+        if not isinstance(moment, dt.datetime):
+            raise CourseFileProblem(f"{where} [extensions] {student} must be a date and time such as "
+                                    f"2026-12-06T23:59:00Z (that student's deadline), not {moment!r}")
+        extensions[str(student)] = _utc(moment)
     default = CourseFile()
     counts = service.get("counts", default.counts)
     if counts not in ("best", "last"):
@@ -115,6 +148,7 @@ def load(path: Path | None) -> CourseFile:
         counts=counts,
         attempts_per_hour=int(_number(where, "service", "attempts_per_hour", service, default.attempts_per_hour)),
         upload_bytes=int(_number(where, "service", "upload_bytes", service, default.upload_bytes)),
+        extensions=extensions,
     )
 
 

@@ -8,7 +8,7 @@ import fnmatch
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.course import lateness
@@ -38,6 +38,7 @@ class Submission:
     # when it was handed in, as the platform says (never a file's mtime, which a zip or a copy sets):
     late: bool = False  # the platform marked the graded file late (Canvas's `_late_`), how late unknown
     handed_in: str = ""  # ISO 8601, from Moodle's grading worksheet or Gradescope's metadata
+    pick_missed: bool = False  # --pick matched none of this student's files (the rule chose without it)
 
 
 def discover(folder: Path, pick: str | None = None, exclude: Path | None = None,
@@ -55,11 +56,15 @@ def discover(folder: Path, pick: str | None = None, exclude: Path | None = None,
     files: dict[str, list[Path]] = {}  # a platform's id -> that student's files directly in `folder`
     gradescope_ids, gradescope_times = _gradescope(folder)
     worksheet: dict[str, str] = {}
+    extra: dict[str, list[Path]] = {}  # a platform's id -> that student's files that are not code
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or entry.name in IGNORED_PARTS or exclude and _same(entry, exclude):
             continue
         if entry.suffix in SUFFIXES and _platform(entry.name) and not entry.is_dir():
             files.setdefault(_platform(entry.name)["id"], []).append(entry)
+        elif entry.is_file() and not entry.is_symlink() and _platform(entry.name, any_suffix=True) \
+                and entry.suffix.lower() != ".csv":
+            extra.setdefault(_platform(entry.name, any_suffix=True)["id"], []).append(entry)  # a PDF, a zip
         elif entry.is_symlink():  # never followed: it could name any file the grader can read
             if entry.suffix in SUFFIXES or entry.is_dir():
                 student, name = _from_file_name(entry.name) if entry.suffix in SUFFIXES else (entry.name, entry.name)
@@ -78,7 +83,17 @@ def discover(folder: Path, pick: str | None = None, exclude: Path | None = None,
             sub = _from_folder(entry, pick, gradescope_ids, marker)
             sub.handed_in = gradescope_times.get(entry.name, "")
             found.append((entry.name, sub))
-    found += [(paths[0].name, _from_files(student, paths, pick, marker)) for student, paths in files.items()]
+            for member in gradescope_ids.get(entry.name, [])[1:]:  # a group's hand-in: a row per member
+                found.append((entry.name, replace(sub, id=member, others=list(sub.others))))
+    for student, paths in files.items():
+        sub = _from_files(student, paths, pick, marker)
+        sub.others += [_platform(p.name, any_suffix=True)["name"] for p in extra.pop(student, [])]
+        found.append((paths[0].name, sub))
+    for student, paths in extra.items():  # handed in, but nothing the grader can grade: a row that says so
+        names = [_platform(p.name, any_suffix=True)["name"] for p in paths]
+        found.append((paths[0].name, Submission(student, None, names[0], (
+            f"handed in only {', '.join(names[:5])}: no .py or .ipynb file to grade"),
+            late=bool(_platform(paths[0].name, any_suffix=True).groupdict().get("late")))))
     submissions = [sub for _, sub in sorted(found, key=lambda pair: pair[0])]
     for sub in submissions:
         sub.handed_in = sub.handed_in or worksheet.get(sub.id, "")
@@ -86,11 +101,12 @@ def discover(folder: Path, pick: str | None = None, exclude: Path | None = None,
     return submissions, ignored
 
 
-def _platform(name: str):
-    """The match of a platform's file name (Moodle's without folders, Canvas's) carrying the student's id."""
+def _platform(name: str, any_suffix: bool = False):
+    """The match of a platform's file name (Moodle's without folders, Canvas's) carrying the student's id
+    (a .py or .ipynb file's, or with `any_suffix` any file's)."""
     for pattern in (MOODLE_FILE, CANVAS_FILE):
         match = pattern.match(name)
-        if match and Path(match["name"]).suffix in SUFFIXES:
+        if match and (any_suffix or Path(match["name"]).suffix in SUFFIXES):
             return match
     return None
 
@@ -100,6 +116,7 @@ def _from_files(student: str, paths: list[Path], pick: str | None, marker: str |
     helpers, a resubmission): the one rule chooses the file to grade, and the others are listed."""
     candidates = [p for p in paths if fnmatch.fnmatch(p.name, pick) or fnmatch.fnmatch(_platform(p.name)["name"], pick)
                   ] if pick else []
+    missed = bool(pick) and not candidates
     candidates = candidates or paths
 
     def newest_first(path: Path) -> int:  # Canvas numbers each upload: a resubmission's number is higher
@@ -109,11 +126,13 @@ def _from_files(student: str, paths: list[Path], pick: str | None, marker: str |
     chosen = min(candidates, key=lambda p: (*_rank(p, marker, links=[]), newest_first(p), p.name))
     match = _platform(chosen.name)
     late = bool(match.groupdict().get("late"))
-    others = [p.name for p in sorted(paths) if p != chosen]
+    # the other files by the names the student gave them (the platform's prefix is not theirs)
+    others = [_platform(p.name)["name"] + (" (an earlier upload)" if _platform(p.name)["name"] == match["name"] else "")
+              for p in sorted(paths) if p != chosen]
     if chosen.is_symlink():
         return Submission(student, None, match["name"], f"{chosen.name} is a symbolic link; hand in the file itself",
-                          others=others, late=late)
-    return Submission(student, chosen, match["name"], others=others, late=late)
+                          others=others, late=late, pick_missed=missed)
+    return Submission(student, chosen, match["name"], others=others, late=late, pick_missed=missed)
 
 
 def _from_file_name(name: str) -> tuple[str, str]:
@@ -123,14 +142,25 @@ def _from_file_name(name: str) -> tuple[str, str]:
     return Path(name).stem, name
 
 
-def _from_folder(folder: Path, pick: str | None, gradescope_ids: dict[str, str], marker: str | None) -> Submission:
+def _from_folder(folder: Path, pick: str | None, gradescope_ids: dict[str, list[str]],
+                 marker: str | None) -> Submission:
     moodle, gradescope = MOODLE_FOLDER.match(folder.name), GRADESCOPE_FOLDER.match(folder.name)
-    student = (moodle["id"] if moodle else gradescope_ids.get(folder.name, folder.name) if gradescope
-               else folder.name)
+    members = gradescope_ids.get(folder.name) or [folder.name]
+    student = moodle["id"] if moodle else members[0] if gradescope else folder.name
     chosen, others, problem = choose(folder, marker, pick)
+    missed = bool(pick) and not any(fnmatch.fnmatch(p.name, pick) for p in _candidates(folder)[0])
     if chosen is None:
-        return Submission(student, None, folder.name, problem)
-    return Submission(student, chosen, _from_file_name(chosen.name)[1], others=others)
+        return Submission(student, None, folder.name, problem, pick_missed=missed)
+    return Submission(student, chosen, _from_file_name(chosen.name)[1], others=others, pick_missed=missed)
+
+
+def files_line(graded: str, others: list[str]) -> str:
+    """Which file was graded and which were handed in but not, in one sentence (the batch's report and
+    Gradescope's results.json both say it)."""
+    if not others:
+        return f"Graded {graded}."
+    shown = ", ".join(others[:8]) + (" and more" if len(others) > 8 else "")
+    return f"Graded {graded}; also handed in, not graded: {shown}."
 
 
 def choose(folder: Path, marker: str | None, pick: str | None = None) -> tuple[Path | None, list[str], str | None]:
@@ -197,34 +227,54 @@ def _defines(path: Path, marker: str | None) -> bool:
         return stat.S_ISREG(os.fstat(fd).st_mode) and marker.encode() in fh.read(PEEK_BYTES)
 
 
-def _gradescope(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+def _gradescope(folder: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Gradescope's export lists each submission folder's submitters in submission_metadata.yml:
-    the first submitter's `:sid:` (else their email) becomes the id, and `:created_at:` (e.g.
+    each submitter's `:sid:` (else their email) is an id (a group's hand-in is each member's), and `:created_at:` (e.g.
     `2026-12-04 23:10:05.123456000 -0800`) when it was handed in. Read with patterns, not a YAML
     parser: only these keys matter, and the file's layout is fixed."""
     metadata = folder / "submission_metadata.yml"
     if not metadata.is_file():
         return {}, {}
-    ids, times, depths, current = {}, {}, {}, None
+    ids: dict[str, list[dict]] = {}
+    times, depths, current = {}, {}, None
+    submitters = None  # the indent of the current submission's `:submitters:` key while in its list
     for line in metadata.read_text(errors="replace").splitlines():
+        depth = len(line) - len(line.lstrip())
         if re.match(r"^submission_\d+:", line):
-            current = line.split(":", 1)[0]
-        elif current and re.match(r"^\s*:created_at:", line):  # the submission's own, not an earlier one's
-            depth = len(line) - len(line.lstrip())
+            current, submitters = line.split(":", 1)[0], None
+            ids.setdefault(current, [])
+            continue
+        if current is None:
+            continue
+        if re.match(r"^\s*:submitters:", line):
+            submitters = depth
+            continue
+        if submitters is not None and depth <= submitters and not line.lstrip().startswith("-"):
+            submitters = None  # the list ended
+        if submitters is not None:
+            if line.lstrip().startswith("-"):
+                ids[current].append({})  # a new member; their :sid: and :email: follow
+            match = re.match(r"^\s*-?\s*:(sid|email):\s*['\"]?([^'\"\s]+)", line)
+            if match and ids[current]:
+                ids[current][-1].setdefault(match[1], match[2])
+        elif re.match(r"^\s*:created_at:", line):  # the submission's own, not an earlier one's
             moment = lateness.parse_moment(line.split(":created_at:", 1)[1].strip().strip("'\""))
             if moment is not None and depth < depths.get(current, 1 << 30):
                 times[current], depths[current] = moment.isoformat(), depth
-        elif current and current not in ids:
-            match = re.match(r"^\s*-?\s*:(sid|email):\s*['\"]?([^'\"\s]+)", line)
-            if match:
-                ids[current] = match[2]
-    return ids, times
+    found = {name: [m.get("sid") or m["email"] for m in members if m.get("sid") or m.get("email")]
+             for name, members in ids.items()}
+    return found, times
 
 
 # Names the batch writes in OUTDIR itself (summary.json now; the others are coming): a student's id
 # never takes one, whatever its case, or the batch's file would overwrite their report.
 RESERVED_IDS = {"summary", "index", "changes", "adjustments", "similarity", "gradebook", "students", "feedback",
-                "course"}
+                "course", "roster", "settings"}
+
+
+def safe_id(text: str) -> str:
+    """An id as a file name may hold it (the roster's ids are cleaned the same way)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "submission"
 
 
 def _make_ids_unique(submissions: list[Submission]) -> None:
@@ -232,7 +282,7 @@ def _make_ids_unique(submissions: list[Submission]) -> None:
     system that ignores case), and never give one a name the batch writes itself."""
     taken = set(RESERVED_IDS)
     for sub in submissions:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", sub.id).strip("._") or "submission"
+        base = safe_id(sub.id)
         sub.id, number = base, 1
         while sub.id.lower() in taken:
             number += 1

@@ -8,7 +8,10 @@
   Email address, Status, Grade, Maximum Grade, Grade can be changed, Last modified (submission),
   Last modified (grade), Feedback comments). Moodle matches rows by Identifier; NNN is the participant
   number its download puts in each folder name. The timestamps are left empty.
-- csv: id, score, max_score, status, feedback: for anything else.
+- csv: id, name, score, max_score, status, feedback: for anything else.
+
+Every score is the score that counts (`course.standing`); a roster student with no hand-in has a row
+with an empty score (the platform's own rule for a missing hand-in then applies, and no 0 is imposed).
 """
 
 from __future__ import annotations
@@ -26,23 +29,29 @@ MOODLE = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximu
           "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
 
 
-def _score(s: dict, fmt: str) -> str:
-    """A blank for a report the grader could not score (status `error`): the platform then keeps the cell
-    as it was, instead of importing a number nobody stands behind."""
-    return "" if s["status"] == "error" else format(s["score"], fmt)
+def _score(value, form: str, status: str = "") -> str:
+    """A blank for a roster student with no hand-in (the platform's own rule for a missing hand-in then
+    applies) and for a report the grader could not score (status `error`: the platform keeps the cell as
+    it was, instead of importing a number nobody stands behind)."""
+    return "" if value is None or status == "error" else format(value, form)
 
 
 def rows(kind: str, students: list[dict], assignment: str) -> list[list[str]]:
-    """The file's rows, header first. `students`: dicts with id, score, max_score, status, feedback
-    (a short plain-text line for the platform's comment box)."""
+    """The file's rows, header first. `students`: dicts with id, score (the score that counts; None for a
+    roster student with no hand-in), max_score, status, feedback (a short plain-text line for the
+    platform's comment box), and name and email when a roster gives them."""
     if kind == "canvas":
-        return [CANVAS + [assignment]] + [[s["id"], s["id"], "", "", "", _score(s, "g")] for s in students]
+        return [CANVAS + [assignment]] + [[s.get("name") or s["id"], s["id"], "", "", "",
+                                           _score(s["score"], "g", s["status"])] for s in students]
     if kind == "moodle":
-        return [MOODLE] + [[f"Participant {s['id']}", s["id"], "", "Submitted for grading", _score(s, ".2f"),
-                            f"{s['max_score']:.2f}", "Yes", "", "", s["feedback"]] for s in students]
+        return [MOODLE] + [[f"Participant {s['id']}", s.get("name") or s["id"], s.get("email", ""),
+                            "Submitted for grading" if s["score"] is not None else "No submission",
+                            _score(s["score"], ".2f", s["status"]), _score(s["max_score"], ".2f"), "Yes", "", "",
+                            s["feedback"]] for s in students]
     if kind == "csv":
-        return [["id", "score", "max_score", "status", "feedback"]] + [
-            [s["id"], _score(s, "g"), f"{s['max_score']:g}", s["status"], s["feedback"]] for s in students]
+        return [["id", "name", "score", "max_score", "status", "feedback"]] + [
+            [s["id"], s.get("name", ""), _score(s["score"], "g", s["status"]), _score(s["max_score"], "g"), s["status"],
+             s["feedback"]] for s in students]
     raise ValueError(f"no gradebook format {kind!r}: one of {', '.join(FORMATS)}")
 
 

@@ -23,10 +23,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.course.course_file import CourseFile
+from grader.course.course_file import UNKNOWN_DAYS, CourseFile  # noqa: F401 (UNKNOWN_DAYS: its old home)
 
 WORKSHEET_COLUMNS = ("Identifier", "Last modified (submission)")
-UNKNOWN_DAYS = 1e-6  # a `_late_` file without a time: later than the deadline, by the least there is
 MOODLE_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%A, %d %B %Y, %H:%M", "%d %B %Y, %I:%M %p", "%d %B %Y, %H:%M")
 
 
@@ -89,12 +88,14 @@ def read_worksheet(path: Path) -> dict[str, str] | None:
 
 
 def assess(row: dict, course: CourseFile) -> Lateness:
-    """A summary row's lateness under the course file: a known time against the deadline (with grace);
-    else the platform's own mark; on time when neither says otherwise."""
+    """A summary row's lateness under the course file: a known time against the student's deadline (their
+    extension's, else the course's; with grace); else the platform's own mark (Canvas's `_late_`, which
+    already counts an extension given in Canvas); on time when neither says otherwise."""
     handed_in = str(row.get("handed_in") or "")
     moment = parse_moment(handed_in) if handed_in else None
-    if moment is not None and course.deadline is not None:
-        days = course.days_late(moment)
+    sid = str(row.get("id", "")) or None
+    if moment is not None and course.deadline_for(sid) is not None:
+        days = course.days_late(moment, sid)
         return Lateness(days > 0, days if days > 0 else None, handed_in)
     if str(row.get("late", "")).lower() in ("yes", "true", "1"):
         return Lateness(True, None, handed_in)
@@ -102,12 +103,10 @@ def assess(row: dict, course: CourseFile) -> Lateness:
 
 
 def apply(score: float, max_score: float, lateness: Lateness, course: CourseFile) -> tuple[float, str]:
-    """The score after the course's late policy, and the sentence the student reads (empty when on time)."""
+    """The score after the course's late policy, and the sentence the student reads (empty when on time);
+    the late policy's part of `course.standing.standing`, alone."""
     if not lateness.late:
         return score, ""
-    if lateness.days is not None:
-        return course.late.apply(score, max_score, lateness.days)
-    kept, sentence = course.late.apply(score, max_score, UNKNOWN_DAYS)
-    rest = sentence.split("; ", 1)[1] if "; " in sentence else sentence
-    rest = rest.replace("per started day)", "per started day; counted as one day)")
-    return kept, f"handed in after the deadline (how late is not recorded); {rest}"
+    days = UNKNOWN_DAYS if lateness.days is None else lateness.days
+    kept = round(score - course.late.taken(score, max_score, days), 6)
+    return kept, course.late.words(max_score, lateness.days)

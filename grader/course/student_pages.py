@@ -1,5 +1,6 @@
-"""What one student should see, as a page (OUTDIR/students/<id>.html) and as Markdown for a
-platform's comment box (OUTDIR/feedback/<id>.md).
+"""What one student should see, as a page (OUTDIR/students/<id>.html) and as plain text for a
+platform's comment box (OUTDIR/feedback/<id>.md: Canvas's and Moodle's comment boxes show text as it
+is, so it holds no Markdown escape, no HTML entity and no tag; still no control character).
 
 Exactly the student's view: the score after staff adjustments and the late policy (and what the policy
 took off, in words), the misconceptions with their hints,
@@ -13,7 +14,6 @@ from __future__ import annotations
 import html
 
 from grader.report import clean, score_text
-from grader.report.views import STATUS_ICONS, markdown_text
 
 SHOWN = "visible"  # a check with any other visibility (hidden, after_due_date, after_published) shows no output
 STYLE = """
@@ -51,9 +51,14 @@ def summary_lines(report: dict) -> list[str]:
     return [first, f"{len(report['tests']) - len(shown)} more checks are shown later.", *lines[1:]]
 
 
-def page(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float], late: str = "") -> str:
+def _who(sid: str, name: str) -> str:
+    return f"{clean(name)} ({clean(sid)})" if name else clean(sid)
+
+
+def page(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float], late: str = "",
+         name: str = "") -> str:
     """students/<id>.html: self-contained, prints on paper as it reads on screen."""
-    parts = [f"<h1>Feedback for {esc(sid)}</h1>",
+    parts = [f"<h1>Feedback for {esc(_who(sid, name))}</h1>",
              f"<p class=\"score\" id=\"score\">{score_text(score, report['max_score'], report['status'])}</p>",
              *([f"<p class=\"late\" id=\"late\">Late: {esc(late)}.</p>"] if late else []),
              f"<p>{esc(report['spec']['id'])} {esc(report['spec']['version'])}, "
@@ -89,26 +94,40 @@ def _points(score: float, test: dict, visible: bool) -> str:
     return f"{score:g} / {test['max_score']:g}" if visible else f"? / {test['max_score']:g}"
 
 
-def markdown(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float], late: str = "") -> str:
-    """feedback/<id>.md: the same as the page, in Markdown whose every student-derived text is literal."""
-    lines = [f"## Feedback for {markdown_text(sid)}: {score_text(score, report['max_score'], report['status'])}", ""]
-    lines += [f"**Late:** {markdown_text(late)}.", ""] if late else []
-    lines += [markdown_text(line) for line in summary_lines(report)] + [""]
+def _text(text) -> str:
+    """Student-derived text for a comment box: cleaned, and no tag can start in it (a `<` becomes `‹`),
+    should a platform ever render the comment as HTML. Nothing else is escaped: it reads as it is."""
+    return clean(str(text)).replace("<", "\u2039")
+
+
+def plain(report: dict, sid: str, score: float, adjustments: list, scores: dict[str, float], late: str = "",
+          name: str = "") -> str:
+    """feedback/<id>.md: the same as the page, as plain text that reads as it is in a comment box."""
+    lines = [f"Feedback for {_who(sid, name)}: {score_text(score, report['max_score'], report['status'])}",
+             f"{_text(report['spec']['id'])} {_text(report['spec']['version'])}, "
+             f"file {_text(report['submission']['name'])}",
+             ""]
+    lines += [f"Late: {_text(late)}.", ""] if late else []
+    lines += [_text(line) for line in summary_lines(report)] + [""]
     diagnoses = shown_diagnoses(report)
     if diagnoses:
-        lines += ["**What seems to be wrong**", ""]
-        lines += [f"- {markdown_text(d['message'])} ({', '.join(markdown_text(c) for c in d['checks'])})<br>"
-                  f"Hint: {markdown_text(d['hint'])}" for d in diagnoses]
+        lines += ["What seems to be wrong:"]
+        for d in diagnoses:
+            lines += [f"- {_text(d['message'])} ({', '.join(_text(c) for c in d['checks'])})",
+                      f"  Hint: {_text(d['hint'])}"]
         lines.append("")
-    lines += ["| | check | points | feedback |", "| --- | --- | --- | --- |"]
+    lines.append("Checks:")
     for t in report["tests"]:
         visible = t.get("visibility", SHOWN) == SHOWN
-        icon = STATUS_ICONS[t["status"]] if visible else "…"
-        feedback = markdown_text(t["output"]) if visible else "Shown later."
-        lines.append(f"| {icon} | {markdown_text(t['name'])} | "
-                     f"{_points(scores.get(t['name'], t['score']), t, visible)} | {feedback} |")
+        status = t["status"] if visible else "shown later"
+        lines.append(f"- {_text(t['name'])}: {status}, {_points(scores.get(t['name'], t['score']), t, visible)}")
+        if visible and _text(t["output"]).strip():
+            lines += [f"  {line}" for line in _text(t["output"]).splitlines() if line.strip()]
     if adjustments:
-        lines += ["", "**Adjusted by course staff**", ""]
-        lines += [f"- {markdown_text(a.check)}: {a.points:+g} point(s)"
-                  + (f": {markdown_text(a.comment)}" if a.comment else "") for a in adjustments]
+        lines += ["", "Adjusted by course staff:"]
+        lines += [f"- {_text(a.check)}: {a.points:+g} point(s)" + (f": {_text(a.comment)}" if a.comment else "")
+                  for a in adjustments]
     return "\n".join(lines) + "\n"
+
+
+markdown = plain  # its old name

@@ -15,7 +15,8 @@ import re
 import stat
 import tempfile
 
-_OWNED = re.compile(r"^grader-[a-z]+-(\d+)-")  # grader-KIND-PID-random: KIND's folder of grader PID
+# grader-KIND-PID-nNS-random: KIND's folder of grader PID in the pid namespace NS (an older name has no NS)
+_OWNED = re.compile(r"^grader-[a-z]+-(\d+)-(?:n(\d+)-)?")
 _swept = False  # (a forked worker inherits it: the process it came from already swept)
 
 
@@ -23,7 +24,17 @@ def make_folder(kind: str) -> str:
     """A new private folder for `kind` (child, cells, source) under the temporary folder, named so that
     a later grader can tell whether its owner is still alive; the first call per process sweeps."""
     remove_abandoned()
-    return tempfile.mkdtemp(prefix=f"grader-{kind}-{os.getpid()}-")
+    return tempfile.mkdtemp(prefix=f"grader-{kind}-{os.getpid()}-n{_pid_namespace()}-")
+
+
+def _pid_namespace() -> int:
+    """This process's pid namespace (its inode number; 0 when unknown). A grader in another namespace (a
+    container, a cluster worker, `unshare`) sharing the temporary folder sees other pids: its folders are
+    never judged by our /proc, or a live grader's scratch would vanish under it (FileNotFoundError)."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
 
 
 def remove_abandoned(folder: str | None = None) -> list[str]:
@@ -46,6 +57,8 @@ def remove_abandoned(folder: str | None = None) -> list[str]:
                 continue
         except OSError:
             continue
+        if owner.group(2) is not None and int(owner.group(2)) != _pid_namespace():
+            continue  # another pid namespace's: its pids mean nothing here
         if not os.path.exists(f"/proc/{owner.group(1)}"):  # the grader that made it is gone
             remove_tree(entry.path)
             removed.append(entry.name)

@@ -175,12 +175,13 @@ def create_app(settings: Settings) -> FastAPI:
         student = current(request, service)
         if student is None:
             return HTMLResponse(pages.signin("Sign in to see your feedback."), status_code=403)
-        tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, student.id)
+        tries = classroom.shown_attempts(service, student.id)
         attempt = next((a for a in tries if a.id == number), None)
         if attempt is None:  # someone else's, or none: the same answer
             return HTMLResponse(pages.document("Not found", "<h1>Not found</h1><p>You have no attempt with this "
                                                "number. <a href=\"/\">Your attempts</a></p>"), 404)
-        return HTMLResponse(pages.feedback_page(service, attempt, tries, "<a href=\"/\">Your attempts</a>"))
+        return HTMLResponse(pages.feedback_page(service, attempt, tries, "<a href=\"/\">Your attempts</a>",
+                                                 student.name))
 
     @app.get("/static/overview.js")
     def overview_script():
@@ -295,7 +296,7 @@ def used_this_hour(service: Service, student: str) -> int:
 
 
 def home(request: Request, service: Service, student, problem: str = "") -> str:
-    tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, student.id)
+    tries = classroom.shown_attempts(service, student.id)
     counting = classroom.counting(tries, service.course.counts)
     used = used_this_hour(service, student.id)
     return pages.home(student, service.spec, service.course, tries, counting,

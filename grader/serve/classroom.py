@@ -1,19 +1,26 @@
-"""The class as the service knows it: each attempt with its result and its score after the late policy,
-the attempt that counts (best or last, from the course file), and the live class folder
-(DATA/class/: a report per student and summary.json, the batch's OUTDIR shape) from which
-`course.overview.build` makes the same index.html, student pages and gradebook as a batch's.
+"""The class as the service knows it: each attempt with its result and its standing (`course.standing`:
+the late policy against the student's own deadline, `[extensions]` included, and for the attempt that
+counts staff's adjustments too), the attempt that counts (best or last, from the course file), and the
+live class folder (DATA/class/: a report per student and summary.json, the batch's OUTDIR shape) from
+which `course.overview.build` makes the same index.html, student pages and gradebook as a batch's, every
+student of the roster among them. So the home page's "Score that counts", /api/submissions, the
+feedback page, the overview and the gradebook show one number, computed by one function.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from grader import __version__
+from grader.course import adjustments as adjust
+from grader.course import roster as roster_file
+from grader.course.lateness import Lateness
+from grader.course.standing import Standing, standing
 from grader.report import write_atomic
 from grader.serve.store import Grading, Student, Submission
 
@@ -27,12 +34,36 @@ class Attempt:
     days_late: float
     state: str  # accepted, grading, graded
     report: dict | None
-    score: float | None = None  # after the late policy
-    late: str = ""  # the policy's sentence, empty when on time
+    standing: Standing | None = None  # its score: the late policy, and staff's adjustments if it counts
+    ranked: float | None = None  # its score after the late policy alone: what "best" compares
+    counts: bool = False  # the attempt that goes to the gradebook (set when adjustments were applied)
+    adjustments: list = field(default_factory=list)  # staff's, for the attempt that counts
+
+    @property
+    def score(self) -> float | None:
+        """The score that counts for this attempt (course.standing)."""
+        return self.standing.score if self.standing else None
+
+    @property
+    def late(self) -> str:
+        """The late policy's sentence, empty when on time."""
+        return self.standing.late_sentence if self.standing else ""
+
+    @property
+    def lateness(self) -> Lateness:
+        return Lateness(self.days_late > 0, self.days_late if self.days_late > 0 else None)
 
 
-def attempts(make_session: sessionmaker, spec: str, course, student: str | None = None) -> list[Attempt]:
-    """Every attempt (of one student, or of all), oldest first, with its result if any."""
+def shown_attempts(service, student: str | None = None) -> list[Attempt]:
+    """Every attempt (of one student, or of all) as a person reads it: staff's adjustments (the service's
+    adjustments.csv) applied to each student's attempt that counts."""
+    return attempts(service.make_session, service.spec.fingerprint, service.course, student, service.out)
+
+
+def attempts(make_session: sessionmaker, spec: str, course, student: str | None = None,
+             out: Path | None = None) -> list[Attempt]:
+    """Every attempt (of one student, or of all), oldest first, with its result if any; with `out` (the
+    class folder), OUTDIR/adjustments.csv applied to each student's attempt that counts."""
     query = (select(Submission, Grading).join(Grading, (Grading.key == Submission.key) & (Grading.spec == spec),
                                               isouter=True).order_by(Submission.id))
     if student is not None:
@@ -45,14 +76,28 @@ def attempts(make_session: sessionmaker, spec: str, course, student: str | None 
                 report = relabel(grading.report, sub.student_id, sub.filename)
             # judged against the course file in force now, as the overview judges it (the stored
             # days_late is what it was at hand-in, kept as a record)
-            days_late = course.days_late(sub.received_at)
+            days_late = course.days_late(sub.received_at, sub.student_id)  # their extension's deadline, if any
             attempt = Attempt(sub.id, sub.student_id, sub.filename, sub.received_at, days_late,
                               grading.state if grading else "accepted", report)
             if report is not None:
-                attempt.score, attempt.late = course.late.apply(float(report["score"]), float(report["max_score"]),
-                                                                days_late)
+                attempt.standing = standing(report, [], attempt.lateness, course)
+                attempt.ranked = attempt.standing.score
             found.append(attempt)
+    if out is not None:
+        _adjusted(found, out, course)
     return found
+
+
+def _adjusted(found: list[Attempt], out: Path, course) -> None:
+    """Staff's adjustments on each student's attempt that counts, by the batch's one rule."""
+    chosen = {sid: counting(tries, course.counts) for sid, tries in by_student(found).items()}
+    chosen = {sid: a for sid, a in chosen.items() if a is not None}
+    rows = adjust.load(out, {sid: {t["name"] for t in a.report["tests"]} for sid, a in chosen.items()})[0]
+    for sid, attempt in chosen.items():
+        attempt.counts = True
+        attempt.adjustments = rows.get(sid, [])
+        if attempt.adjustments:
+            attempt.standing = standing(attempt.report, attempt.adjustments, attempt.lateness, course)
 
 
 def relabel(report: dict, sid: str, filename: str) -> dict:
@@ -67,7 +112,7 @@ def counting(tries: list[Attempt], counts: str) -> Attempt | None:
         return None
     if counts == "last":
         return graded[-1]
-    return max(reversed(graded), key=lambda a: a.score)
+    return max(reversed(graded), key=lambda a: a.ranked)  # before adjustments: they follow the choice
 
 
 def by_student(tries: list[Attempt]) -> dict[str, list[Attempt]]:
@@ -112,15 +157,22 @@ def refresh(out: Path, make_session: sessionmaker, spec, course) -> dict[str, At
     return chosen
 
 
+def members(make_session: sessionmaker) -> dict[str, roster_file.Member]:
+    """The service's roster as the batch's pages take one: every student, with a hand-in or not."""
+    return {sid: roster_file.Member(sid, name) for sid, name in roster(make_session)}
+
+
 def build_pages(out: Path, make_session: sessionmaker, spec, course, book: str | None = None):
     """The class overview (and the gradebook with `book`), live: refreshed from the database, then built
-    by the batch's own page code. The gradebook's scores are after the late policy and adjustments."""
+    by the batch's own page code, every roster student counted (a student with no hand-in too). The
+    scores are the ones that count (course.standing). None before anyone is on the roster."""
     from grader.course import overview
 
-    chosen = refresh(out, make_session, spec, course)
-    if not chosen:
+    refresh(out, make_session, spec, course)
+    everyone = members(make_session)
+    if not everyone:
         return None
-    return overview.build(out, book, spec.id, course)
+    return overview.build(out, book, spec.id, course, members=everyone)
 
 
 def _iso(moment) -> str:

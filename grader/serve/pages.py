@@ -125,26 +125,20 @@ def staff_history(sid: str, tries) -> str:
                     + history(tries, "/staff/submissions/", None))
 
 
-def feedback_page(service, attempt, tries, nav: str) -> str:
-    """The batch's student page for one attempt (adjustments apply to the attempt that counts)."""
-    from grader.course import adjustments as adjust
+def feedback_page(service, attempt, tries, nav: str, name: str = "") -> str:
+    """The batch's student page for one attempt, its score the attempt's standing (`classroom.of`: staff's
+    adjustments apply to the attempt that counts)."""
     from grader.course import student_pages
     from grader.serve import classroom
 
     if attempt.report is None:
         return waiting(attempt)
     counting = classroom.counting(tries, service.course.counts)
-    found = []
-    if counting is not None and counting.id == attempt.id:
-        found = adjust.load(service.out, {attempt.student: {t["name"] for t in attempt.report["tests"]}})[0] \
-            .get(attempt.student, [])
-    most = float(attempt.report["max_score"])
-    score, scores = adjust.adjusted(attempt.report, found,
-                                    lambda total: service.course.late.apply(total, most, attempt.days_late)[0])
     rule = "best" if service.course.counts == "best" else "last"
     line = ("This is the attempt that counts" if counting and counting.id == attempt.id
             else f"Your {rule} attempt counts: #{counting.id}" if counting else "")
-    html = student_pages.page(attempt.report, attempt.student, score, found, scores)
+    html = student_pages.page(attempt.report, attempt.student, attempt.score, attempt.adjustments,
+                              attempt.standing.checks, name=name)
     return feedback(html, attempt, nav, line + ".")
 
 

@@ -25,6 +25,9 @@ def add_staff_routes(app: FastAPI, service) -> None:
     def known(sid: str) -> bool:
         return sid in {s for s, _ in classroom.roster(service.make_session)}
 
+    def name_of(sid: str) -> str:
+        return dict(classroom.roster(service.make_session)).get(sid, "")
+
     @app.get("/staff")
     def staff_root(request: Request):
         return RedirectResponse("/staff/", status_code=303) if staff_credential(request) else denied(request)
@@ -52,13 +55,13 @@ def add_staff_routes(app: FastAPI, service) -> None:
         sid = page.removesuffix(".html")
         if not page.endswith(".html") or not known(sid):  # a path only from a roster id, never as given
             return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
-        tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, sid)
+        tries = classroom.shown_attempts(service, sid)
         counting = classroom.counting(tries, service.course.counts)
         nav = (f"<a href=\"/staff/\">Class</a><a href=\"/staff/history/{sid}\">All attempts of this student</a>"
                + pages.reissue_form(sid, service.csrf(staff_credential(request))))
         if counting is None:
             return HTMLResponse(pages.document(sid, f"<nav>{nav}</nav><p>No graded attempt yet.</p>"))
-        return HTMLResponse(pages.feedback_page(service, counting, tries, nav))  # what the student sees
+        return HTMLResponse(pages.feedback_page(service, counting, tries, nav, name_of(sid)))  # what the student sees
 
     @app.get("/staff/history/{sid}")
     def history(request: Request, sid: str):
@@ -66,19 +69,19 @@ def add_staff_routes(app: FastAPI, service) -> None:
             return denied(request)
         if not known(sid):
             return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
-        tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course, sid)
+        tries = classroom.shown_attempts(service, sid)
         return HTMLResponse(pages.staff_history(sid, tries))
 
     @app.get("/staff/submissions/{number}")
     def any_submission(request: Request, number: int):
         if not staff_credential(request):
             return denied(request)
-        for sid, tries in classroom.by_student(classroom.attempts(service.make_session, service.spec.fingerprint,
-                                                                  service.course)).items():
+        for sid, tries in classroom.by_student(classroom.shown_attempts(service)).items():
             for attempt in tries:
                 if attempt.id == number:
                     return HTMLResponse(pages.feedback_page(service, attempt, tries,
-                                                      f"<a href=\"/staff/history/{sid}\">History of {sid}</a>"))
+                                                      f"<a href=\"/staff/history/{sid}\">History of {sid}</a>",
+                                                            name_of(sid)))
         return HTMLResponse(pages.document("Not found", "<h1>Not found</h1>"), status_code=404)
 
     @app.get("/staff/gradebook.csv")
@@ -159,23 +162,25 @@ def add_staff_routes(app: FastAPI, service) -> None:
     def submissions(request: Request):
         if not staff_credential(request):
             return denied(request)
-        tries = classroom.attempts(service.make_session, service.spec.fingerprint, service.course)
+        tries = classroom.shown_attempts(service)
+        # score: the score that counts for that attempt (course.standing, as every page and the gradebook);
+        # grader_score: the grader's own; counts: the attempt that goes to the gradebook
         return {"submissions": [{"id": a.id, "student": a.student, "file": a.filename, "state": a.state,
-                                 "received_at": a.received_at.isoformat(), "score": a.score, "late": a.late,
+                                 "received_at": a.received_at.isoformat(), "score": a.score,
+                                 "grader_score": a.standing.grader_score if a.standing else None,
+                                 "counts": a.counts, "late": a.late,
                                  "status": a.report["status"] if a.report else None} for a in tries]}
 
 
 def gradebook_rows(service) -> list[dict]:
-    """One row per student with a graded attempt: the counting attempt's score after staff adjustments and
-    the late policy, worked out as the batch's pages do (course/overview.py)."""
-    from grader.course import overview, student_pages
+    """One row per roster student, with their name: the counting attempt's score that counts
+    (course.standing), as the batch's pages work it out (course/overview.py); an empty score for a
+    student with no graded attempt."""
+    from grader.course import overview
 
-    if not classroom.refresh(service.out, service.make_session, service.spec, service.course):
-        return []
-    _summary, students, _problems = overview.load(service.out, service.course)
-    return [{"id": s.id, "score": s.score, "max_score": s.report["max_score"], "status": s.report["status"],
-             "feedback": " ".join(student_pages.summary_lines(s.report) + [s.late_sentence]).strip()}
-            for s in sorted(students, key=lambda s: s.id)]
+    classroom.refresh(service.out, service.make_session, service.spec, service.course)
+    _summary, students, _problems = overview.load(service.out, service.course, classroom.members(service.make_session))
+    return overview.gradebook_rows(students)
 
 
 def regrade_all(service) -> int:

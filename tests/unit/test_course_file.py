@@ -62,3 +62,24 @@ def test_mistakes_name_the_key(tmp_path, text, words):
 def test_a_deadline_without_offset_is_utc(tmp_path):
     course = load(write(tmp_path, "[assignment]\ndeadline = 2026-12-04T12:00:00\n"))
     assert course.deadline == dt.datetime(2026, 12, 4, 12, tzinfo=dt.timezone.utc)
+
+
+def test_an_extension_moves_only_that_students_deadline_wherever_a_time_is_known(tmp_path):
+    """Issue 28 item 12: [extensions] is read where lateness is judged from a time (Moodle's worksheet,
+    Gradescope's metadata, the service); a Canvas `_late_` mark without a time is Canvas's own verdict."""
+    from grader.course import lateness
+
+    path = tmp_path / "course.toml"
+    path.write_text('[assignment]\ndeadline = 2026-12-04T23:59:00Z\n[late]\nper_day = 0.1\n'
+                    '[extensions]\n12345 = 2026-12-08T23:59:00Z\n"ann@example.edu" = 2026-12-08T23:59:00Z\n')
+    course = load(path)
+    moodle_time = "2026-12-06T10:00:00+00:00"  # as read from Moodle's worksheet
+    assert not lateness.assess({"id": "12345", "handed_in": moodle_time}, course).late
+    assert not lateness.assess({"id": "ann@example.edu", "handed_in": moodle_time}, course).late
+    other = lateness.assess({"id": "23456", "handed_in": moodle_time}, course)
+    assert other.late and 1 < other.days < 2
+    assert course.days_late(dt.datetime(2026, 12, 9, 0, 59, tzinfo=dt.timezone.utc), "12345") == pytest.approx(1 / 24)
+    assert lateness.assess({"id": "12345", "late": "yes"}, course).late, "Canvas's own mark stands"
+    path.write_text("[extensions]\n12345 = \"next week\"\n")
+    with pytest.raises(CourseFileProblem, match=r"\[extensions\] 12345 must be a date and time"):
+        load(path)

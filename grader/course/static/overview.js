@@ -1,4 +1,5 @@
-// The students' table: click a header to sort (again to reverse), type to filter. No library.
+// The students' table: a header's button sorts (again to reverse; a button, so Enter and Space work from
+// the keyboard too: their click bubbles to the header), type to filter. No library.
 (function () {
   var table = document.getElementById("students");
   if (!table) return;
