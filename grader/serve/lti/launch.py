@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from grader.serve.lti.config import Registration, ToolConfig
 from grader.serve.lti.models import Login
@@ -23,6 +23,7 @@ LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 LOGIN_LIFETIME = dt.timedelta(minutes=10)
+IN_FLIGHT = 20_000  # logins not yet launched (a flood of /lti/login cannot fill the database)
 LEEWAY = 30  # seconds of clock difference allowed on exp and iat
 STAFF_ROLES = ("membership#Instructor", "membership#ContentDeveloper", "membership#Administrator",
                "membership/Instructor#", "institution/person#Administrator", "system/person#Administrator",
@@ -88,6 +89,8 @@ def login(config: ToolConfig, make_session, params: dict, origin: str) -> tuple[
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with make_session() as session, session.begin():
         session.execute(delete(Login).where(Login.created_at < now() - LOGIN_LIFETIME))
+        if session.scalar(select(func.count()).select_from(Login)) >= IN_FLIGHT:
+            raise Refused("Too many logins are in flight right now: try again in a few minutes.", 503)
         session.add(Login(state=state, nonce=nonce, issuer=reg.issuer, client_id=reg.client_id, target=target[:1000],
                           created_at=now()))
     query = {"scope": "openid", "response_type": "id_token", "response_mode": "form_post", "prompt": "none",

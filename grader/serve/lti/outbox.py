@@ -106,6 +106,16 @@ def _set(service, row_id: int, **values) -> None:
         session.execute(update(Score).where(Score.id == row_id, Score.state == "pending").values(**values))
 
 
+def status(service) -> dict:
+    with service.make_session() as session:
+        states = dict(session.execute(select(Score.state, func.count()).group_by(Score.state)).all())
+        pending = session.execute(select(Score, Target).join(Target, Target.id == Score.target_id)
+                                  .where(Score.state == "pending").order_by(Score.id).limit(200)).all()
+    return {"states": states, "pending": [{"student": t.student_id, "lineitem": t.lineitem, "score": r.score_given,
+                                            "tries": r.tries, "error": r.error, "timestamp": r.timestamp}
+                                           for r, t in pending]}
+
+
 def changes(service) -> tuple:
     """A cheap fingerprint of what a counted score depends on: gradings, hand-ins, adjustments, targets."""
     from grader.course.adjustments import FILE

@@ -31,7 +31,10 @@ def remember(session, issuer: str, sub: str, sourcedid: str, name: str, roles: l
     user = session.get(User, (issuer, sub))
     name = clean(name)[:200]
     if user is None:
-        user = User(issuer=issuer, sub=sub, student_id=student_id(issuer, sub, sourcedid), name=name)
+        sid = student_id(issuer, sub, sourcedid)
+        if session.scalar(select(User).where(User.student_id == sid)) is not None:
+            sid = student_id(issuer, sub, "")  # another platform user has that id: never two people in one
+        user = User(issuer=issuer, sub=sub, student_id=sid, name=name)
         session.add(user)
     user.name, user.roles, user.staff = name or user.name, roles[:50], staff
     if not staff:

@@ -99,6 +99,15 @@ def router(service, tool: Tool) -> APIRouter:
     def jwks():
         return JSONResponse(tool.config.jwks())
 
+    @routes.get("/api/lti/outbox")
+    def sending(request: Request):
+        """Staff's view of the outbox: rows by state, and each pending row's tries and last error."""
+        from grader.serve.staff import DENIED, staff_credential
+
+        if not staff_credential(request):
+            return JSONResponse({"error": DENIED}, status_code=403)
+        return outbox.status(service)
+
     return routes
 
 

@@ -1,0 +1,143 @@
+"""The LTI outbox alone (no platform, no server): what is decided, what is sent, in which order, and
+who a platform user is. The score source and the platform call are replaced by recorders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("jwt", reason="the [serve] extra is part of [test]: pip install -e '.[test]'")
+
+from grader.serve.lti import outbox, people, services  # noqa: E402
+from grader.serve.lti.models import Score, Target  # noqa: E402
+from grader.serve.store import Student, open_store  # noqa: E402
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class Spec:
+    fingerprint: str = "f" * 64
+
+
+@dataclass
+class FakeService:
+    make_session: object
+    out: Path
+    spec: Spec
+
+
+class Config:
+    def find(self, issuer, client_id):
+        return "registration" if issuer == "https://lms" else None
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    _engine, make_session = open_store(tmp_path / "data")
+    service = FakeService(make_session, tmp_path / "data" / "class", Spec())
+    with make_session() as session, session.begin():
+        session.add(Student(id="alice", name="Alice", token_hash="0" * 64))
+        session.flush()
+        session.add(Target(issuer="https://lms", client_id="c", lineitem="https://lms/li/1", sub="u1",
+                           student_id="alice"))
+    scores = {}
+    sent, down = [], []
+    monkeypatch.setattr(outbox, "counted_scores", lambda _service: dict(scores))
+
+    def post(_tokens, _reg, lineitem, sub, given, most, stamp):
+        if down:
+            raise services.PlatformError("the platform is away")
+        sent.append((sub, given, most, stamp))
+
+    monkeypatch.setattr(services, "post_score", post)
+    return service, scores, sent, down
+
+
+def rows(service):
+    with service.make_session() as session:
+        return [(r.score_given, r.state) for r in session.query(Score).order_by(Score.id)]
+
+
+def due_now(service):
+    from sqlalchemy import update
+
+    with service.make_session() as session, session.begin():
+        session.execute(update(Score).values(next_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+
+
+def test_a_score_is_written_once_per_change_and_sent_once(world):
+    service, scores, sent, _down = world
+    scores["alice"] = (7.0, 10.0)
+    assert outbox.decide(service) == 1
+    assert outbox.decide(service) == 0  # unchanged: nothing new
+    assert outbox.send_due(service, Config(), None) == 1
+    assert outbox.send_due(service, Config(), None) == 0
+    assert [s[:3] for s in sent] == [("u1", 7.0, 10.0)]
+    assert rows(service) == [(7.0, "sent")]
+
+
+def test_a_newer_score_supersedes_an_unsent_one_which_is_never_sent(world):
+    service, scores, sent, down = world
+    scores["alice"] = (5.0, 10.0)
+    outbox.decide(service)
+    down.append(True)
+    outbox.send_due(service, Config(), None)  # refused: retried later
+    scores["alice"] = (9.0, 10.0)
+    outbox.decide(service)
+    down.clear()
+    due_now(service)
+    outbox.send_due(service, Config(), None)
+    assert [s[1] for s in sent] == [9.0]
+    assert rows(service) == [(5.0, "superseded"), (9.0, "sent")]
+
+
+def test_a_refused_send_waits_longer_each_time_and_keeps_its_value_and_timestamp(world):
+    service, scores, sent, down = world
+    scores["alice"] = (6.0, 10.0)
+    outbox.decide(service)
+    down.append(True)
+    waits, stamps = [], set()
+    for _ in range(3):
+        due_now(service)
+        before = dt.datetime.now(dt.timezone.utc)
+        outbox.send_due(service, Config(), None)
+        with service.make_session() as session:
+            row = session.query(Score).one()
+            at = row.next_at if row.next_at.tzinfo else row.next_at.replace(tzinfo=dt.timezone.utc)
+            waits.append((at - before).total_seconds())
+            stamps.add(row.timestamp)
+            assert row.state == "pending" and "away" in row.error
+    assert waits[0] < waits[1] < waits[2] and len(stamps) == 1
+    down.clear()
+    due_now(service)
+    outbox.send_due(service, Config(), None)
+    assert sent == [("u1", 6.0, 10.0, stamps.pop())]
+
+
+def test_timestamps_of_a_line_item_always_increase(world):
+    service, scores, sent, _down = world
+    for value in (1.0, 2.0, 3.0, 4.0):
+        scores["alice"] = (value, 10.0)
+        outbox.decide(service)
+        outbox.send_due(service, Config(), None)
+    stamps = [s[3] for s in sent]
+    assert [s[1] for s in sent] == [1.0, 2.0, 3.0, 4.0]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 4
+
+
+def test_a_student_without_a_counted_score_is_not_sent_anything(world):
+    service, _scores, sent, _down = world
+    assert outbox.decide(service) == 0 and outbox.send_due(service, Config(), None) == 0 and sent == []
+
+
+def test_a_second_platform_user_with_a_taken_sourcedid_gets_an_id_of_their_own(world):
+    service, *_ = world
+    with service.make_session() as session, session.begin():
+        first = people.remember(session, "https://lms", "u1", "alice", "Alice", [], False)
+        second = people.remember(session, "https://other-lms", "u9", "alice", "Mallory", [], False)
+        again = people.remember(session, "https://lms", "u1", "alice", "Alice", [], False)
+    assert first == again == "alice" and second.startswith("lti-") and second != first
