@@ -175,13 +175,23 @@ def test_a_replayed_launch_is_refused_whether_its_state_is_old_or_new(world):
     first = client.post(f"{tool}/lti/launch", data={"id_token": token, "state": asked["state"]})
     assert first.status_code == 303
     thief = browser(httpx)  # the same id_token and state again, from another browser or this one
-    thief.cookies.set("grader_lti_state", asked["state"], path="/lti/")
+    thief.cookies.set(f"grader_lti_state_{asked['state']}", asked["state"], path="/lti/")
     refused_without_session(thief, tool, thief.post(f"{tool}/lti/launch", data={"id_token": token, "state": asked["state"]}),
                             "already used")
     fresh = browser(httpx)  # a new login of its own, the old id_token (another nonce)
     again = platform.login(fresh, tool, "canvas-user-bob")
     refused_without_session(fresh, tool, fresh.post(f"{tool}/lti/launch", data={"id_token": token, "state": again["state"]}),
                             "nonce")
+
+
+def test_two_launches_opened_side_by_side_both_land(world):
+    platform, tool, _data, _state, _port, httpx = world
+    client = browser(httpx)
+    first, second = (platform.login(client, tool, "canvas-user-bob") for _ in range(2))
+    for asked in (second, first):
+        token = platform.sign(platform.claims(asked["nonce"], "canvas-user-bob", [LEARNER], f"{tool}/lti/launch"))
+        response = client.post(f"{tool}/lti/launch", data={"id_token": token, "state": asked["state"]})
+        assert response.status_code == 303, response.text
 
 
 def test_a_launch_without_this_browsers_state_is_refused(world):
@@ -284,3 +294,20 @@ def test_the_membership_service_names_students_and_merges_with_the_roster(world)
     assert users["canvas-user-robert"] == "bob"
     targets = dict(sqlite3.connect(db).execute("select sub, lineitem from lti_targets"))
     assert targets["canvas-user-dave"] == targets["canvas-user-robert"] == platform.lineitem  # their scores go there
+
+
+def test_a_deadline_change_sends_the_late_policys_score(world, tmp_path):
+    """Last in this module: the deadline moves into the past (the course file, read at start)."""
+    platform, tool, data, state, port, httpx = world
+    sub = "canvas-user-carol"
+    before = platform.results[sub]["scoreGiven"]
+    course = tmp_path / "course.toml"
+    course.write_text("[assignment]\ndeadline = 2020-01-01T00:00:00Z\n[late]\nper_day = 0.10\nzero_after_days = 0\n"
+                      "[service]\nattempts_per_hour = 100\n")
+    stop_server(state["server"])
+    args = list(state["args"])
+    args[args.index("--course") + 1] = str(course)
+    state["server"] = start_server(data, port, *args)
+    reaches(platform, sub, 0.0)
+    assert before > 0 and gradebook(httpx, tool)[next(iter(sqlite3.connect(data / "grader.sqlite3").execute(
+        "select student_id from lti_users where sub = ?", (sub,))))[0]] == 0.0

@@ -19,7 +19,7 @@ from grader.serve.lti import config as lti_config
 from grader.serve.lti import launch as lti_launch
 from grader.serve.lti import outbox, people, services
 
-STATE_COOKIE = "grader_lti_state"
+STATE_COOKIE = "grader_lti_state_"  # + the state: launches opened side by side each keep their own
 log = logging.getLogger("grader.lti")
 
 
@@ -47,13 +47,22 @@ def enable(app: FastAPI, service, path: Path, every: float = 0.5) -> Tool:
     return tool
 
 
-def refused(problem: lti_launch.Refused) -> HTMLResponse:
+def refused(problem: lti_launch.Refused, state: str | None = None) -> HTMLResponse:
     body = (f"<h1>This launch was refused</h1><p class=\"problem\" id=\"problem\">{html.escape(str(problem))}</p>"
             "<p>You are not signed in. Open the assignment again from your course's page; if this happens "
             "again, tell course staff what this page says.</p>")
     response = HTMLResponse(pages.document("Launch refused", body), status_code=problem.status)
-    response.delete_cookie(STATE_COOKIE, path="/lti/")
+    forget_state(response, state)
     return response
+
+
+def state_cookie(state: str) -> str:
+    return STATE_COOKIE + state if state.replace("-", "").replace("_", "").isalnum() and len(state) <= 64 else ""
+
+
+def forget_state(response, state: str | None) -> None:
+    if state and state_cookie(state):
+        response.delete_cookie(state_cookie(state), path="/lti/")
 
 
 def origin(request: Request) -> str:
@@ -75,7 +84,7 @@ def router(service, tool: Tool) -> APIRouter:
         response = RedirectResponse(url, status_code=302)
         secure = request.url.scheme == "https"
         # the launch is a cross-site POST from the platform: the state's cookie must travel with it
-        response.set_cookie(STATE_COOKIE, state, max_age=600, path="/lti/", httponly=True, secure=secure,
+        response.set_cookie(state_cookie(state), state, max_age=600, path="/lti/", httponly=True, secure=secure,
                             samesite="none" if secure else "lax")
         return response
 
@@ -89,11 +98,14 @@ def router(service, tool: Tool) -> APIRouter:
 
         try:
             found = await run_in_threadpool(lti_launch.check, tool.config, service.make_session, tool.keys, id_token,
-                                            state, request.cookies.get(STATE_COOKIE))
-            return await run_in_threadpool(land, request, service, found)
+                                            state, request.cookies.get(state_cookie(state)) if state_cookie(state)
+                                            else None)
+            response = await run_in_threadpool(land, request, service, found)
         except lti_launch.Refused as problem:
             log.info("LTI launch refused: %s", problem)
-            return refused(problem)
+            return refused(problem, state)
+        forget_state(response, state)
+        return response
 
     @routes.get("/lti/jwks")
     def jwks():
@@ -145,7 +157,6 @@ def sign_in_student(request: Request, service, sid: str):
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(STUDENT_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
                         max_age=180 * 86400)
-    response.delete_cookie(STATE_COOKIE, path="/lti/")
     return response
 
 
@@ -159,5 +170,4 @@ def sign_in_staff(request: Request):
         raise lti_launch.Refused(f"Staff pages are closed: {tokens.STAFF_VARIABLE} is not set where the service runs.")
     response = RedirectResponse("/staff/", status_code=303)
     response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https")
-    response.delete_cookie(STATE_COOKIE, path="/lti/")
     return response
