@@ -133,8 +133,9 @@ def changes(service) -> tuple:
 class Sender:
     """The background loop: decide after every change (and at start), send what is due, read rosters."""
 
-    def __init__(self, service, config, tokens, roster=None, every: float = 0.5):
+    def __init__(self, service, config, tokens, roster=None, every: float = 0.5, settle: float = 2.0):
         self.service, self.config, self.tokens, self.roster, self.every = service, config, tokens, roster, every
+        self.settle = settle  # seconds between two decisions: a deadline burst is one class refresh, not hundreds
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, name="lti-outbox", daemon=True)
 
@@ -142,13 +143,16 @@ class Sender:
         self.thread.start()
 
     def run(self) -> None:
-        seen = None
+        import time
+
+        seen, decided = None, 0.0
         while not self.stop.is_set():
             try:
                 if self.roster is not None:
                     self.roster()
                 current = changes(self.service)
-                if current != seen:
+                if current != seen and time.monotonic() - decided >= self.settle:
+                    decided = time.monotonic()
                     decide(self.service)
                     seen = current
                 send_due(self.service, self.config, self.tokens)
