@@ -97,11 +97,12 @@ class Platform:
         return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
     def launch(self, client: httpx.Client, tool: str, sub: str, roles=(LEARNER,), key=None, kid=None,
-               alg="RS256", post_state: str | None = None, **extra) -> httpx.Response:
+               alg="RS256", post_state: str | None = None, overrides: dict | None = None, **extra) -> httpx.Response:
         """A whole launch: login, the signed id_token posted to the tool's redirect_uri (not followed)."""
         asked = self.login(client, tool, sub)
         assert asked["redirect_uri"] == f"{tool}/lti/launch" and asked["response_mode"] == "form_post"
-        token = self.sign(self.claims(asked["nonce"], sub, list(roles), f"{tool}/lti/launch", **extra), key, kid, alg)
+        claims = self.claims(asked["nonce"], sub, list(roles), f"{tool}/lti/launch", **extra)
+        token = self.sign(dict(claims, **(overrides or {})), key, kid, alg)
         return client.post(asked["redirect_uri"], data={"id_token": token, "state": post_state or asked["state"]})
 
     def _handler(self):

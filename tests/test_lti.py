@@ -154,6 +154,7 @@ BAD = {
     "unknown key id": (dict(kid="not-published"), "key the platform does not publish"),
     "deep linking": ({"https://purl.imsglobal.org/spec/lti/claim/message_type": "LtiDeepLinkingRequest"},
                      "resource link launches only"),
+    "a user id over 255 characters": (dict(overrides={"sub": "u" * 256}), "at most 255"),
     "old LTI": ({"https://purl.imsglobal.org/spec/lti/claim/version": "1.1"}, "LTI 1.3.0"),
 }
 

@@ -174,7 +174,8 @@ def check(config: ToolConfig, make_session, keys, id_token: str, state: str | No
         raise Refused("This launch is for another tool (its target link is not the one its login named).")
     link = (claims.get(LTI + "resource_link") or {}).get("id")
     roles = claims.get(LTI + "roles")
-    if not isinstance(link, str) or not link or not isinstance(roles, list) or not str(claims["sub"]):
-        raise Refused("This launch names no resource link, user or roles.", 400)
+    if not isinstance(link, str) or not link or not isinstance(roles, list) or not isinstance(claims["sub"], str) \
+            or not 0 < len(claims["sub"]) <= 255:
+        raise Refused("This launch names no resource link, user (at most 255 characters) or roles.", 400)
     name = claims.get("name") or " ".join(str(claims.get(k, "")) for k in ("given_name", "family_name")).strip()
-    return Launch(reg, str(claims["sub"])[:255], str(name)[:200], [str(r) for r in roles], deployment, link, claims)
+    return Launch(reg, claims["sub"], str(name)[:200], [str(r) for r in roles], deployment, link, claims)
