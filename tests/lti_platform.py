@@ -103,7 +103,7 @@ class Platform:
         assert asked["redirect_uri"] == f"{tool}/lti/launch" and asked["response_mode"] == "form_post"
         claims = self.claims(asked["nonce"], sub, list(roles), f"{tool}/lti/launch", **extra)
         token = self.sign(dict(claims, **(overrides or {})), key, kid, alg)
-        return client.post(asked["redirect_uri"], data={"id_token": token, "state": post_state or asked["state"]})
+        return client.post(asked["redirect_uri"], data={"id_token": token, "state": asked["state"] if post_state is None else post_state})
 
     def _handler(self):
         platform = self

@@ -57,7 +57,9 @@ def refused(problem: lti_launch.Refused, state: str | None = None) -> HTMLRespon
 
 
 def state_cookie(state: str) -> str:
-    return STATE_COOKIE + state if state.replace("-", "").replace("_", "").isalnum() and len(state) <= 64 else ""
+    """The state's cookie name, or "" for a state this site cannot have made (ours are base64url)."""
+    plain = state.isascii() and state.replace("-", "").replace("_", "").isalnum() and len(state) <= 64
+    return STATE_COOKIE + state if plain else ""
 
 
 def forget_state(response, state: str | None) -> None:
