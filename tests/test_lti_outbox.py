@@ -14,8 +14,9 @@ pytest.importorskip("jwt", reason="the [serve] extra is part of [test]: pip inst
 from grader.serve.lti import outbox, people, services  # noqa: E402
 from grader.serve.lti.models import Score, Target  # noqa: E402
 from grader.serve.store import Student, open_store  # noqa: E402
+from test_serve_postgres import postgres  # noqa: E402,F401  (a PostgreSQL server, or the test is skipped)
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.unit  # on SQLite; the same tests on PostgreSQL start a server (skipped without one)
 
 
 @dataclass
@@ -35,9 +36,30 @@ class Config:
         return "registration" if issuer == "https://lms" else None
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def database(request):
+    """None (SQLite in the data folder), or a fresh database on the PostgreSQL server the serve tests start."""
+    if request.param == "sqlite":
+        yield None
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    server = request.getfixturevalue("postgres")
+    name = f"lti_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield server.replace("@/postgres?", f"@/{name}?")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
 @pytest.fixture
-def world(tmp_path, monkeypatch):
-    _engine, make_session = open_store(tmp_path / "data")
+def world(tmp_path, monkeypatch, database):
+    _engine, make_session = open_store(tmp_path / "data", database)
     service = FakeService(make_session, tmp_path / "data" / "class", Spec())
     with make_session() as session, session.begin():
         session.add(Student(id="alice", name="Alice", token_hash="0" * 64))
