@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=300)
     args = parser.parse_args()
     from grader.serve.lti import outbox, services
-    from grader.serve.lti.models import Target
+    from grader.serve.lti.models import Identity, Target
     from grader.serve.service import Service, Settings
     from grader.serve.staff import gradebook_rows
     from grader.serve.store import Grading, Student, Submission
@@ -45,8 +45,11 @@ def main() -> None:
                 session.add(Submission(student_id=sid, key=key, filename="rnn.py", size=1, received_at=now))
                 session.add(Grading(key=key, spec=service.spec.fingerprint, state="graded", score=report["score"],
                                     report=report, accepted_at=now, graded_at=now))
-                session.add(Target(issuer="https://lms", client_id="c", lineitem="https://lms/li", sub=f"u{i}",
-                                   student_id=sid))
+                who = Identity(issuer="https://lms", deployment_id="d", sub=f"u{i}", student_id=sid)
+                session.add(who)
+                session.flush()
+                session.add(Target(identity_id=who.id, issuer="https://lms", client_id="c", lineitem="https://lms/li",
+                                   sub=f"u{i}", student_id=sid))
         start = time.perf_counter()
         gradebook_rows(service)
         baseline = time.perf_counter() - start

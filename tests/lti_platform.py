@@ -43,7 +43,9 @@ class Platform:
         self.fail_scores = 0  # answer this many score posts with 503
         self.tokens: dict[str, str] = {}  # access token -> scope
         self.assertions: list[dict] = []
-        self.members: list[dict] = []
+        self.members: list[dict] | None = []  # None: the page says "members": null (malformed)
+        self.published: list | None = None  # the keys /jwks publishes, (kid, key) pairs: None, this key only
+        self.by_item: dict[str, list[dict]] = {}  # line item number: the scores posted to it
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -52,7 +54,10 @@ class Platform:
 
     @property
     def lineitem(self) -> str:
-        return f"{self.url}/courses/7/lineitems/1/lineitem"
+        return self.item(1)
+
+    def item(self, number: int) -> str:
+        return f"{self.url}/courses/7/lineitems/{number}/lineitem"
 
     def config(self, private_key_file: str) -> dict:
         """This platform as lti.json names it."""
@@ -84,7 +89,9 @@ class Platform:
         return claims
 
     def sign(self, claims: dict, key=None, kid: str | None = None, alg: str = "RS256") -> str:
-        return jwt.encode(claims, pem(key or self.key), algorithm=alg, headers={"kid": kid or self.kid})
+        # signed as bytes, so a test can sign claims that jwt.encode refuses (a list as iss)
+        return jwt.api_jws.encode(json.dumps(claims).encode(), pem(key or self.key), algorithm=alg,
+                                  headers={"kid": kid or self.kid, "typ": "JWT"})
 
     def login(self, client: httpx.Client, tool: str, sub: str) -> dict:
         """The third-party login as a browser follows it: the tool's redirect's query (state, nonce...)."""
@@ -132,8 +139,10 @@ class Platform:
             def do_GET(self):
                 path = urlsplit(self.path).path
                 if path == "/jwks":
-                    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(platform.key.public_key()))
-                    return self.answer(200, {"keys": [dict(jwk, kid=platform.kid, alg="RS256", use="sig")]})
+                    keys = platform.published if platform.published is not None else [(platform.kid, platform.key)]
+                    return self.answer(200, {"keys": [
+                        dict(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), kid=kid, alg="RS256",
+                             use="sig") for kid, key in keys]})
                 if path == "/courses/7/memberships":
                     if "contextmembership" not in (self.scope() or ""):
                         return self.answer(401, {"error": "no token for memberships"})
@@ -144,8 +153,9 @@ class Platform:
                 path = urlsplit(self.path).path
                 if path == "/token":
                     return self.token(parse_qs(self.body().decode()))
-                if path == "/courses/7/lineitems/1/lineitem/scores":
-                    return self.score()
+                parts = path.split("/")
+                if path.startswith("/courses/7/lineitems/") and path.endswith("/lineitem/scores"):
+                    return self.score(parts[4])
                 self.answer(404, {"error": "not found"})
 
             def token(self, form):
@@ -167,7 +177,7 @@ class Platform:
                 self.answer(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600,
                                   "scope": form.get("scope", [""])[0]})
 
-            def score(self):
+            def score(self, item: str):
                 if SCORE not in (self.scope() or "").split():
                     return self.answer(401, {"error": "no token for scores"})
                 if self.headers.get("Content-Type") != "application/vnd.ims.lis.v1.score+json":
@@ -177,10 +187,12 @@ class Platform:
                     if platform.fail_scores > 0:
                         platform.fail_scores -= 1
                         return self.answer(503, {"error": "try later"})
-                    platform.received.append(body)
+                    if item == "1":
+                        platform.received.append(body)
+                    platform.by_item.setdefault(item, []).append(body)
                     kept = platform.results.get(body["userId"])
                     # AGS: a score older than the one on record does not replace it
-                    if kept is None or body["timestamp"] >= kept["timestamp"]:
+                    if item == "1" and (kept is None or body["timestamp"] >= kept["timestamp"]):
                         platform.results[body["userId"]] = body
                 self.answer(200, b"{}")
 

@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from serve_support import CSRF, EXAMPLES, STAFF, free_port, start_server, stop_server
+from serve_support import CSRF, EXAMPLES, STAFF, free_port, links, staff_client, start_server, stop_server
 
 pytest.importorskip("jwt", reason="the [serve] extra is part of [test]: pip install -e '.[test]'")
 from lti_platform import INSTRUCTOR, LEARNER, TA, Platform, new_key  # noqa: E402
@@ -23,7 +23,8 @@ from lti_platform import INSTRUCTOR, LEARNER, TA, Platform, new_key  # noqa: E40
 pytestmark = pytest.mark.slow
 CORRECT = (EXAMPLES / "correct_vectorised.py").read_bytes()
 MUTANT = (EXAMPLES / "mutant_forward_no_bias.py").read_bytes()
-SIS = "https://purl.imsglobal.org/spec/lti/claim/lis"
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+SIS = LTI + "lis"
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +48,13 @@ def world(tmp_path_factory):
     data = root / "data"
     args = ("--lti", str(config), "--roster", str(root / "roster.csv"), "--course", str(root / "course.toml"),
             "--jobs", "1")
-    server = start_server(data, port, *args)
-    state = {"server": server, "args": args}
-    yield platform, tool, data, state, port, httpx
-    stop_server(state["server"])
+    os.environ["GRADER_LTI_KEYS_MAX_AGE"] = "2"  # every server of this module fetches the platform's keys every 2 s
+    try:
+        state = {"server": start_server(data, port, *args), "args": args}
+        yield platform, tool, data, state, port, httpx
+        stop_server(state["server"])
+    finally:
+        os.environ.pop("GRADER_LTI_KEYS_MAX_AGE")
     platform.close()
 
 
@@ -60,12 +64,15 @@ def browser(httpx):
 
 def signed_in_cookies(response) -> list[str]:
     return [c for c in response.headers.get_list("set-cookie")
-            if c.startswith(("grader_student=", "grader_staff=")) and "Max-Age=0" not in c and '=""' not in c]
+            if c.startswith(("grader_session=", "grader_staff=")) and "Max-Age=0" not in c and '=""' not in c]
 
 
 def hand_in(client, tool: str, name: str, content: bytes) -> str:
-    csrf = CSRF.search(client.get(f"{tool}/").text).group(1)
-    response = client.post(f"{tool}/submit", data={"csrf": csrf}, files={"file": (name, content)})
+    import html
+    import re
+
+    action = html.unescape(re.search(r'action="(/submit\?csrf=[^"]+)"', client.get(f"{tool}/").text).group(1))
+    response = client.post(f"{tool}{action}", files={"file": (name, content)})
     assert response.status_code == 303, response.text
     return response.headers["location"]
 
@@ -113,15 +120,73 @@ def test_the_tool_publishes_its_public_key_as_jwks(world):
     assert public.public_numbers() == private.public_key().public_numbers()
 
 
+def identities(data) -> dict[str, str | None]:
+    return dict(sqlite3.connect(data / "grader.sqlite3").execute("select sub, student_id from lti_identities"))
+
+
 def test_a_student_launch_lands_on_their_own_page_signed_in(world):
-    platform, tool, _data, _state, _port, httpx = world
+    platform, tool, data, _state, _port, httpx = world
     client = browser(httpx)
-    response = platform.launch(client, tool, "canvas-user-alice", name="Alice Canvas", **{SIS: {"person_sourcedid": "alice"}})
+    response = platform.launch(client, tool, "canvas-user-ann", name="Ann Canvas")
     assert response.status_code == 303 and response.headers["location"] == "/", response.text
     assert signed_in_cookies(response)
     page = client.get(f"{tool}/").text
-    assert 'id="upload"' in page and "Alice Roster" in page  # the roster's alice, her own page
-    assert "Launch refused" not in page
+    assert 'id="upload"' in page and "Ann Canvas" in page and "Launch refused" not in page
+    assert identities(data)["canvas-user-ann"].startswith("lti-")
+
+
+def test_a_sourcedid_that_is_a_classmates_roster_id_does_not_open_their_account(world):
+    """F1: the platform's lis_person_sourcedid never chooses whose account a launch opens."""
+    platform, tool, data, _state, _port, httpx = world
+    for sub in ("canvas-user-mallory", "canvas-user-mallory-2"):
+        client = browser(httpx)
+        assert platform.launch(client, tool, sub, name="Mallory", **{SIS: {"person_sourcedid": "alice"}}
+                               ).status_code == 303
+        page = client.get(f"{tool}/").text
+        assert 'id="upload"' in page and "Alice Roster" not in page
+    found = identities(data)
+    assert "alice" not in found.values() and found["canvas-user-mallory"] != found["canvas-user-mallory-2"]
+    alice = browser(httpx)  # alice's own link still opens her own account
+    token = links(data)["alice"]
+    assert alice.get(f"{tool}/signin", params={"token": token}).status_code == 200
+    assert alice.post(f"{tool}/signin", data={"token": token}).status_code == 303
+    assert "Alice Roster" in alice.get(f"{tool}/").text
+
+
+def test_an_lti_id_cannot_be_claimed_in_advance(world):
+    """F10: ids of LTI students are random, in a prefix a roster (or a claim) cannot use."""
+    import hashlib
+
+    platform, tool, data, _state, _port, httpx = world
+    victim = "canvas-user-victim"
+    guessed = "lti-" + hashlib.sha256(f"{platform.url}\n{victim}".encode()).hexdigest()[:20]
+    refused = httpx.post(f"{tool}/api/roster", content=f"id,name\n{guessed},Thief\n".encode(),
+                         headers={"Authorization": f"Bearer {STAFF}"})
+    assert refused.status_code == 400 and "lti-" in refused.json()["error"]
+    thief = browser(httpx)
+    assert platform.launch(thief, tool, "canvas-user-thief", **{SIS: {"person_sourcedid": guessed}}).status_code == 303
+    mine = browser(httpx)
+    assert platform.launch(mine, tool, victim, name="Victim").status_code == 303
+    found = identities(data)
+    assert guessed not in found.values() and found[victim] != found["canvas-user-thief"]
+    assert "Victim" in mine.get(f"{tool}/").text and "Victim" not in thief.get(f"{tool}/").text
+
+
+def test_a_sourcedid_named_like_a_class_file_is_never_a_path(world):
+    """F6: a sourcedid `summary` (the class folder's summary.json) names no student; the roster refuses it."""
+    platform, tool, data, _state, _port, httpx = world
+    client = browser(httpx)
+    assert platform.launch(client, tool, "canvas-user-summary", **{SIS: {"person_sourcedid": "summary"}}
+                           ).status_code == 303
+    graded(client, tool, hand_in(client, tool, "rnn.py", MUTANT + b"\n# summary\n"))
+    assert "summary" not in identities(data).values() and "summary" not in gradebook(httpx, tool)
+    staff = staff_client(tool)
+    overview = staff.get("/staff/")
+    assert overview.status_code == 200 and identities(data)["canvas-user-summary"] in overview.text
+    for reserved in ("summary", "Summary", "index"):
+        answer = httpx.post(f"{tool}/api/roster", content=f"id,name\n{reserved},X\n".encode(),
+                            headers={"Authorization": f"Bearer {STAFF}"})
+        assert answer.status_code == 400, reserved
 
 
 def test_instructors_and_tas_land_on_the_staff_overview(world):
@@ -225,7 +290,7 @@ def test_a_hand_in_its_better_hand_in_and_an_adjustment_each_reach_the_line_item
     sub = "canvas-user-erin"
     assert platform.launch(client, tool, sub, name="Erin").status_code == 303
     graded(client, tool, hand_in(client, tool, "rnn.py", MUTANT))
-    sid = next(i for i in gradebook(httpx, tool) if i.startswith("lti-"))
+    sid = identities(_data)[sub]
     first = gradebook(httpx, tool)[sid]
     kept = reaches(platform, sub, first)
     assert kept["activityProgress"] == "Completed" and kept["gradingProgress"] == "FullyGraded"
@@ -234,12 +299,11 @@ def test_a_hand_in_its_better_hand_in_and_an_adjustment_each_reach_the_line_item
     better = gradebook(httpx, tool)[sid]
     assert better > first
     reaches(platform, sub, better)
-    staff = httpx.Client(timeout=60, follow_redirects=False)
-    staff.cookies.set("grader_staff", STAFF)
-    csrf = CSRF.search(staff.get(f"{tool}/staff/").text).group(1)
+    staff = staff_client(tool)
+    csrf = CSRF.search(staff.get("/staff/").text).group(1)
     rows = f"id,check,points,comment\n{sid},total,-1.5,copied a line\n"
-    assert staff.post(f"{tool}/staff/adjustments", data={"csrf": csrf},
-                      files={"file": ("adjustments.csv", rows.encode())}).status_code == 303
+    assert staff.post("/staff/adjustments", data={"csrf": csrf},
+                      files={"file": ("adjustments.csv", rows.encode())}).status_code == 200
     adjusted = gradebook(httpx, tool)[sid]
     assert adjusted == better - 1.5
     reaches(platform, sub, adjusted)
@@ -256,7 +320,7 @@ def test_a_kill_9_between_grading_and_sending_loses_nothing(world):
     platform.fail_scores = 10_000  # the platform is down: nothing can be sent
     graded(client, tool, hand_in(client, tool, "rnn.py", CORRECT + b"\n# carol\n"))
     sid = next(i for i, *_ in sqlite3.connect(data / "grader.sqlite3").execute(
-        "select student_id from lti_users where sub = ?", (sub,)))
+        "select student_id from lti_identities where sub = ?", (sub,)))
     score = gradebook(httpx, tool)[sid]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -280,30 +344,221 @@ def test_a_kill_9_between_grading_and_sending_loses_nothing(world):
     assert rows == [("sent",)]
 
 
-def test_the_membership_service_names_students_and_merges_with_the_roster(world):
+def test_the_membership_service_names_students_and_their_scores_go_where_they_launched(world):
+    """F9: a member is a student of the class with their name; their score goes to the line item of the
+    link they launched from, never to the first one the context named."""
     platform, tool, data, _state, _port, httpx = world
     platform.members = [
-        {"user_id": "canvas-user-robert", "name": "Bob From Canvas", "roles": [LEARNER], "status": "Active",
+        {"user_id": "canvas-user-dave", "name": "Dave Doe", "roles": [LEARNER], "status": "Active",
          "lis_person_sourcedid": "bob"},
-        {"user_id": "canvas-user-dave", "name": "Dave Doe", "roles": [LEARNER], "status": "Active"},
         {"user_id": "canvas-user-gone", "name": "Gone", "roles": [LEARNER], "status": "Inactive"},
+        {"user_id": "canvas-teacher-3", "name": "Teacher", "roles": [INSTRUCTOR], "status": "Active"},
+        {"user_id": ["not", "a", "string"], "roles": [LEARNER]},
     ]
     client = browser(httpx)
     assert platform.launch(client, tool, "canvas-teacher-2", roles=(INSTRUCTOR,)).status_code == 303
     db = data / "grader.sqlite3"
     deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "canvas-user-dave" not in identities(data):
+        time.sleep(0.3)
+    users = identities(data)
+    assert users["canvas-user-dave"].startswith("lti-") and "canvas-user-gone" not in users
+    students = dict(sqlite3.connect(db).execute("select id, name from students"))
+    assert students[users["canvas-user-dave"]] == "Dave Doe" and students["bob"] == "Bob"  # bob stays the roster's
+    assert users.get("canvas-teacher-3") is None  # staff have no student
+    assert not sqlite3.connect(db).execute("select 1 from lti_targets t join lti_identities i on i.id = t.identity_id "
+                                           "where i.sub = 'canvas-user-dave'").fetchall()
+    dave = browser(httpx)  # from the second link of the course: its own line item
+    second = {"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {
+        "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/score"], "lineitem": platform.item(2)},
+        LTI + "resource_link": {"id": "rnn-homework-link-2"}}
+    assert platform.launch(dave, tool, "canvas-user-dave", name="Dave Doe", **second).status_code == 303
+    assert "Dave Doe" in dave.get(f"{tool}/").text and identities(data)["canvas-user-dave"] == users["canvas-user-dave"]
+    graded(dave, tool, hand_in(dave, tool, "rnn.py", MUTANT + b"\n# dave\n"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not platform.by_item.get("2"):
+        time.sleep(0.3)
+    assert [s["userId"] for s in platform.by_item.get("2", [])] == ["canvas-user-dave"]
+    assert "canvas-user-dave" not in {s["userId"] for s in platform.by_item.get("1", [])}
+
+
+def test_a_staff_launch_opens_a_staff_session_and_never_shows_the_staff_token(world):
+    """F2: the launch's cookie is a session of its own (path /staff), audited; the token is in no answer."""
+    platform, tool, _data, _state, _port, httpx = world
+    client = browser(httpx)
+    response = platform.launch(client, tool, "canvas-teacher-audit", name="Tess Teacher", roles=(INSTRUCTOR,))
+    assert response.status_code == 303 and response.headers["location"] == "/staff/"
+    cookies = signed_in_cookies(response)
+    assert len(cookies) == 1 and cookies[0].startswith("grader_staff=") and "Path=/staff" in cookies[0]
+    assert STAFF not in str(response.headers) and STAFF not in response.text
+    overview = client.get(f"{tool}/staff/")
+    assert overview.status_code == 200 and STAFF not in overview.text
+    log = httpx.get(f"{tool}/api/audit", headers={"Authorization": f"Bearer {STAFF}"}).json()["audit"]
+    assert any(r["action"] == "LTI staff launch" and "Tess Teacher" in r["detail"] for r in log)
+    signout = CSRF.search(overview.text).group(1)
+    client.post(f"{tool}/staff/signout", data={"csrf": signout})
+    assert client.get(f"{tool}/staff/").status_code == 403  # ended on the server
+
+
+NOT_STAFF = {
+    "an institution's faculty (and a learner here)": (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Faculty",
+                                                       LEARNER], 303),
+    "an institution's administrator": (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"], 403),
+    "a system administrator": (["http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"], 403),
+    "a role with Instructor as its prefix": (["http://purl.imsglobal.org/vocab/lis/v2/membership#InstructorX"], 403),
+    "a content developer": (["http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper"], 403),
+    "a short role name": (["Instructor"], 403),
+}
+
+
+@pytest.mark.parametrize("case", list(NOT_STAFF))
+def test_only_the_exact_instructor_and_ta_context_roles_are_staff(world, case):
+    """F3"""
+    platform, tool, _data, _state, _port, httpx = world
+    roles, status = NOT_STAFF[case]
+    client = browser(httpx)
+    response = platform.launch(client, tool, "canvas-user-role-" + str(abs(hash(case))), roles=roles)
+    assert response.status_code == status, response.text
+    assert response.headers.get("location") != "/staff/"
+    assert not any(c.startswith("grader_staff=") for c in signed_in_cookies(response))
+    assert client.get(f"{tool}/staff/").status_code == 403
+    if status == 403:
+        assert "neither" in response.text
+
+
+MALFORMED = {
+    "a list as sub": {"sub": ["canvas-user-bob"]},
+    "a list as iss": {"iss": ["x"]},
+    "a string exp": {"exp": "9999999999"},
+    "a string iat": {"iat": str(int(time.time()))},
+    "a boolean nbf": {"nbf": True},
+    "a number as aud": {"aud": 7},
+    "a list as resource_link": {LTI + "resource_link": ["rnn-homework-link"]},
+    "a list as the AGS claim": {"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": ["x"]},
+    "a string as roles": {LTI + "roles": LEARNER},
+    "a list as lis": {SIS: ["alice"]},
+    "a list as nonce": {"nonce": ["n"]},
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_claim_of_the_wrong_type_is_a_400_with_a_plain_message(world, case):
+    """F12"""
+    platform, tool, _data, _state, _port, httpx = world
+    client = browser(httpx)
+    response = platform.launch(client, tool, "canvas-user-bob", overrides=MALFORMED[case])
+    assert response.status_code == 400, (response.status_code, response.text[:300])
+    assert "This launch was refused" in response.text and "malformed" in response.text
+    refused_without_session(client, tool, response, "claim must be")
+
+
+def test_a_bad_line_item_or_membership_answer_stops_no_other_score(world):
+    """F4 and F5: a score that can never be sent is failed with its reason, a membership page with
+    `members: null` is that course's error; the other scores are sent all the same."""
+    platform, tool, data, _state, _port, httpx = world
+    platform.members = None
+    teacher = browser(httpx)
+    assert platform.launch(teacher, tool, "canvas-teacher-2", roles=(INSTRUCTOR,)).status_code == 303
+    frank = browser(httpx)
+    bad = {"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {
+        "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/score"], "lineitem": "http://[::1/lineitem"}}
+    assert platform.launch(frank, tool, "canvas-user-frank", **bad).status_code == 303  # lands; no target
+    sid = identities(data)["canvas-user-frank"]
+    db = sqlite3.connect(data / "grader.sqlite3", timeout=30)
+    assert not db.execute("select 1 from lti_targets where student_id = ?", (sid,)).fetchall()
+    graded(frank, tool, hand_in(frank, tool, "rnn.py", MUTANT + b"\n# frank\n"))
+    with db:  # a row from before that check: its line item cannot be parsed
+        identity = db.execute("select id from lti_identities where sub = 'canvas-user-frank'").fetchone()[0]
+        db.execute("insert into lti_targets (identity_id, issuer, client_id, lineitem, resource_link, sub, student_id)"
+                   " values (?, ?, ?, ?, '', 'canvas-user-frank', ?)",
+                   (identity, platform.url, platform.client_id, "http://[::1/lineitem", sid))
+    outbox = {}
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        users = dict(sqlite3.connect(db).execute("select sub, student_id from lti_users"))
-        if "canvas-user-dave" in users:
+        outbox = httpx.get(f"{tool}/api/lti/outbox", headers={"Authorization": f"Bearer {STAFF}"}).json()
+        if outbox["failed"] and any(m["error"] for m in outbox["memberships"]):
             break
         time.sleep(0.3)
-    assert users.get("canvas-user-dave", "").startswith("lti-") and "canvas-user-gone" not in users
-    students = dict(sqlite3.connect(db).execute("select id, name from students"))
-    assert students[users["canvas-user-dave"]] == "Dave Doe"
-    assert students["bob"] == "Bob"  # the roster's name is kept; bob is the roster's bob
-    assert users["canvas-user-robert"] == "bob"
-    targets = dict(sqlite3.connect(db).execute("select sub, lineitem from lti_targets"))
-    assert targets["canvas-user-dave"] == targets["canvas-user-robert"] == platform.lineitem  # their scores go there
+    assert outbox["failed"][0]["student"] == sid and "not a URL" in outbox["failed"][0]["error"], outbox
+    assert any("members" in m["error"] for m in outbox["memberships"]), outbox
+    gina = browser(httpx)
+    assert platform.launch(gina, tool, "canvas-user-gina").status_code == 303
+    graded(gina, tool, hand_in(gina, tool, "rnn.py", CORRECT + b"\n# gina\n"))
+    reaches(platform, "canvas-user-gina", gradebook(httpx, tool)[identities(data)["canvas-user-gina"]])
+    platform.members = []
+
+
+def test_first_launches_at_once_make_one_identity(world):
+    """F7: the unique (issuer, deployment, sub) decides a race; every launch lands."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    platform, tool, data, _state, _port, httpx = world
+
+    def one(_):
+        client = browser(httpx)
+        asked = platform.login(client, tool, "canvas-user-race")
+        token = platform.sign(platform.claims(asked["nonce"], "canvas-user-race", [LEARNER], f"{tool}/lti/launch"))
+        return client.post(f"{tool}/lti/launch", data={"id_token": token, "state": asked["state"]}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(one, range(8))) == [303] * 8
+    count = sqlite3.connect(data / "grader.sqlite3").execute(
+        "select count(*), count(distinct student_id) from lti_identities where sub = 'canvas-user-race'").fetchone()
+    assert count == (1, 1)
+
+
+def test_a_key_the_platform_removed_is_refused(world):
+    """F8: the JWKS is fetched again when older than its age (2 s here), and replaced whole."""
+    platform, tool, _data, _state, _port, httpx = world
+    old_key, old_kid = platform.key, platform.kid
+    assert platform.launch(browser(httpx), tool, "canvas-user-keys").status_code == 303  # the old key, cached
+    new = new_key()
+    platform.published = [("platform-key-2", new)]  # rotated: the old one is gone
+    try:
+        time.sleep(2.5)
+        client = browser(httpx)
+        refused_without_session(client, tool, platform.launch(client, tool, "canvas-user-keys", key=old_key,
+                                                              kid=old_kid), "key the platform does not publish")
+        assert platform.launch(browser(httpx), tool, "canvas-user-keys", key=new,
+                               kid="platform-key-2").status_code == 303
+    finally:
+        platform.published = None
+
+
+def test_a_flood_of_logins_delays_no_one_else(world):
+    """F11: logins are kept in memory (bounded, 200 in flight per address): a flood from one address is
+    refused at once (429) and a student's launch from another still takes well under two seconds."""
+    import threading
+
+    platform, tool, _data, _state, _port, httpx = world
+    stop, answers = threading.Event(), []
+
+    def flood():
+        transport = httpx.HTTPTransport(local_address="127.0.0.3")
+        with httpx.Client(transport=transport, timeout=60) as client:
+            while not stop.is_set():
+                answers.append(client.get(f"{tool}/lti/login", params={
+                    "iss": platform.url, "login_hint": "x", "target_link_uri": f"{tool}/lti/launch",
+                    "client_id": platform.client_id}).status_code)
+
+    threads = [threading.Thread(target=flood) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(3)
+        times = []
+        for _ in range(3):
+            began = time.monotonic()
+            client = browser(httpx)
+            assert platform.launch(client, tool, "canvas-user-patient").status_code == 303
+            assert 'id="upload"' in client.get(f"{tool}/").text
+            times.append(time.monotonic() - began)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert answers.count(302) == 200 and answers.count(429) > 200, (answers.count(302), answers.count(429))
+    assert max(times) < 2.0, times
 
 
 def test_a_deadline_change_sends_the_late_policys_score(world, tmp_path):
@@ -320,4 +575,4 @@ def test_a_deadline_change_sends_the_late_policys_score(world, tmp_path):
     state["server"] = start_server(data, port, *args)
     reaches(platform, sub, 0.0)
     assert before > 0 and gradebook(httpx, tool)[next(iter(sqlite3.connect(data / "grader.sqlite3").execute(
-        "select student_id from lti_users where sub = ?", (sub,))))[0]] == 0.0
+        "select student_id from lti_identities where sub = ?", (sub,))))[0]] == 0.0

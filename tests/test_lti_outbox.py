@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("jwt", reason="the [serve] extra is part of [test]: pip install -e '.[test]'")
 
 from grader.serve.lti import outbox, people, services  # noqa: E402
-from grader.serve.lti.models import Score, Target  # noqa: E402
+from grader.serve.lti.models import Identity, Score, Target  # noqa: E402
 from grader.serve.store import Student, open_store  # noqa: E402
 from test_serve_postgres import postgres  # noqa: E402,F401  (a PostgreSQL server, or the test is skipped)
 
@@ -64,13 +64,18 @@ def world(tmp_path, monkeypatch, database):
     with make_session() as session, session.begin():
         session.add(Student(id="alice", name="Alice", token_hash="0" * 64))
         session.flush()
-        session.add(Target(issuer="https://lms", client_id="c", lineitem="https://lms/li/1", sub="u1",
-                           student_id="alice"))
+        who = Identity(issuer="https://lms", deployment_id="d", sub="u1", student_id="alice")
+        session.add(who)
+        session.flush()
+        session.add(Target(identity_id=who.id, issuer="https://lms", client_id="c", lineitem="https://lms/li/1",
+                           sub="u1", student_id="alice"))
     scores = {}
     sent, down = [], []
     monkeypatch.setattr(outbox, "counted_scores", lambda _service: dict(scores))
 
     def post(_tokens, _reg, lineitem, sub, given, most, stamp):
+        if "[" in lineitem:
+            raise services.Unsendable(f"the line item {lineitem!r} is not a URL")
         if down:
             raise services.PlatformError("the platform is away")
         sent.append((sub, given, most, stamp))
@@ -156,10 +161,45 @@ def test_a_student_without_a_counted_score_is_not_sent_anything(world):
     assert outbox.decide(service) == 0 and outbox.send_due(service, Config(), None) == 0 and sent == []
 
 
-def test_a_second_platform_user_with_a_taken_sourcedid_gets_an_id_of_their_own(world):
+def test_a_sourcedid_is_never_an_id_and_each_identity_has_its_own_student(world):
     service, *_ = world
+    make = service.make_session
+    first = people.remember(make, "https://lms", "d", "u2", "Mallory", [], False, sourcedid="alice")
+    other_deployment = people.remember(make, "https://lms", "d2", "u2", "Mallory", [], False, sourcedid="alice")
+    again = people.remember(make, "https://lms", "d", "u2", "Mallory", [], False, sourcedid="alice")
+    assert first.student_id == again.student_id and first.id == again.id
+    assert len({"alice", first.student_id, other_deployment.student_id}) == 3
+    assert first.student_id.startswith("lti-") and len(first.student_id) == 24
+    staff = people.remember(make, "https://lms", "d", "t1", "Teacher", [], True)
+    assert staff.student_id is None
+
+
+def test_two_first_launches_at_once_make_one_identity(world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    service, *_ = world
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: people.remember(service.make_session, "https://lms", "d", "race", "R", [],
+                                                       False), range(16)))
+    assert len({m.id for m in made}) == 1 and len({m.student_id for m in made}) == 1
+    with service.make_session() as session:
+        assert session.query(Identity).filter_by(sub="race").count() == 1
+
+
+def test_a_row_that_can_never_be_sent_is_failed_and_the_others_are_sent(world):
+    service, scores, sent, _down = world
     with service.make_session() as session, session.begin():
-        first = people.remember(session, "https://lms", "u1", "alice", "Alice", [], False)
-        second = people.remember(session, "https://other-lms", "u9", "alice", "Mallory", [], False)
-        again = people.remember(session, "https://lms", "u1", "alice", "Alice", [], False)
-    assert first == again == "alice" and second.startswith("lti-") and second != first
+        session.add(Student(id="bob", name="Bob", token_hash="1" * 64))
+        session.flush()
+        who = Identity(issuer="https://lms", deployment_id="d", sub="u3", student_id="bob")
+        session.add(who)
+        session.flush()
+        first = Target(identity_id=who.id, issuer="https://lms", client_id="c", lineitem="http://[bad",
+                       sub="u3", student_id="bob")
+        session.add(first)
+    scores["bob"], scores["alice"] = (3.0, 10.0), (8.0, 10.0)
+    outbox.decide(service)
+    outbox.send_due(service, Config(), None)
+    assert [s[:2] for s in sent] == [("u1", 8.0)]
+    assert sorted(rows(service)) == [(3.0, "failed"), (8.0, "sent")]
+    assert "not a URL" in outbox.status(service)["failed"][0]["error"]

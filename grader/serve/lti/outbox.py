@@ -78,7 +78,7 @@ def send_due(service, config, tokens) -> int:
         due = list(session.execute(select(Score, Target).join(Target, Target.id == Score.target_id)
                                    .where(Score.state == "pending", Score.next_at <= now()).order_by(Score.id)))
     taken = 0
-    for row, target in due:
+    for row, target in due:  # each row on its own: one that cannot be sent never holds up the others
         reg = config.find(target.issuer, target.client_id)
         try:
             if reg is None:
@@ -90,15 +90,26 @@ def send_due(service, config, tokens) -> int:
                 continue
             services.post_score(tokens, reg, target.lineitem, target.sub, row.score_given, row.score_maximum,
                                 row.timestamp)
+        except services.Unsendable as exc:
+            _failed(service, row, target, str(exc))
+            continue
         except services.PlatformError as exc:
             wait = BACKOFF[min(row.tries, len(BACKOFF) - 1)]
             log.warning("score for %s not sent (try %d, again in %d s): %s", target.student_id, row.tries + 1,
                         wait, exc)
             _set(service, row.id, tries=row.tries + 1, error=str(exc)[:300], next_at=now() + dt.timedelta(seconds=wait))
             continue
+        except Exception as exc:  # noqa: BLE001 - a row this code cannot send: failed, with the reason
+            _failed(service, row, target, f"{type(exc).__name__}: {exc}")
+            continue
         _set(service, row.id, state="sent", sent_at=now(), error="")
         taken += 1
     return taken
+
+
+def _failed(service, row: Score, target: Target, reason: str) -> None:
+    log.error("score for %s can never be sent to %r: %s", target.student_id, target.lineitem[:200], reason)
+    _set(service, row.id, state="failed", tries=row.tries + 1, error=reason[:300])
 
 
 def _set(service, row_id: int, **values) -> None:
@@ -107,13 +118,23 @@ def _set(service, row_id: int, **values) -> None:
 
 
 def status(service) -> dict:
+    """Rows by state; each pending or failed row's tries and last error; each membership service's."""
+    from grader.serve.lti.models import Membership
+
     with service.make_session() as session:
         states = dict(session.execute(select(Score.state, func.count()).group_by(Score.state)).all())
-        pending = session.execute(select(Score, Target).join(Target, Target.id == Score.target_id)
-                                  .where(Score.state == "pending").order_by(Score.id).limit(200)).all()
-    return {"states": states, "pending": [{"student": t.student_id, "lineitem": t.lineitem, "score": r.score_given,
-                                            "tries": r.tries, "error": r.error, "timestamp": r.timestamp}
-                                           for r, t in pending]}
+        waiting = session.execute(select(Score, Target).join(Target, Target.id == Score.target_id)
+                                  .where(Score.state.in_(("pending", "failed"))).order_by(Score.id).limit(200)).all()
+        services = list(session.scalars(select(Membership).limit(200)))
+
+    def view(r, t):
+        return {"student": t.student_id, "lineitem": t.lineitem, "score": r.score_given, "tries": r.tries,
+                "error": r.error, "timestamp": r.timestamp}
+
+    return {"states": states, "pending": [view(r, t) for r, t in waiting if r.state == "pending"],
+            "failed": [view(r, t) for r, t in waiting if r.state == "failed"],
+            "memberships": [{"url": m.url, "read_at": m.read_at.isoformat() if m.read_at else None, "error": m.error}
+                            for m in services]}
 
 
 def changes(service) -> tuple:
@@ -147,9 +168,12 @@ class Sender:
 
         seen, decided = None, 0.0
         while not self.stop.is_set():
-            try:
-                if self.roster is not None:
+            if self.roster is not None:
+                try:
                     self.roster()
+                except Exception:  # a roster that cannot be read never stops the scores
+                    log.exception("reading the LTI membership services failed")
+            try:
                 current = changes(self.service)
                 if current != seen and time.monotonic() - decided >= self.settle:
                     decided = time.monotonic()

@@ -1,81 +1,124 @@
-"""Who a platform's user is here: a student id (the platform's `lis_person_sourcedid` when it is a
-valid roster id, so that `--roster` ids taken from the student records match; otherwise one derived
-from the issuer and the platform's user id), their Student row, where their score goes, and the
-membership service's names and roles merged in."""
+"""Who a platform's user is here. A launch binds one thing: the identity (issuer, deployment, sub),
+unique in `lti_identities`. A learner's identity gets a student id made here (`lti-` and 20 random hex
+digits: a roster may not use the prefix, and nothing in a claim chooses it), so no claim can join a
+person to another's account: the platform's `lis_person_sourcedid` is kept and shown to staff, never
+used as an id or a path. Where a student's score goes is the line item of the resource link they
+launched from (`aim`); the membership service (NRPS) adds names and learners to the class, never a
+line item."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import logging
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from grader.report import clean
-from grader.serve.lti.models import Membership, Target, User
+from grader.serve.lti.launch import LEARNER, is_staff
+from grader.serve.lti.models import Identity, Membership, Target
 from grader.serve.store import Student, now
-from grader.serve.tokens import SAFE_ID, digest
+from grader.serve.tokens import LTI_PREFIX, digest
 
-LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 REREAD = dt.timedelta(minutes=10)
+log = logging.getLogger("grader.lti")
 
 
-def student_id(issuer: str, sub: str, sourcedid: str) -> str:
-    if SAFE_ID.fullmatch(sourcedid or "") and not sourcedid.endswith(".html") and ".." not in sourcedid:
-        return sourcedid
-    return "lti-" + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:20]
+def new_student_id() -> str:
+    return LTI_PREFIX + secrets.token_hex(10)
 
 
-def remember(session, issuer: str, sub: str, sourcedid: str, name: str, roles: list[str], staff: bool) -> str:
-    """The user's row (kept: the first id given to a user stays theirs) and their Student; their id."""
-    user = session.get(User, (issuer, sub))
-    name = clean(name)[:200]
-    if user is None:
-        sid = student_id(issuer, sub, sourcedid)
-        if session.scalar(select(User).where(User.student_id == sid)) is not None:
-            sid = student_id(issuer, sub, "")  # another platform user has that id: never two people in one
-        user = User(issuer=issuer, sub=sub, student_id=sid, name=name)
-        session.add(user)
-    user.name, user.roles, user.staff = name or user.name, roles[:50], staff
-    if not staff:
-        student = session.get(Student, user.student_id)
-        if student is None:  # a random credential no one holds: they sign in by launching
-            session.add(Student(id=user.student_id, name=name, token_hash=digest(secrets.token_urlsafe(24))))
-        elif name and not student.name:
+def remember(make_session, issuer: str, deployment: str, sub: str, name: str, roles: list[str], staff: bool,
+             sourcedid: str = "") -> Identity:
+    """The identity's row (made at its first launch or membership read), its name and roles now, and for a
+    learner their own Student. Two first launches at once: the unique constraint lets one insert win and
+    the other reads what it wrote."""
+    for _ in range(3):
+        try:
+            with make_session() as session, session.begin():
+                return _remember(session, issuer, deployment, sub, clean(name)[:200], roles, staff, sourcedid)
+        except IntegrityError:
+            continue  # another request made this identity (or, one in 2^80, this student id): read it again
+    raise RuntimeError(f"the LTI identity of {issuer} {sub} could not be stored")
+
+
+def _remember(session, issuer, deployment, sub, name, roles, staff, sourcedid) -> Identity:
+    found = session.scalar(select(Identity).where(Identity.issuer == issuer, Identity.deployment_id == deployment,
+                                                  Identity.sub == sub))
+    if found is None:
+        found = Identity(issuer=issuer, deployment_id=deployment, sub=sub, name=name, staff=staff)
+        session.add(found)
+        session.flush()  # the unique constraint decides here if two launches race
+    found.name, found.roles, found.staff = name or found.name, list(roles)[:50], staff
+    if sourcedid:
+        found.sourcedid = sourcedid[:255]
+    if not staff and found.student_id is None:
+        sid = new_student_id()
+        # a random credential no one holds: an LTI student signs in by launching
+        session.add(Student(id=sid, name=name, token_hash=digest(secrets.token_urlsafe(24))))
+        session.flush()
+        found.student_id = sid
+    elif not staff and name:
+        student = session.get(Student, found.student_id)
+        if student is not None and student.name != name:
             student.name = name
     session.flush()
-    return user.student_id
+    session.expunge(found)
+    return found
 
 
-def aim(session, issuer: str, client_id: str, lineitem: str | None, sub: str, sid: str) -> None:
-    """The student's score goes to this line item."""
-    if not lineitem:
+def aim(make_session, identity: Identity, client_id: str, lineitem: str | None, resource_link: str) -> None:
+    """The student's score goes to the line item of the link they launched from (a URL, or nothing)."""
+    if not lineitem or identity.student_id is None or not usable_url(lineitem):
+        if lineitem:
+            log.warning("LTI launch from %s names a line item that is not a URL: %r", identity.issuer, lineitem[:200])
         return
-    found = session.scalar(select(Target).where(Target.issuer == issuer, Target.lineitem == lineitem[:1000],
-                                                Target.sub == sub))
-    if found is None:
-        session.add(Target(issuer=issuer, client_id=client_id, lineitem=lineitem[:1000], sub=sub, student_id=sid))
+    try:
+        with make_session() as session, session.begin():
+            found = session.scalar(select(Target).where(Target.identity_id == identity.id,
+                                                        Target.lineitem == lineitem))
+            if found is None:
+                session.add(Target(identity_id=identity.id, issuer=identity.issuer, client_id=client_id,
+                                   lineitem=lineitem, resource_link=resource_link, sub=identity.sub,
+                                   student_id=identity.student_id))
+    except IntegrityError:
+        pass  # the same launch twice at once: the other made it
 
 
-def note_memberships(session, issuer: str, client_id: str, url: str | None, lineitem: str | None,
+def usable_url(url: str) -> bool:
+    """An http(s) URL with a host, that httpx can send to (at most 1000 characters)."""
+    import httpx
+
+    if len(url) > 1000:
+        return False
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host)
+
+
+def note_memberships(make_session, issuer: str, client_id: str, deployment: str, url: str | None,
                      staff: bool) -> None:
-    """A context's membership service, and the line item its launches name (its learners' scores go there);
-    a staff launch has it read again now."""
-    if not url:
+    """A context's membership service; a staff launch has it read again now."""
+    if not url or not usable_url(url):
         return
-    found = session.get(Membership, url[:1000])
-    if found is None:
-        session.add(Membership(url=url[:1000], issuer=issuer, client_id=client_id, lineitem=(lineitem or "")[:1000]))
-        return
-    if lineitem and not found.lineitem:
-        found.lineitem = lineitem[:1000]
-    if staff:
-        found.read_at = None
+    try:
+        with make_session() as session, session.begin():
+            found = session.get(Membership, url)
+            if found is None:
+                session.add(Membership(url=url, issuer=issuer, client_id=client_id, deployment_id=deployment))
+            elif staff:
+                found.read_at = None
+    except IntegrityError:
+        pass
 
 
 def read_memberships(make_session, config, tokens) -> int:
-    """Each membership service not read for REREAD: its active members remembered (names, roles), and a
-    learner gets the line items their context's launches named. Returns how many members were read."""
+    """Each membership service not read for REREAD: its active learners become students of the class
+    with their names (a line item only when they launch). A malformed or failed answer is logged and kept
+    as that service's error; the others are read all the same. Returns how many members were read."""
     from grader.serve.lti import services
 
     with make_session() as session:
@@ -84,27 +127,23 @@ def read_memberships(make_session, config, tokens) -> int:
     count = 0
     for membership in due:
         reg = config.find(membership.issuer, membership.client_id)
-        if reg is None:
-            continue
+        error = ""
         try:
+            if reg is None:
+                raise services.PlatformError(f"{membership.issuer} ({membership.client_id}) is not in lti.json")
             found = services.members(tokens, reg, membership.url)
-        except services.PlatformError:
-            found = None  # tried again after REREAD
-        with make_session() as session, session.begin():
-            session.get(Membership, membership.url).read_at = now()
-            if found is None:
+        except services.PlatformError as exc:
+            found, error = [], str(exc)[:300]
+            log.error("the LTI membership service %s was not read: %s", membership.url, error)
+        for member in found:
+            if member["status"] != "Active" or LEARNER not in member["roles"] or is_staff(member["roles"]):
                 continue
-            for member in found:
-                sub, roles = str(member.get("user_id") or "")[:255], member.get("roles") or []
-                if not sub or member.get("status", "Active") != "Active" or not isinstance(roles, list):
-                    continue
-                learner = LEARNER in roles or "Learner" in roles
-                name = str(member.get("name") or "")
-                sid = remember(session, reg.issuer, sub, str(member.get("lis_person_sourcedid") or ""), name,
-                               [str(r) for r in roles], not learner)
-                if learner:
-                    aim(session, reg.issuer, reg.client_id, membership.lineitem, sub, sid)
-                count += 1
+            remember(make_session, membership.issuer, membership.deployment_id, member["user_id"], member["name"],
+                     member["roles"], False, member["lis_person_sourcedid"])
+            count += 1
+        with make_session() as session, session.begin():
+            row = session.get(Membership, membership.url)
+            row.read_at, row.error = now(), error
     return count
 
 

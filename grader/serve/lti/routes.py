@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import html
 import logging
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from grader.serve import pages
+from grader.serve import audit, pages, sessions, tokens
 from grader.serve.lti import config as lti_config
 from grader.serve.lti import launch as lti_launch
 from grader.serve.lti import outbox, people, services
@@ -29,6 +28,7 @@ class Tool:
     keys: services.Keys
     tokens: services.Tokens
     sender: outbox.Sender
+    logins: lti_launch.Logins
 
     def close(self) -> None:
         self.sender.close()
@@ -38,9 +38,10 @@ def enable(app: FastAPI, service, path: Path, every: float = 0.5) -> Tool:
     """Read lti.json (ConfigProblem if it is wrong), add the routes, start sending scores."""
     config = lti_config.load(path)
     keys, tokens = services.Keys(), services.Tokens()
+    logins = lti_launch.Logins()
     sender = outbox.Sender(service, config, tokens,
                            roster=lambda: people.read_memberships(service.make_session, config, tokens), every=every)
-    tool = Tool(config, keys, tokens, sender)
+    tool = Tool(config, keys, tokens, sender, logins)
     app.include_router(router(service, tool))
     app.state.lti = tool
     sender.start()
@@ -67,6 +68,10 @@ def forget_state(response, state: str | None) -> None:
         response.delete_cookie(state_cookie(state), path="/lti/")
 
 
+def address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 def origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
@@ -80,7 +85,7 @@ def router(service, tool: Tool) -> APIRouter:
         if request.method == "POST":
             params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
         try:
-            url, state = lti_launch.login(tool.config, service.make_session, params, origin(request))
+            url, state = lti_launch.login(tool.config, tool.logins, params, origin(request), address(request))
         except lti_launch.Refused as problem:
             return refused(problem)
         response = RedirectResponse(url, status_code=302)
@@ -99,7 +104,7 @@ def router(service, tool: Tool) -> APIRouter:
         from starlette.concurrency import run_in_threadpool
 
         try:
-            found = await run_in_threadpool(lti_launch.check, tool.config, service.make_session, tool.keys, id_token,
+            found = await run_in_threadpool(lti_launch.check, tool.config, tool.logins, tool.keys, id_token,
                                             state, request.cookies.get(state_cookie(state)) if state_cookie(state)
                                             else None)
             response = await run_in_threadpool(land, request, service, found)
@@ -116,9 +121,9 @@ def router(service, tool: Tool) -> APIRouter:
     @routes.get("/api/lti/outbox")
     def sending(request: Request):
         """Staff's view of the outbox: rows by state, and each pending row's tries and last error."""
-        from grader.serve.staff import DENIED, staff_credential
+        from grader.serve.staff_access import DENIED, staff_credential
 
-        if not staff_credential(request):
+        if not staff_credential(request, service):
             return JSONResponse({"error": DENIED}, status_code=403)
         return outbox.status(service)
 
@@ -128,48 +133,46 @@ def router(service, tool: Tool) -> APIRouter:
 def land(request: Request, service, found: lti_launch.Launch):
     """Remember who launched and where their score goes, then sign them in and send them to their page."""
     reg = found.registration
-    custom = found.claims.get(lti_launch.LTI + "custom")
-    assignment = custom.get("assignment") if isinstance(custom, dict) else None
+    custom = found.claims.get(lti_launch.LTI + "custom") or {}
+    assignment = custom.get("assignment")
     if isinstance(assignment, str) and assignment and assignment != service.spec.id:
         raise lti_launch.Refused(f"This link names the assignment {assignment[:64]!r}; this service grades "
                                  f"{service.spec.id!r}. Course staff: point the link at the right service.")
-    with service.make_session() as session, session.begin():
-        sid = people.remember(session, reg.issuer, found.sub, found.sourcedid, found.name, found.roles, found.staff)
-        if not found.staff:
-            people.aim(session, reg.issuer, reg.client_id, found.lineitem, found.sub, sid)
-        people.note_memberships(session, reg.issuer, reg.client_id, found.memberships, found.lineitem,
-                                found.staff)
+    if found.staff and tokens.staff_token() is None:
+        raise lti_launch.Refused(f"Staff pages are closed: {tokens.STAFF_VARIABLE} is not set where the service runs.")
+    who = people.remember(service.make_session, reg.issuer, found.deployment_id, found.sub, found.name, found.roles,
+                          found.staff, found.sourcedid)
+    if not found.staff:
+        people.aim(service.make_session, who, reg.client_id, found.lineitem, found.resource_link)
+    people.note_memberships(service.make_session, reg.issuer, reg.client_id, found.deployment_id, found.memberships,
+                            found.staff)
     if found.staff:
-        return sign_in_staff(request)
-    return sign_in_student(request, service, sid)
+        return sign_in_staff(request, service, found, who)
+    return sign_in_student(request, service, who.student_id)
+
+
+def _secure(request: Request, service) -> bool:
+    return request.url.scheme == "https" or (service.settings.base_url or "").startswith("https://")
 
 
 def sign_in_student(request: Request, service, sid: str):
-    """The student signed in as `/signin` does (the session cookie is a credential whose sha256 is the
-    student's), with a fresh credential: a launch rotates it (a link sent earlier stops working)."""
-    from sqlalchemy import update
-
-    from grader.serve.app import STUDENT_COOKIE
-    from grader.serve.store import Student
-    from grader.serve.tokens import digest
-
-    token = secrets.token_urlsafe(24)
-    with service.make_session() as session, session.begin():
-        session.execute(update(Student).where(Student.id == sid).values(token_hash=digest(token)))
+    """A new student session (as `/signin` makes one: a random id, only its sha256 kept; the one this
+    browser had is ended). The student's roster link, if any, is left as it was."""
+    raw = sessions.start(service.make_session, "student", sid, ending=request.cookies.get(sessions.STUDENT_COOKIE))
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(STUDENT_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
-                        max_age=180 * 86400)
+    sessions.cookie(response, sessions.STUDENT_COOKIE, raw, _secure(request, service), sessions.LIFETIME["student"])
     return response
 
 
-def sign_in_staff(request: Request):
-    """Instructors and TAs signed in as `/staff/signin` does (the staff cookie), landing on the overview."""
-    from grader.serve import tokens
-    from grader.serve.staff import STAFF_COOKIE
-
-    token = tokens.staff_token()
-    if token is None:
-        raise lti_launch.Refused(f"Staff pages are closed: {tokens.STAFF_VARIABLE} is not set where the service runs.")
+def sign_in_staff(request: Request, service, found: lti_launch.Launch, who):
+    """Instructors and TAs: a new staff session (as `/staff/signin` makes one), never the staff token;
+    the launch is in the audit log."""
+    raw = sessions.start(service.make_session, "staff", ending=request.cookies.get(sessions.STAFF_COOKIE))
     response = RedirectResponse("/staff/", status_code=303)
-    response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    sessions.cookie(response, sessions.STAFF_COOKIE, raw, _secure(request, service), sessions.LIFETIME["staff"],
+                    path="/staff")
+    role = "Instructor" if lti_launch.INSTRUCTOR in found.roles else "Teaching Assistant"
+    audit.record(service.make_session, "staff session " + tokens.digest(raw)[:10], "LTI staff launch",
+                 f"{found.name or found.sub} ({role}) from {found.registration.issuer}, deployment "
+                 f"{found.deployment_id}, user {found.sub}, identity {who.id}", address(request))
     return response

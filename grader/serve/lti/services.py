@@ -15,12 +15,18 @@ from grader.serve.lti.config import Registration
 TIMEOUT = 10.0
 MOST = 2_000_000  # bytes a platform's answer may have
 REFETCH = 5.0  # seconds between two fetches of one JWKS for an unknown kid (a forged kid cannot flood it)
+MAX_AGE = 300.0  # seconds a fetched JWKS is used before it is fetched again (GRADER_LTI_KEYS_MAX_AGE)
+STALE = 3600.0  # seconds past MAX_AGE that a set is still used while the platform does not answer
 SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 MEMBERS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 
 class PlatformError(Exception):
     pass
+
+
+class Unsendable(PlatformError):
+    """A score that no retry can send (its line item is not a URL): its row is marked failed."""
 
 
 def _get_json(response) -> dict:
@@ -36,10 +42,16 @@ def _get_json(response) -> dict:
 
 
 class Keys:
-    """The platforms' public keys by (JWKS URL or registration, kid)."""
+    """The platforms' public keys, per JWKS URL: the set last fetched, replaced whole by each fetch (a key
+    the platform removed is dropped with it), fetched again when older than MAX_AGE, and at once (at most
+    every REFETCH seconds) for an unknown kid. A set that cannot be fetched again is used for at most
+    STALE more; then launches are refused until the platform answers."""
 
-    def __init__(self):
-        self.cache: dict[str, tuple[float, dict]] = {}
+    def __init__(self, max_age: float | None = None):
+        import os
+
+        self.max_age = max_age if max_age is not None else float(os.environ.get("GRADER_LTI_KEYS_MAX_AGE", MAX_AGE))
+        self.cache: dict[str, tuple[float, float, dict]] = {}  # url: (fetched, tried, jwks)
         self.lock = threading.Lock()
 
     def key(self, reg: Registration, kid: str | None):
@@ -58,17 +70,22 @@ class Keys:
         if reg.key_set is not None:
             return reg.key_set
         with self.lock:
-            fetched, jwks = self.cache.get(reg.key_set_url, (0.0, {}))
+            fetched, tried, jwks = self.cache.get(reg.key_set_url, (-1e18, -1e18, {"keys": []}))
+            moment = time.monotonic()
             known = any(k.get("kid") == kid for k in jwks.get("keys", []) if isinstance(k, dict))
-            if known or time.monotonic() - fetched < REFETCH:
-                return jwks
+            fresh = moment - fetched < self.max_age
+            if (known and fresh) or moment - tried < min(REFETCH, self.max_age):
+                return jwks if moment - fetched < self.max_age + STALE else {"keys": []}
             import httpx
 
             try:
                 jwks = _get_json(httpx.get(reg.key_set_url, timeout=TIMEOUT, follow_redirects=False))
+                if not isinstance(jwks.get("keys"), list):
+                    raise PlatformError(f"{reg.key_set_url} answered no list of keys")
             except (httpx.HTTPError, PlatformError):
-                return jwks  # the keys known before; an unknown kid is refused
-            self.cache[reg.key_set_url] = (time.monotonic(), jwks)
+                self.cache[reg.key_set_url] = (fetched, moment, jwks)
+                return jwks if moment - fetched < self.max_age + STALE else {"keys": []}
+            self.cache[reg.key_set_url] = (moment, moment, jwks)
             return jwks
 
 
@@ -127,6 +144,8 @@ def post_score(tokens: Tokens, reg: Registration, lineitem: str, sub: str, given
         response = httpx.post(url, json=body, timeout=TIMEOUT, headers={
             "Authorization": f"Bearer {tokens.token(reg, (SCORE,))}",
             "Content-Type": "application/vnd.ims.lis.v1.score+json"})
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise Unsendable(f"the line item {lineitem[:200]!r} is not a URL ({exc})") from None
     except httpx.HTTPError as exc:
         raise PlatformError(f"{url} did not answer ({exc})") from None
     if response.status_code == 401:
@@ -136,7 +155,8 @@ def post_score(tokens: Tokens, reg: Registration, lineitem: str, sub: str, given
 
 
 def members(tokens: Tokens, reg: Registration, url: str, pages: int = 50) -> list[dict]:
-    """Every member of a context (NRPS), following the Link: rel="next" pages."""
+    """Every member of a context (NRPS), following the Link: rel="next" pages, decoded strictly
+    (`member`): a page that is not a membership container is a PlatformError, not a crash."""
     import httpx
 
     found = []
@@ -145,13 +165,31 @@ def members(tokens: Tokens, reg: Registration, url: str, pages: int = 50) -> lis
             response = httpx.get(url, timeout=TIMEOUT, headers={
                 "Authorization": f"Bearer {tokens.token(reg, (MEMBERS,))}",
                 "Accept": "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"})
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise PlatformError(f"{url} did not answer ({exc})") from None
-        data = _get_json(response)
         if response.status_code != 200:
             raise PlatformError(f"{url} answered HTTP {response.status_code}")
-        found.extend(m for m in data.get("members", []) if isinstance(m, dict))
+        data = _get_json(response)
+        if not isinstance(data.get("members"), list):
+            raise PlatformError(f"{url} answered no list of members (members is "
+                                f"{type(data.get('members')).__name__})")
+        found.extend(m for m in map(member, data["members"]) if m is not None)
         url = response.links.get("next", {}).get("url")
         if not url:
             break
     return found
+
+
+def member(raw) -> dict | None:
+    """A member with a string user_id (at most 255), roles (strings), status, name and sourcedid; None for
+    one that has not these types (skipped, the others kept)."""
+    if not isinstance(raw, dict):
+        return None
+    sub, roles = raw.get("user_id"), raw.get("roles")
+    if not isinstance(sub, str) or not 0 < len(sub) <= 255 or not isinstance(roles, list) \
+            or not all(isinstance(r, str) for r in roles):
+        return None
+    text = {k: raw.get(k) if isinstance(raw.get(k), str) else "" for k in ("name", "lis_person_sourcedid")}
+    status = raw.get("status", "Active")
+    return {"user_id": sub, "roles": roles[:50], "status": status if isinstance(status, str) else "",
+            "name": text["name"][:200], "lis_person_sourcedid": text["lis_person_sourcedid"][:255]}
