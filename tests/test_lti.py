@@ -146,6 +146,9 @@ def test_a_sourcedid_that_is_a_classmates_roster_id_does_not_open_their_account(
         assert 'id="upload"' in page and "Alice Roster" not in page
     found = identities(data)
     assert "alice" not in found.values() and found["canvas-user-mallory"] != found["canvas-user-mallory-2"]
+    listed = httpx.get(f"{tool}/api/lti/people", headers={"Authorization": f"Bearer {STAFF}"}).json()["people"]
+    assert {p["sourcedid"] for p in listed if p["sub"].startswith("canvas-user-mallory")} == {"alice"}  # for staff
+    assert httpx.get(f"{tool}/api/lti/people").status_code == 403
     alice = browser(httpx)  # alice's own link still opens her own account
     token = links(data)["alice"]
     assert alice.get(f"{tool}/signin", params={"token": token}).status_code == 200

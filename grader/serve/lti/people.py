@@ -147,5 +147,12 @@ def read_memberships(make_session, config, tokens) -> int:
     return count
 
 
+def listing(make_session, most: int = 5000) -> list[dict]:
+    with make_session() as session:
+        rows = session.scalars(select(Identity).order_by(Identity.id).limit(most))
+        return [{"issuer": r.issuer, "deployment": r.deployment_id, "sub": r.sub, "student": r.student_id,
+                 "name": r.name, "sourcedid": r.sourcedid, "staff": r.staff} for r in rows]
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

@@ -1,7 +1,7 @@
 """The LTI routes (`enable` adds them to the app and starts the outbox's loop): /lti/login (GET and
 POST, the OIDC third-party login), /lti/launch (the id_token, checked; a student lands on their own
-page, staff on the overview) and /lti/jwks (the tool's public key). A refused launch is a page that
-says why, and signs no one in."""
+page, staff on the overview), /lti/jwks (the tool's public key), and for staff (bearer) /api/lti/outbox
+and /api/lti/people. A refused launch is a page that says why, and signs no one in."""
 
 from __future__ import annotations
 
@@ -126,6 +126,16 @@ def router(service, tool: Tool) -> APIRouter:
         if not staff_credential(request, service):
             return JSONResponse({"error": DENIED}, status_code=403)
         return outbox.status(service)
+
+    @routes.get("/api/lti/people")
+    def identities(request: Request):
+        """Staff's view of who launched: each identity, its student id here and the platform's sourcedid
+        (the SIS id: for staff to match with their records; it never chooses an account)."""
+        from grader.serve.staff_access import DENIED, staff_credential
+
+        if not staff_credential(request, service):
+            return JSONResponse({"error": DENIED}, status_code=403)
+        return {"people": people.listing(service.make_session)}
 
     return routes
 
