@@ -50,7 +50,14 @@ class Keys:
     def __init__(self, max_age: float | None = None):
         import os
 
-        self.max_age = max_age if max_age is not None else float(os.environ.get("GRADER_LTI_KEYS_MAX_AGE", MAX_AGE))
+        if max_age is None:
+            try:
+                max_age = float(os.environ.get("GRADER_LTI_KEYS_MAX_AGE", MAX_AGE))
+            except ValueError:
+                from grader.serve.lti.config import ConfigProblem
+
+                raise ConfigProblem("GRADER_LTI_KEYS_MAX_AGE must be a number of seconds") from None
+        self.max_age = max_age
         self.cache: dict[str, tuple[float, float, dict]] = {}  # url: (fetched, tried, jwks)
         self.lock = threading.Lock()
 
