@@ -36,6 +36,9 @@ SKIPPED = {
     "grade serve --course course.toml --roster roster.csv --data grader-data --host 0.0.0.0 --base-url "
     "https://grader.example.edu": "a service that runs until stopped; tests/test_serve_crash.py and "
     "tests/test_serve_browser.py start it with --roster and --course",
+    "grade serve --lti lti/lti.json --course course.toml --roster roster.csv --data grader-data --base-url "
+    "https://grader.example.edu": "a service that runs until stopped, for a platform; tests/test_lti.py starts it "
+    "with --lti against a platform of its own",
     "grade selftest": "minutes for every spec; tests/test_selftest.py and tests/test_specs_all.py run it",
     "grade selftest --spec rnn-seq2one": "tests/test_selftest.py runs it",
     "grade selftest [--spec ID]": "a synopsis: [--spec ID] is optional",
@@ -165,6 +168,9 @@ def test_a_shown_command_does_what_its_options_say(where, command, workspace):
         assert done.returncode == 0, what
         with zipfile.ZipFile(workspace / options.get("--out", "autograder.zip")) as archive:
             assert {"setup.sh", "run_autograder"} <= set(archive.namelist()), what
+    elif words[0] == "lti-keys":
+        assert done.returncode == 0 and '"kty": "RSA"' in done.stdout, what
+        assert (workspace / words[1] / "private.key").stat().st_mode & 0o077 == 0, what
     elif words[0] == "doctor":
         assert done.returncode == 0 and "Isolation layers" in done.stdout, what
     elif words[0] == "--list-specs":

@@ -27,8 +27,10 @@ from grader.cli.group import main, pack_option
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--base-url", default=None, help="The address students open (for the links; default http://HOST:PORT).")
 @click.option("--jobs", "-j", type=int, default=None, help="Grading workers (default: the number of cores).")
+@click.option("--lti", "lti_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="LTI 1.3 tool configuration (pylti1p3's JSON; see docs/lti.md): launches and grades back.")
 @pack_option
-def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
+def serve(course, data, url, spec_name, roster, host, port, base_url, jobs, lti_file):
     """Run the grading service: students hand in, read feedback; staff see the class live.
 
     \b
@@ -60,6 +62,7 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
     except specs.SpecError as exc:
         raise click.BadParameter(str(exc), param_hint="--spec") from None
     service = app.state.service
+    lti = _lti(app, service, lti_file) if lti_file is not None else None
     if roster is not None:
         try:
             issued = tokens.issue(service.make_session, tokens.read_roster(roster.read_text(encoding="utf-8-sig")))
@@ -77,5 +80,22 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
         # no access log: a sign-in link's token is in its URL
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **connections.uvicorn_options())
     finally:
+        if lti is not None:
+            lti.close()
         service.close()
     sys.exit(0)
+
+
+def _lti(app, service, path: Path):
+    try:
+        from grader.serve.lti.config import ConfigProblem
+        from grader.serve.lti.routes import enable
+    except ImportError as exc:
+        service.close()
+        raise click.UsageError(f"--lti needs the service's extra: pip install 'rnn-grader[serve]' "
+                               f"({exc.name} is missing).") from None
+    try:
+        return enable(app, service, path)
+    except ConfigProblem as exc:
+        service.close()
+        raise click.BadParameter(str(exc), param_hint="--lti") from None
