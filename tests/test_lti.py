@@ -92,8 +92,7 @@ def gradebook(httpx, tool: str) -> dict[str, float]:
     import io
 
     text = httpx.get(f"{tool}/api/gradebook.csv", headers={"Authorization": f"Bearer {STAFF}"}, timeout=60).text
-    rows = list(csv.reader(io.StringIO(text)))
-    return {r[0]: float(r[1]) for r in rows[1:] if len(r) > 1 and r[1]}
+    return {r["id"]: float(r["score"]) for r in csv.DictReader(io.StringIO(text)) if r["score"]}
 
 
 def reaches(platform, sub: str, given: float, seconds: float = 60) -> dict:

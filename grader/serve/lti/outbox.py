@@ -28,10 +28,12 @@ log = logging.getLogger("grader.lti")
 
 def counted_scores(service) -> dict[str, tuple[float, float]]:
     """{student id: (score that counts, most)}: the gradebook's own rows, so the platform gets what
-    gradebook.csv says."""
+    gradebook.csv says; nothing for a student with no hand-in, nor for one the grader could not score
+    (status `error`: its blank cell is not a zero)."""
     from grader.serve.staff import gradebook_rows
 
-    return {row["id"]: (float(row["score"]), float(row["max_score"])) for row in gradebook_rows(service)}
+    return {row["id"]: (float(row["score"]), float(row["max_score"])) for row in gradebook_rows(service)
+            if row["score"] is not None and row["status"] != "error"}
 
 
 def _stamp(previous: str | None) -> str:
