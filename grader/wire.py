@@ -86,8 +86,8 @@ def to_plain(value, depth: int = 0, largest: list | None = None):
                             "data": base64.b64encode(arr.tobytes()).decode("ascii"),
                             "scalar": isinstance(value, np.generic)}}
     if isinstance(value, dict):
-        if all(type(k) is str for k in value):
-            return {k: to_plain(v, depth + 1, largest) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):  # numpy.str_ keys too, sent as plain str copies
+            return {str.__str__(k): to_plain(v, depth + 1, largest) for k, v in value.items()}
         return {OBJECT_KEY: "dict with non-string keys", "repr": _short_repr(value)}
     if isinstance(value, (list, tuple)):
         return [to_plain(v, depth + 1, largest) for v in value]

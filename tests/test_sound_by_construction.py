@@ -320,3 +320,75 @@ def test_a_numerical_gradient_that_ignores_eps_is_judged_at_its_own_step(tmp_pat
     failed = {t.name: t.output for t in tiny.tests if t.status != "passed"}
     assert list(failed) == ["numerical_gradient"], failed
     assert "whatever eps it is given" in failed["numerical_gradient"]
+
+
+NO_OP_UPDATE = CORRECT.replace("        self.W -= lr * self.grads['d_W']\n", "        return\n")
+SIGN_UPDATE = (EXAMPLES / "mutant_update_sign.py").read_text()
+UPDATE_FORGERIES = {  # red team, round 2: each made a wrong update pass (10/10); each earns what its bug does
+    "weights made float16 60000 by backward, so rounding excused any step": NO_OP_UPDATE + '''
+
+_backward = RNN.backward
+
+def _backward_then_huge(self, *args, **kwargs):
+    grads = _backward(self, *args, **kwargs)
+    for name in ("W", "R", "V", "bs", "by"):
+        setattr(self, name, np.full(getattr(self, name).shape, 60000.0, dtype=np.float16))
+    return grads
+
+RNN.backward = _backward_then_huge
+''',
+    "backward negated on its second call (update's probe) alone": SIGN_UPDATE + '''
+
+_SEEN = {}
+_backward = RNN.backward
+
+def _backward_second_call_negated(self, d_loss):
+    grads = _backward(self, d_loss)
+    key = (self.W.shape, self.V.shape)
+    _SEEN[key] = _SEEN.get(key, 0) + 1
+    return {k: -v for k, v in grads.items()} if _SEEN[key] == 2 else grads
+
+RNN.backward = _backward_second_call_negated
+''',
+}
+
+
+@pytest.mark.parametrize("attack", list(UPDATE_FORGERIES))
+def test_an_update_forged_through_backward_fails_update_alone(tmp_path, spec, attack):
+    path = tmp_path / "forged_update.py"
+    path.write_text(UPDATE_FORGERIES[attack])
+    report = grade_submission(path, spec)
+    failed = {t.name: t.output for t in report.tests if t.status != "passed"}
+    assert list(failed) == ["update"], failed
+    assert report.status == "graded"
+
+
+def test_a_forged_load_reply_is_the_submissions_fault_never_the_graders(tmp_path, spec):
+    """Red team, round 2: student code replaced the child's signature describer so the load reply lacked a
+    parameter's "default"; the trusted interface check raised (status error, 'not scored yet', a free regrade
+    every run). The load reply is now decoded in full: it is the submission's protocol violation."""
+    path = tmp_path / "forged_load_reply.py"
+    path.write_text(CORRECT + '''
+
+def _no_default(value, bound):
+    return None if value is None else {"params": [{"name": "x", "kind": "POSITIONAL_OR_KEYWORD"}]}
+
+_serve = __import__("sys").modules.get("grader.child.serve")
+_patched = _serve is not None and setattr(_serve, "_signature", _no_default)
+''')
+    report = grade_submission(path, spec)
+    assert report.status == "graded" and report.score == 0
+    assert not any(t.fault == "grader" for t in report.tests)
+    assert "grader's channel" in report.tests[0].output
+
+
+def test_gradients_under_numpy_string_keys_are_the_right_keys(tmp_path, spec):
+    """Fairness (red team, round 2): numpy.str_ is a str; a backward keyed by them is correct."""
+    path = tmp_path / "numpy_keys.py"
+    path.write_text(CORRECT + '''
+
+_backward = RNN.backward
+RNN.backward = lambda self, d_loss: {np.str_(k): v for k, v in _backward(self, d_loss).items()}
+''')
+    report = grade_submission(path, spec)
+    assert report.score == report.max_score, [(t.name, t.output) for t in report.tests if t.status != "passed"]

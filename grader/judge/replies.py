@@ -66,18 +66,33 @@ def well_formed_load(reply) -> bool:
     if not all(isinstance(s, dict) and isinstance(s.get("line"), int) and isinstance(s.get("code"), str)
                and isinstance(s.get("why"), str) and isinstance(s.get("not_run", False), bool) for s in skipped):
         return False
-    for member in members.values():
-        if not isinstance(member, dict) or not isinstance(member.get("kind"), str):
-            return False
-        methods = member.get("methods", {})
-        if not isinstance(methods, dict) or not all(m is None or _signature_ok(m) for m in methods.values()):
-            return False
-        if "signature" in member and not _signature_ok(member["signature"]):
-            return False
-    return True
+    # every member exactly as the child describes it (child/serve.py), so that the trusted side never
+    # reads a key that is not there: a forged reply must fail here, as the protocol's, not in a check
+    return all(_member_ok(member) for member in members.values())
+
+
+PARAM_KINDS = {"POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD", "VAR_POSITIONAL", "KEYWORD_ONLY", "VAR_KEYWORD"}
+
+
+def _member_ok(member) -> bool:
+    if not isinstance(member, dict) or not isinstance(member.get("kind"), str):
+        return False
+    if member["kind"] == "class":
+        methods = member.get("methods")
+        return (set(member) == {"kind", "methods"} and isinstance(methods, dict)
+                and all(isinstance(k, str) and _signature_ok(m) for k, m in methods.items()))
+    if member["kind"] == "function":
+        return set(member) == {"kind", "signature"} and _signature_ok(member["signature"])
+    return set(member) == {"kind"}
 
 
 def _signature_ok(signature) -> bool:
-    params = signature.get("params") if isinstance(signature, dict) else ()
+    """None (no such method), or {"params": None | [{"name": str, "kind": a parameter kind, "default": bool}]}."""
+    if signature is None:
+        return True
+    if not isinstance(signature, dict) or set(signature) != {"params"}:
+        return False
+    params = signature["params"]
     return params is None or isinstance(params, list) and all(
-        isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("kind"), str) for p in params)
+        isinstance(p, dict) and set(p) == {"name", "kind", "default"} and isinstance(p["name"], str)
+        and p["kind"] in PARAM_KINDS and type(p["default"]) is bool for p in params)

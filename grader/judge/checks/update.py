@@ -9,10 +9,15 @@ import numpy as np
 
 from grader.judge import diagnoses, layout
 from grader.judge.checks.common import config_indices, fail, find_key, holds
-from grader.judge.checks.gradients import run_with_d_loss
+from grader.judge import variants
+from grader.judge.checks.gradients import gradient_probes, run_with_d_loss
 from grader.judge.compare import as_array, describe_type, mismatch, nonfinite, rel_error, shape_text
 from grader.judge.context import Context, Raised, call_step, get_step
 from grader.report import ERROR, FAILED, PASSED, CheckResult
+
+
+GRADIENT_AGREEMENT = 1e-4  # backward's gradient is the trusted one (the gradient checks' tolerance)
+SET_AGREEMENT = 1e-6  # the weights read before update are those set (float32 storage rounds by 6e-8)
 
 
 def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
@@ -33,8 +38,10 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
         weights_now = [get_step("m", p) for p in params]
         after = weights_now + [call_step("m", "update", lr)] + weights_now
         probes.append((config, lr, f"For {ctx.describe(config)} and lr={lr:g}",
-                       (lambda d, steps=steps, after=after: steps + [call_step("m", "backward", d)] + after, d_loss)))
-    for (config, lr, where, _), outcome in zip(probes, run_with_d_loss(ctx, [p[3] for p in probes])):
+                       (lambda d, steps=steps, after=after: steps + [call_step("m", "backward", d)] + after, d_loss),
+                       index, weights, x))
+    for (config, lr, where, (_, d_loss), index, weights, x), outcome in zip(
+            probes, run_with_d_loss(ctx, [p[3] for p in probes])):
         if outcome.died:  # a hang or crash costs one call's limit, not one per probe
             return fail(ctx, result, f"{where}: {outcome.problem}.", ERROR)
         grads, exact, why = _usable_gradients(ctx, outcome, config)
@@ -46,7 +53,11 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
             continue
         before = outcome.values[-2 * len(params) - 1: -len(params) - 1]
         after = outcome.values[-len(params):]
-        verdicts[exact].append(_judge_update(ctx, where, lr, grads, before, after, tol))
+        inconsistent = _inconsistent_backward(ctx, index, weights, x, d_loss, grads)
+        if inconsistent:
+            verdicts[exact].append((f"{where}, {inconsistent}", [], FAILED))
+            continue
+        verdicts[exact].append(_judge_update(ctx, where, lr, grads, weights, before, after, tol))
     decisive = verdicts[True] or verdicts[False]
     if not decisive:
         reason = unusable[0] if unusable else "no probe could be run"
@@ -57,7 +68,37 @@ def check_update(ctx: Context, check: dict, result: CheckResult) -> None:
     result.output = "update moves every parameter by exactly -lr times the gradient backward returned."
 
 
-def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list, after: list, tol: float):
+def _inconsistent_backward(ctx: Context, index: int, weights: dict, x, d_loss, grads: dict) -> str | None:
+    """Why update cannot be judged against what backward returned in its probe, or None. A backward that is
+    the trusted gradient in the gradient checks' probe of this configuration must be it here too: else a
+    backward that answers otherwise in update's probe alone (the negated gradient, say) could make a
+    wrong update look exact. A backward that is wrong in both is judged as returned (its bug costs the
+    gradient checks, not update)."""
+    by = variants.judge(ctx)
+    here = by.backward(weights, x, d_loss)
+    probe = gradient_probes(ctx, [index])[0]
+    returned = probe["outcome"].values[-1] if probe["outcome"].ok and probe["outcome"].values else None
+    there = by.backward(probe["weights"], probe["x"], probe["d_loss"])
+    for p, got in grads.items():
+        key = ctx.spec.gradient_key(p)
+        if _agrees(got, here.get(key)):
+            continue
+        earlier = as_array(find_key(returned, key, p)[0])[0] if isinstance(returned, dict) else None
+        if earlier is not None and _agrees(earlier, there.get(key)):
+            return (f"backward's '{key}' here is not the gradient of forward, though it was in the gradient "
+                    "checks: update is judged only against the gradients backward returns for every model, so "
+                    "backward must not answer differently from one call to the next.")
+    return None
+
+
+def _agrees(got, want) -> bool:
+    want = None if want is None else np.asarray(want, dtype=float)
+    return (got is not None and want is not None and got.size == want.size and not nonfinite(got)
+            and rel_error(np.ravel(got), np.ravel(want)) <= GRADIENT_AGREEMENT)
+
+
+def _judge_update(ctx: Context, where: str, lr: float, grads: dict, weights: dict, before: list, after: list,
+                  tol: float):
     """(failure message or None, misconceptions, status) for one probe."""
     for p, b, a in zip(ctx.spec.parameters, before, after):
         b_arr, a_arr = as_array(b)[0], as_array(a)[0]
@@ -70,6 +111,11 @@ def _judge_update(ctx: Context, where: str, lr: float, grads: dict, before: list
             if nonfinite(arr):  # an inf would make any tolerance scaled by the step infinite
                 return (f"{where}, {when} update `{p}` holds inf or NaN; update must move each weight by a "
                         "finite step, -lr times its gradient.", [], FAILED)
+        if rel_error(np.ravel(b_arr).astype(float), np.ravel(weights[p])) > SET_AGREEMENT:
+            # the steps are measured from the weights the grader set: a backward that moved them (to huge
+            # values whose rounding would excuse any step, say) leaves nothing to measure from
+            return (f"{where}, `{p}` was changed before update was called (by forward or backward); only "
+                    "update may change the weights.", [], FAILED)
         step, expected = a_arr - b_arr, -lr * grads[p]
         if not _steps_agree(step, expected, tol, rounding=np.maximum(np.abs(a_arr), np.abs(b_arr)), dtype=a):
             return (f"{where}, update changed `{p}` by the wrong amount: expected exactly -lr times the "
@@ -86,7 +132,8 @@ def _steps_agree(step: np.ndarray, expected: np.ndarray, tol: float, rounding: n
     if rel_error(step, expected) <= tol:
         return True
     kind = np.dtype(getattr(dtype, "dtype", np.float64))
-    resolution = np.finfo(kind).eps if kind.kind == "f" else 0.0
+    # a float32 model's rounding, nothing coarser: float16's would excuse steps of 1e-3 of every weight
+    resolution = min(np.finfo(kind).eps, np.finfo(np.float32).eps) if kind.kind == "f" else 0.0
     slack = tol * float(np.max(np.abs(step) + np.abs(expected))) + 4 * resolution * rounding
     return bool(np.all(np.abs(step - expected) <= slack))
 
