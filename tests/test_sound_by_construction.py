@@ -392,3 +392,19 @@ RNN.backward = lambda self, d_loss: {np.str_(k): v for k, v in _backward(self, d
 ''')
     report = grade_submission(path, spec)
     assert report.score == report.max_score, [(t.name, t.output) for t in report.tests if t.status != "passed"]
+
+
+def test_on_a_function_pack_two_bugs_never_score_more_than_one(tmp_path):
+    """Red team, round 2 (sigmoid-unit): f'(y) = y (1 - y) alone scores 2/5; adding a forward without the
+    sigmoid made the grader compose the reference's backward with that variant, which the wrong f' then
+    matched: 3/5. Backward is judged against the variant forward's exact gradient, computed here."""
+    from grader.judge.spec import load as load_spec
+
+    spec = load_spec("sigmoid-unit")
+    one_bug = (EXAMPLES / "sigmoid-unit" / "mutant_prime_of_preactivation.py").read_text()
+    two_bugs = tmp_path / "two_bugs.py"
+    two_bugs.write_text(one_bug + "\n\ndef forward_function(x, hprev, Whx, Whh):\n"
+                                  "    return np.dot(Whx, x) + np.dot(Whh, hprev)\n")
+    alone = grade_submission(EXAMPLES / "sigmoid-unit" / "mutant_prime_of_preactivation.py", spec)
+    both = grade_submission(two_bugs, spec)
+    assert both.score < alone.score, (both.score, alone.score)

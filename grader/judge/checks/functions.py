@@ -13,7 +13,10 @@ inputs. One bug, one blame:
 - A function that calls another one of the assignment (`calls`: rnn_forward calls rnn_cell_forward) is
   also right when it returns what the reference's version returns on top of a known variant of its
   callee (`VARIANTS`) that the submission's callee was recognised as on its own probes, so a declared
-  bug in the step function costs the step function's checks only. All of it is computed here.
+  bug in the step function costs the step function's checks only. Where the callee is the backward's own
+  forward (`backward_of`), the target is that variant forward's exact gradient instead (the reference's
+  backward code on top of it keeps the true forward's derivative: a second bug could match it). All of it
+  is computed here.
 """
 
 from __future__ import annotations
@@ -178,6 +181,12 @@ def check_function_gradient(ctx: Context, check: dict, result: CheckResult) -> N
         if all(verdicts) and verdicts[-1][2] is not None and _matches_composition(
                 ctx, probe, name, probe["reference_args"], gradient, verdicts[-1][2], tol):
             continue
+        if all(verdicts) and any(c is not None and gradient in c and not np.any(c[gradient])
+                                 for c in probe.get("composed", [])):
+            of = function["gradients"].get(gradient, gradient)
+            return fail(ctx, result, f"{at}, `{gradient}` cannot be judged: your {function['backward_of']}() does "
+                                     f"not change at all when `{of}` changes (a known mistake, named above), so "
+                                     "its gradient is zero: fix forward first.")
         if all(verdicts):
             message, status, got = verdicts[-1]
             found = [] if got is None else diagnoses.function_misconceptions(
@@ -199,11 +208,45 @@ def composed(ctx: Context, name: str, args: list) -> list[dict]:
         swapped = {c: versions[c] for c in function["calls"] if c in versions}
         if not swapped or not all(_callee_is(ctx, c, version) for c, version in swapped.items()):
             continue
+        if function.get("backward_of") in swapped:  # its own forward is the variant: that forward's gradient
+            found.append(_gradient_of(ctx, function, swapped[function["backward_of"]], args))
+            continue
         namespace = {**reference.__globals__, **swapped}
         rebuilt = types.FunctionType(reference.__code__, namespace, reference.__name__, reference.__defaults__,
                                      reference.__closure__)
         found.append(unpack(function, rebuilt(*copy.deepcopy(args)))[0])
     return found
+
+
+def _gradient_of(ctx: Context, function: dict, variant_forward, args: list) -> dict | None:
+    """The exact gradient of sum(upstream * output) of a variant forward, by central differences here (the
+    functions are a few dozen entries): what a backward of that forward must return. The reference's backward
+    code run on top of the variant is not that (it keeps the sigmoid's derivative where the variant has none,
+    so a second bug that matched it raised the score). None where backward's arguments do not hold the
+    forward's own (a cache instead)."""
+    forward = ctx.spec.functions[function["backward_of"]]
+    named = dict(zip(function["args"], copy.deepcopy(args)))
+    if not all(a in named for a in forward["args"]) or len(function.get("upstream", {})) != 1:
+        return None
+    (upstream, output), = function["upstream"].items()
+
+    def objective(values: dict) -> float:
+        returned = unpack(forward, variant_forward(*[values[a] for a in forward["args"]]))[0] or {}
+        return float(np.sum(np.asarray(named[upstream], dtype=float) * np.asarray(returned[output], dtype=float)))
+
+    gradients, eps = {}, 1e-6
+    for key, of in function["gradients"].items():
+        point = {a: np.array(named[a], dtype=float) for a in forward["args"]}
+        grad = np.zeros_like(point[of])
+        for i in np.ndindex(grad.shape):
+            saved = point[of][i]
+            point[of][i] = saved + eps
+            plus = objective(point)
+            point[of][i] = saved - eps
+            grad[i] = (plus - objective(point)) / (2 * eps)
+            point[of][i] = saved
+        gradients[key] = grad
+    return gradients
 
 
 def _callee_is(ctx: Context, callee: str, version) -> bool:
