@@ -44,7 +44,9 @@ class Script:
 IN_PROCESS_BYTES = 4 * 1024 * 1024
 IN_PROCESS_CONTAINERS = 20_000  # `{` and `[` anywhere (inside strings too: an upper bound)
 IN_PROCESS_VALUES = 200_000  # `,` and `:` anywhere
-READER_MB = 3072  # the reading child's address space: nbformat on a 100 MB notebook fits
+READER_MB = 1536  # the reading child's address space: a 100 MB notebook of strings fits
+READER_CONTAINERS = 2_000_000  # `{` and `[` the reading child expands at most (31 million `{}` took 2.3 GB)
+MAX_CODE_CELLS = 10_000  # code cells (each is a few numbers on the way back; 700,000 cost the grader 272 MB)
 READER_SECONDS = 60  # its CPU and wall-clock time
 MAX_CODE_BYTES = 5 * 1024 * 1024  # the code cells joined (source.MAX_SOURCE_MB)
 
@@ -62,7 +64,7 @@ def read(data: bytes) -> Script:
     if (len(data) > IN_PROCESS_BYTES or data.count(b"{") + data.count(b"[") > IN_PROCESS_CONTAINERS
             or data.count(b",") + data.count(b":") > IN_PROCESS_VALUES):
         return read_in_child(data)
-    return _read(data)
+    return _checked(_read(data))
 
 
 def read_in_child(data: bytes) -> Script:
@@ -85,16 +87,31 @@ def read_in_child(data: bytes) -> Script:
     return _script_from(done.stdout)
 
 
+def _checked(script: Script) -> Script:
+    """A script within the bounds on code, for both readers."""
+    if len(script.numbers) > MAX_CODE_CELLS:
+        raise NotebookError(f"the notebook has more than {MAX_CODE_CELLS:,} code cells; merge them")
+    if len(script.source.encode("utf-8")) > MAX_CODE_BYTES:
+        raise NotebookError(f"the notebook's code cells hold more than {MAX_CODE_BYTES >> 20} MB of code; "
+                            "keep data out of them")
+    return script
+
+
 def _script_from(answer: bytes) -> Script:
     """The reading child's answer, checked: {"error": text} or the Script's three fields."""
     try:
         fields = json.loads(answer)
-        if "error" in fields and isinstance(fields["error"], str):
-            raise NotebookError(fields["error"][:300])
+    except (ValueError, RecursionError):
+        raise NotebookError(f"the notebook could not be read; {AGAIN}") from None
+    if isinstance(fields, dict) and isinstance(fields.get("error"), str):
+        raise NotebookError(fields["error"][:300])  # the reader's own words (it never runs student code)
+    try:
         source, numbers, cells = fields["source"], fields["numbers"], fields["cells"]
         if not (isinstance(source, str) and isinstance(numbers, list) and isinstance(cells, list)
                 and len(numbers) == len(cells) and all(type(n) is int for n in numbers)
                 and all(_pair(c) for c in cells)):
+            raise ValueError
+        if len(numbers) > MAX_CODE_CELLS:
             raise ValueError
         return Script(source, tuple(numbers), tuple(map(tuple, cells)))
     except (ValueError, KeyError, TypeError, RecursionError):
@@ -185,10 +202,9 @@ def main() -> None:
         resource.setrlimit(which, (value, value))
     data = sys.stdin.buffer.read()
     try:
-        script = _read(data)
-        if len(script.source.encode("utf-8")) > MAX_CODE_BYTES:
-            raise NotebookError(f"the notebook's code cells hold more than {MAX_CODE_BYTES >> 20} MB of code; "
-                                "keep data out of them")
+        if data.count(b"{") + data.count(b"[") > READER_CONTAINERS:  # refused before anything is expanded
+            raise NotebookError(f"the notebook is too large or too deeply structured to read; {AGAIN}")
+        script = _checked(_read(data))
         answer = {"source": script.source, "numbers": script.numbers, "cells": script.cells}
     except NotebookError as exc:
         answer = {"error": str(exc)}

@@ -284,3 +284,32 @@ def test_a_cell_magic_that_is_not_python_becomes_one_call_on_its_first_line():
     cell = ["", "%%bash", "echo hi", "rm -rf /"]
     assert toplevel.translate_ipython(cell) == [
         "", "get_ipython().run_cell_magic('bash', '', 'echo hi\\nrm -rf /')", "", ""]
+
+
+def test_a_notebook_of_too_many_code_cells_is_refused_and_costs_the_grader_little():
+    """Red team (issue 26): 700,000 one-character code cells made the grader hold a pair of numbers per cell
+    in lists and tuples (272 MB). More than MAX_CODE_CELLS code cells are refused, by either reader."""
+    import json
+
+    from grader import notebook as nb
+
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "x = 1"}
+             for _ in range(nb.MAX_CODE_CELLS + 1)]
+    data = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}).encode()
+    with pytest.raises(nb.NotebookError, match="code cells"):
+        nb.read(data)
+    with pytest.raises(nb.NotebookError, match="code cells"):
+        nb.read_in_child(data)
+    assert len(nb.read(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                   "cells": cells[:50]}).encode()).numbers) == 50
+
+
+def test_the_reading_child_refuses_millions_of_containers_before_expanding_them():
+    """Red team (issue 26): 31 million `{}` in a 95 MB notebook's outputs took the reading child 2.3 GB."""
+    from grader import notebook as nb
+
+    outputs = b",".join([b"{}"] * (nb.READER_CONTAINERS + 1))
+    data = (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", '
+            b'"metadata": {}, "execution_count": null, "source": "x = 1", "outputs": [' + outputs + b"]}]}")
+    with pytest.raises(nb.NotebookError, match="too large or too deeply structured"):
+        nb.read(data)
