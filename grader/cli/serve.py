@@ -26,9 +26,12 @@ from grader.cli.group import main, pack_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--base-url", default=None, help="The address students open (for the links; default http://HOST:PORT).")
+@click.option("--forwarded-allow-ips", "proxies", default=None, envvar="GRADER_FORWARDED_ALLOW_IPS", metavar="IPS",
+              help="The reverse proxy's address(es), comma-separated (e.g. 127.0.0.1): only from them are "
+                   "X-Forwarded-For and X-Forwarded-Proto believed. Default: none, from anyone.")
 @click.option("--jobs", "-j", type=int, default=None, help="Grading workers (default: the number of cores).")
 @pack_option
-def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
+def serve(course, data, url, spec_name, roster, host, port, base_url, proxies, jobs):
     """Run the grading service: students hand in, read feedback; staff see the class live.
 
     \b
@@ -75,7 +78,8 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs):
 
         connections.enough_files()
         # no access log: a sign-in link's token is in its URL
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **connections.uvicorn_options())
+        options = connections.uvicorn_options(proxies)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **options)
     finally:
         service.close()
     sys.exit(0)
