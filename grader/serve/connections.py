@@ -13,10 +13,9 @@ Here:
   (except the proxies named with --forwarded-allow-ips, which carry everyone's). One more closes a
   connection of the address that has the most: first one that does not read its answers or pipelines,
   else the oldest slow body, else the oldest half-sent head, else an idle keep-alive one; never a
-  connection being answered, and never one whose head is not read yet unless it is older than GRACE
-  seconds (with no byte read: its request may be in the kernel still) or PARTIAL (half a head read).
-  When there is none, the new connection itself is closed with a 503 (a client that opens hundreds of
-  empty connections a second can keep others from its own address out; no other address);
+  connection being answered, and for GRACE seconds never one that has sent nothing yet or whose
+  request is waiting in the kernel to be read (a client that sent its request at once).
+  When there is none, the new connection itself is closed with a 503;
 - request heads over 16 KiB are refused (h11).
 
 A 2 MB upload within BODY_SECONDS needs 33 KB/s; a course whose students are slower raises it.
@@ -26,8 +25,11 @@ Behind a reverse proxy (docs/deploy.md) the proxy bounds the internet's clients;
 
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
+import struct
+import termios
 from collections import Counter
 
 import h11
@@ -41,7 +43,7 @@ SEND_SECONDS = float(os.environ.get("GRADER_SEND_SECONDS", 30))
 MAX_OPEN = int(os.environ.get("GRADER_MAX_CONNECTIONS", 512))
 PER_ADDRESS = int(os.environ.get("GRADER_MAX_PER_ADDRESS", max(MAX_OPEN // 4, 1)))
 PIPELINED = 8  # requests in a row sent before the previous answer was complete
-GRACE, PARTIAL = 1.0, 0.05  # a head not begun / begun: younger than this it is never closed to make room
+GRACE = 1.0  # seconds: see the docstring's room-making
 KEEP_ALIVE = 5
 SWEEP_SECONDS = 0.5
 HEAD_BYTES = 16 * 1024
@@ -62,13 +64,14 @@ class GuardedH11(H11Protocol):
         self.peer = self.client[0] if self.client else ""
         _sweep_soon(self)
         if self.peer not in PROXIES and "*" not in PROXIES:
-            mine = [c for c in self.connections if getattr(c, "peer", None) == self.peer]
+            mine = [c for c in _live(self.connections) if getattr(c, "peer", None) == self.peer]
             if len(mine) > PER_ADDRESS:
                 return _make_room(self, mine, now)
-        if len(self.connections) > MAX_OPEN:
-            count = Counter(getattr(c, "peer", None) for c in self.connections)
+        live = _live(self.connections)
+        if len(live) > MAX_OPEN:
+            count = Counter(getattr(c, "peer", None) for c in live)
             for peer, _ in count.most_common():  # the address with the most connections gives one up
-                if _make_room(self, [c for c in self.connections if getattr(c, "peer", None) == peer], now, False):
+                if _make_room(self, [c for c in live if getattr(c, "peer", None) == peer], now, False):
                     return
             _close(self, BUSY)
 
@@ -110,11 +113,24 @@ def _rank(c, now: float):
         return 0  # does not read its answers
     if c.phase == "body":  # its head came whole, its body does not
         return 1
-    if c.phase == "head" and now - c.since > (PARTIAL if c.got else GRACE):
-        return 2
+    if c.phase == "head" and (now - c.since > GRACE or (c.got and not _waiting(c))):
+        return 2  # half a head read and no more in the kernel for it, or nothing for a second
     if c.phase == "idle":
         return 3
     return None
+
+
+def _waiting(c) -> int:
+    """Bytes the kernel holds for this connection, not read yet (a request sent at once, still unread)."""
+    try:
+        fd = c.transport.get_extra_info("socket").fileno()
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+def _live(connections) -> list:
+    return [c for c in connections if not c.transport.is_closing() or c.transport.get_write_buffer_size()]
 
 
 def _make_room(new, among: list, now: float, or_refuse: bool = True) -> bool:
