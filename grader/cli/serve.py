@@ -63,6 +63,14 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, proxies, j
     except specs.SpecError as exc:
         raise click.BadParameter(str(exc), param_hint="--spec") from None
     service = app.state.service
+    from grader import student_ids
+    from grader.serve import classroom
+
+    clashing = [sid for sid, _ in classroom.roster(service.make_session) if student_ids.reserved(sid)]
+    if clashing:  # added before the rule: their reports would overwrite the class's own files
+        click.echo(f"Note: the id(s) {', '.join(clashing)} name files of the class folder (summary.json, ...), so "
+                   "the staff overview and the gradebook fail once they hand in: rename them in the database.",
+                   err=True)
     if roster is not None:
         try:
             issued = tokens.issue(service.make_session, tokens.read_roster(roster.read_text(encoding="utf-8-sig")))
