@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from serve_support import free_port, links, start_server, stop_server
+from serve_support import STAFF, free_port, links, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 DOC = Path(__file__).resolve().parents[1] / "docs" / "deploy.md"
@@ -53,7 +53,7 @@ def proxied(tmp_path_factory):
     (folder / "roster.csv").write_text("id,name\nada,Ada Lovelace\n")
     base = f"https://127.0.0.1:{https}"
     server = start_server(folder / "data", service, "--roster", str(folder / "roster.csv"), "--base-url", base,
-                          "--jobs", "1")
+                          "--forwarded-allow-ips", "127.0.0.1", "--jobs", "1")  # as docs/deploy.md says
     proxy = subprocess.Popen([nginx, "-c", str(folder / "nginx.conf"), "-p", str(folder)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -73,11 +73,12 @@ def proxied(tmp_path_factory):
         stop_server(server)
 
 
-def client(base, cert):
+def client(base, cert, local_address: str = "127.0.0.1"):
     import httpx
 
-    return httpx.Client(base_url=base, verify=ssl.create_default_context(cafile=str(cert)), timeout=30,
-                        follow_redirects=True)
+    context = ssl.create_default_context(cafile=str(cert))
+    return httpx.Client(base_url=base, verify=context, timeout=30, follow_redirects=True,
+                        transport=httpx.HTTPTransport(verify=context, local_address=local_address))
 
 
 def test_tls_in_front_and_cookies_are_secure(proxied):
@@ -98,6 +99,16 @@ def test_tls_in_front_and_cookies_are_secure(proxied):
     assert plain.status_code == 301 and plain.headers["location"].startswith("https://")
     with pytest.raises(httpx.ConnectError):  # an unknown certificate is refused: this is TLS
         httpx.get(base + "/healthz", timeout=10)
+
+
+def test_the_named_proxy_gives_the_clients_address(proxied):
+    """`--forwarded-allow-ips 127.0.0.1`: the service takes the address nginx saw (the audit log's), and
+    nginx replaces whatever X-Forwarded-For a client sends."""
+    base, _, _, _, cert = proxied
+    outsider = client(base, cert, local_address="127.0.0.3")
+    outsider.post("/staff/signin", data={"token": "wrong" * 4}, headers={"Origin": base, "X-Forwarded-For": "203.0.113.9"})
+    rows = client(base, cert).get("/api/audit", headers={"Authorization": f"Bearer {STAFF}"}).json()["audit"]
+    assert [r["client"] for r in rows if r["action"] == "staff sign-in refused"][-1:] == ["127.0.0.3"], rows
 
 
 def test_a_body_over_the_limit_is_refused_by_the_proxy(proxied):

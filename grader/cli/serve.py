@@ -26,11 +26,14 @@ from grader.cli.group import main, pack_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--base-url", default=None, help="The address students open (for the links; default http://HOST:PORT).")
+@click.option("--forwarded-allow-ips", "proxies", default=None, envvar="GRADER_FORWARDED_ALLOW_IPS", metavar="IPS",
+              help="The reverse proxy's address(es), comma-separated (e.g. 127.0.0.1): only from them are "
+                   "X-Forwarded-For and X-Forwarded-Proto believed. Default: none, from anyone.")
 @click.option("--jobs", "-j", type=int, default=None, help="Grading workers (default: the number of cores).")
 @click.option("--lti", "lti_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="LTI 1.3 tool configuration (pylti1p3's JSON; see docs/lti.md): launches and grades back.")
 @pack_option
-def serve(course, data, url, spec_name, roster, host, port, base_url, jobs, lti_file):
+def serve(course, data, url, spec_name, roster, host, port, base_url, proxies, jobs, lti_file):
     """Run the grading service: students hand in, read feedback; staff see the class live.
 
     \b
@@ -62,6 +65,14 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs, lti_
     except specs.SpecError as exc:
         raise click.BadParameter(str(exc), param_hint="--spec") from None
     service = app.state.service
+    from grader import student_ids
+    from grader.serve import classroom
+
+    clashing = [sid for sid, _ in classroom.roster(service.make_session) if student_ids.reserved(sid)]
+    if clashing:  # added before the rule: their reports would overwrite the class's own files
+        click.echo(f"Note: the id(s) {', '.join(clashing)} name files of the class folder (summary.json, ...), so "
+                   "the staff overview and the gradebook fail once they hand in: rename them in the database.",
+                   err=True)
     lti = _lti(app, service, lti_file) if lti_file is not None else None
     if roster is not None:
         try:
@@ -78,7 +89,8 @@ def serve(course, data, url, spec_name, roster, host, port, base_url, jobs, lti_
 
         connections.enough_files()
         # no access log: a sign-in link's token is in its URL
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **connections.uvicorn_options())
+        options = connections.uvicorn_options(proxies)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **options)
     finally:
         if lti is not None:
             lti.close()

@@ -11,6 +11,7 @@ import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from grader import student_ids
 from grader.course import lateness
 
 PEEK_BYTES = 2_000_000  # how much of a candidate is read to see whether it defines the class
@@ -266,10 +267,9 @@ def _gradescope(folder: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
     return found, times
 
 
-# Names the batch writes in OUTDIR itself (summary.json now; the others are coming): a student's id
-# never takes one, whatever its case, or the batch's file would overwrite their report.
-RESERVED_IDS = {"summary", "index", "changes", "adjustments", "similarity", "gradebook", "students", "feedback",
-                "course", "roster", "settings"}
+# Names the batch writes in OUTDIR itself: a student's id never takes one, whatever its case, or the
+# batch's file would overwrite their report (one rule with the service's roster: grader/student_ids.py).
+RESERVED_IDS = student_ids.RESERVED
 
 
 def safe_id(text: str) -> str:

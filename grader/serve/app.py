@@ -22,18 +22,11 @@ from starlette.exceptions import HTTPException
 
 from grader.serve import classroom, pages, sessions, tokens, uploads
 from grader.serve.queue import Refused, accept, attempts_in_last_hour, over_limit
+from grader.serve.guard import CSP, SECURITY_HEADERS, Guard  # noqa: F401 (also what tests import)
 from grader.serve.service import Service, Settings
 from grader.serve.sessions import STUDENT_COOKIE
 
-SLACK = 64 * 1024  # the multipart envelope around a file
 REFUSED_PER_HOUR = 20  # files that could not be accepted (cost no attempt, but a check's CPU): then a pause
-SMALL = 64 * 1024  # any other request's body
-STAFF_FILES = ("/staff/adjustments", "/staff/roster", "/api/roster")  # CSVs: up to 1 MB
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"),
-                    (b"cross-origin-opener-policy", b"same-origin"), (b"cache-control", b"no-store")]
 NOT_FROM_HERE = ("This form was not sent from this site's page (or it is too old): open the page again and "
                  "send it from there.")
 
@@ -214,72 +207,6 @@ def add_error_pages(app: FastAPI) -> None:
         return HTMLResponse(pages.document("Refused", "<h1>Refused</h1><p>This request is not one this site's pages "
                                            "send. <a href=\"/\">Home</a></p>"), 400)
 
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception):
-        return HTMLResponse(pages.document("Server error", "<h1>Something went wrong on the server</h1><p>It is not "
-                                           "your fault, and nothing handed in is lost. Try again in a minute; if it "
-                                           "happens again, tell course staff.</p>"), 500)
-
-
-class Guard:
-    """Before any route: a request whose body is over its path's limit is refused by its declared length,
-    or cut off once that much is read (chunked), never read or spooled further; and every response gets
-    the security headers (CSP without inline script, no framing, nosniff, no caching, a referrer only to
-    this site: with none at all a browser sends its forms with `Origin: null`)."""
-
-    def __init__(self, app, service: Service):
-        self.app, self.service = app, service
-
-    def limit(self, path: str) -> int:
-        if path == "/submit":
-            return self.service.course.upload_bytes + SLACK
-        return 1_000_000 + SLACK if path in STAFF_FILES else SMALL
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def secured(message):
-            if message["type"] == "http.response.start":
-                names = {name for name, _ in SECURITY_HEADERS}
-                message["headers"] = [h for h in message.get("headers", []) if h[0] not in names] + SECURITY_HEADERS
-            await send(message)
-
-        self.service.ensure_dispatcher()
-        limit = self.limit(scope["path"])
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > limit:
-            return await self.too_big(scope, receive, secured, limit)
-        seen, over = 0, False
-
-        async def counted():
-            nonlocal seen, over
-            if over:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                over = scope["grader.too_big"] = True  # the route stops there; `answer` says why
-                return {"type": "http.request", "body": b"", "more_body": False}
-            return message
-
-        async def answer(message):
-            if not over:
-                return await secured(message)
-            if message["type"] == "http.response.start":
-                await self.too_big(scope, receive, secured, limit)
-
-        await self.app(scope, counted, answer)
-
-    async def too_big(self, scope, receive, send, limit: int):
-        if scope["path"] == "/submit":
-            most = self.service.course.upload_bytes / 1e6
-            text = f"The file is larger than {most:g} MB, the most this course accepts."
-        else:
-            text = f"This request is larger than {limit / 1e6:g} MB, the most this page accepts."
-        page = pages.document("Too large", f"<h1>Too large</h1><p class=\"problem\" id=\"problem\">{text}</p>"
-                              "<p><a href=\"/\">Back</a> (this cost no attempt)</p>")
-        await HTMLResponse(page, status_code=413, headers={"connection": "close"})(scope, receive, send)
 
 
 def current(request: Request, service: Service):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.report import write_atomic
+from grader.serve.guessing import Throttle
 from grader.serve import store
 
 
@@ -39,7 +40,7 @@ class Service:
     uploads: object = None  # the upload checks' process pool (uploads.Checker)
     uploading: dict = field(default_factory=dict)  # students whose upload is being checked now
     reading: dict = field(default_factory=dict)  # student: uploads of theirs being read (at most 2)
-    staff_failures: dict = field(default_factory=dict)  # client address: times of wrong staff tokens
+    staff_guesses: Throttle = field(default_factory=Throttle)  # wrong staff tokens, per address (guessing.py)
     refused: dict = field(default_factory=dict)  # student: monotonic times of uploads refused by their checks
 
     @property

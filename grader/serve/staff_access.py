@@ -6,16 +6,16 @@ only, never a cookie, so a page elsewhere cannot make a signed-in browser call i
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import Annotated
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from grader.serve import audit, classroom, pages, sessions, tokens
 from grader.serve.sessions import STAFF_COOKIE
 
-FAILURES, MINUTES = 10, 10  # wrong staff tokens from one address, then that address waits
 DENIED = "Course staff only: sign in at /staff/signin (scripts: Authorization: Bearer TOKEN on /api/)."
 STALE = "The form's token is missing or stale, or the form was not sent from this site: open the page again."
 
@@ -74,27 +74,23 @@ def add_access_routes(app: FastAPI, service) -> None:
         return HTMLResponse(pages.staff_signin(problem), status_code=403 if problem else 200)
 
     @app.post("/staff/signin")
-    def staff_signin(request: Request, token: Annotated[str, Form()] = ""):
+    async def staff_signin(request: Request, token: Annotated[str, Form()] = ""):
         if not sessions.same_origin(request, service.settings.base_url):
             return HTMLResponse(pages.staff_signin(STALE), status_code=403)
         held = request.cookies.get(STAFF_COOKIE)
         client = request.client.host if request.client else ""
-        since = time.monotonic() - MINUTES * 60
-        failed = [t for t in service.staff_failures.get(client, []) if t > since]
-        service.staff_failures[client] = failed
-        if len(failed) >= FAILURES:  # guessing: this address waits, whatever it sends now
-            return HTMLResponse(pages.staff_signin(f"{FAILURES} wrong tokens from this address: wait {MINUTES} "
-                                                   "minutes."), status_code=429)
+        await asyncio.sleep(service.staff_guesses.turn(client))  # guessing waits; the right token still signs in
         if not tokens.is_staff(token):
-            failed.append(time.monotonic())
-            audit.record(service.make_session, "someone", "staff sign-in refused", "", client)
+            service.staff_guesses.wrong(client)
+            await run_in_threadpool(audit.record, service.make_session, "someone", "staff sign-in refused", "", client)
             return HTMLResponse(pages.staff_signin("That is not the staff token."), status_code=403)
-        raw = sessions.start(service.make_session, "staff", ending=held)
+        service.staff_guesses.right(client)
+        raw = await run_in_threadpool(sessions.start, service.make_session, "staff", None, held)
         response = RedirectResponse("/staff/", status_code=303)
         secure = request.url.scheme == "https" or (service.settings.base_url or "").startswith("https://")
         sessions.cookie(response, STAFF_COOKIE, raw, secure, sessions.LIFETIME["staff"], path="/staff")
-        audit.record(service.make_session, "staff session " + tokens.digest(raw)[:10], "staff sign-in", "",
-                     request.client.host if request.client else "")
+        await run_in_threadpool(audit.record, service.make_session, "staff session " + tokens.digest(raw)[:10],
+                                "staff sign-in", "", client)
         return response
 
     @app.post("/staff/signout")
@@ -129,8 +125,6 @@ def add_access_routes(app: FastAPI, service) -> None:
             text = (await request.body()).decode("utf-8-sig")
         except UnicodeDecodeError:
             return JSONResponse({"error": "the roster is not UTF-8 text"}, status_code=400)
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(add_students, request, text)
 
     def add_students(request: Request, text: str):

@@ -14,19 +14,16 @@ import hashlib
 import hmac
 import io
 import os
-import re
 import secrets
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import sessionmaker
 
+from grader import student_ids
 from grader.report import clean
 from grader.serve.store import Student, WebSession
 
 STAFF_VARIABLE = "GRADER_STAFF_TOKEN"
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # a roster id is file-name safe, or refused
-RESERVED = frozenset({"summary", "index", "gradebook", "adjustments", "changes", "class", "staff", "api"})
-LTI_PREFIX = "lti-"  # ids made by LTI launches only (random): a roster cannot claim one in advance
 
 
 class RosterProblem(ValueError):
@@ -37,13 +34,6 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-def valid_id(sid: str) -> bool:
-    """A roster id: file-name safe, not a name the class folder or its pages use (summary.json sits next
-    to each student's <id>.json), not in the `lti-` namespace that only LTI launches make ids in."""
-    return (bool(SAFE_ID.fullmatch(sid)) and not sid.endswith(".html") and ".." not in sid
-            and sid.lower() not in RESERVED and not sid.lower().startswith(LTI_PREFIX))
-
-
 def read_roster(text: str) -> list[tuple[str, str]]:
     """(id, name) rows of a roster CSV; RosterProblem names the first bad line."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
@@ -52,10 +42,8 @@ def read_roster(text: str) -> list[tuple[str, str]]:
     rows = []
     for line, row in enumerate(reader, start=2):
         sid = (row.get("id") or "").strip()
-        if not valid_id(sid):
-            raise RosterProblem(f"roster line {line}: the id {clean(sid)!r} must be 1 to 64 letters, digits, "
-                                "or _ . @ - (it names the student's pages), not start with lti- (kept for "
-                                f"LTI launches) and not be one of {', '.join(sorted(RESERVED))}")
+        if (why := student_ids.problem(sid)) is not None:  # the batch's rule too (grader/student_ids.py)
+            raise RosterProblem(f"roster line {line}: the id {clean(sid)!r} {why}")
         rows.append((sid, clean((row.get("name") or "").strip())[:200]))
     return rows
 

@@ -19,7 +19,8 @@ from grader.report import clean
 from grader.serve.lti.launch import LEARNER, is_staff
 from grader.serve.lti.models import Identity, Membership, Target
 from grader.serve.store import Student, now
-from grader.serve.tokens import LTI_PREFIX, digest
+from grader.serve.tokens import digest
+from grader.student_ids import LTI_PREFIX
 
 REREAD = dt.timedelta(minutes=10)
 log = logging.getLogger("grader.lti")
