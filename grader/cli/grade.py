@@ -18,7 +18,7 @@ from grader.cli.group import (EXIT_BELOW, EXIT_INTERRUPTED, FORMATS, GRADEBOOKS,
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default=None,
               help="Assignment spec: an id under specs/ or a path to a spec JSON file (default: the pack's only "
-                   "spec, else rnn-seq2one).")
+                   "spec, else the demo pack's first assignment).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Hidden seed (default: the spec's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="A file: also write the report there, in the --format given (without --format: the JSON "

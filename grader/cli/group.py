@@ -23,7 +23,7 @@ GRADEBOOKS = ["canvas", "moodle", "csv"]
 
 def _load_spec(name: str | None):
     """The spec named, or without a name the pack's default: its only spec when it has one, else
-    rnn-seq2one (the demo pack's)."""
+    the demo pack's first assignment (spec.DEFAULT_SPEC)."""
     from grader.judge import spec
     try:
         if name is None:

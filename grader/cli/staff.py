@@ -41,7 +41,7 @@ def selftest_command(spec_name: str | None):
 @pack_option
 @click.option("--spec", "spec_name", default=None,
               help="Assignment spec to grade: an id under specs/ or a path (default: the pack's only spec, "
-                   "else rnn-seq2one).")
+                   "else the demo pack's first assignment).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
               show_default=True, help="Where to write the zip to upload to Gradescope.")
 def bundle_command(spec_name: str | None, out: Path):
@@ -59,7 +59,8 @@ def bundle_command(spec_name: str | None, out: Path):
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/autograder"),
               show_default=True, help="Gradescope's folder: submission/ is read, results/ is written.")
 @click.option("--spec", "spec_name", default=None,
-              help="Assignment spec: an id under specs/ or a path (default: the pack's only spec, else rnn-seq2one).")
+              help="Assignment spec: an id under specs/ or a path (default: the pack's only spec, else the "
+                   "demo pack's first assignment).")
 def gradescope_run_command(root: Path, spec_name: str | None):
     """What run_autograder does: grade ROOT/submission, write ROOT/results/results.json.
 
