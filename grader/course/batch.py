@@ -26,7 +26,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader import source
-from grader.report import ERROR, CheckResult, Report, clean, write_atomic
+from grader.report import ERROR, CheckResult, Report, clean, spreadsheet_cell, write_atomic
 from grader.sandbox.reaping import become_subreaper, our_children, sweep_orphans
 from grader.course.discovery import Submission, discover, files_line
 from grader.course.pool import Pool
@@ -267,7 +267,8 @@ def write_summary(out: Path, spec: Spec, seed: int, result: BatchResult) -> dict
                                                 "status", "sha256", "file", "late", "handed_in"],
                             lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
+    writer.writerows({k: (f"{v:g}" if isinstance(v, float) else spreadsheet_cell(v)) for k, v in row.items()}
+                     for row in rows)
     write_atomic(out / "summary.csv", buffer.getvalue())
     statuses = _statuses(rows)
     pass_rates = {}

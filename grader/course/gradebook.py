@@ -20,7 +20,7 @@ import csv
 import io
 from pathlib import Path
 
-from grader.report import write_atomic
+from grader.report import spreadsheet_cell, write_atomic
 
 FILE = "gradebook.csv"
 FORMATS = ("canvas", "moodle", "csv")
@@ -69,7 +69,8 @@ def problems(kind: str, students: list[dict]) -> list[str]:
 def text(kind: str, students: list[dict], assignment: str) -> str:
     """The gradebook file's text (the batch writes it to OUTDIR, the service sends it)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows(kind, students, assignment))
+    csv.writer(buffer, lineterminator="\n").writerows([spreadsheet_cell(c) for c in row]
+                                                      for row in rows(kind, students, assignment))
     return buffer.getvalue()
 
 

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from grader.course import roster
-from grader.report import write_atomic
+from grader.report import spreadsheet_cell, write_atomic
 
 LEADING = ["id", "name", "score", "grader_score", "adjusted", "late_penalty", "max_score"]
 TRAILING = ["status", "sha256", "file", "late", "handed_in"]
@@ -53,8 +53,8 @@ def rewrite(out: Path, summary: dict, students: list) -> dict:
     writer = csv.DictWriter(buffer, fieldnames=[*LEADING, *checks, *TRAILING], lineterminator="\n",
                             extrasaction="ignore")
     writer.writeheader()
-    writer.writerows({k: ("" if v is None else f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()}
-                     for row in rows)
+    writer.writerows({k: ("" if v is None else f"{v:g}" if isinstance(v, float) else spreadsheet_cell(v))
+                      for k, v in row.items()} for row in rows)
     if _read(out / "summary.csv") != buffer.getvalue():
         write_atomic(out / "summary.csv", buffer.getvalue())
     return new

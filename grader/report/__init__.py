@@ -16,6 +16,15 @@ PASSED, FAILED, ERROR = "passed", "failed", "error"
 NOT_SCORED = "not scored yet"  # what every view shows for a report whose status is `error` (the grader's failure)
 
 
+def spreadsheet_cell(value):
+    """A CSV cell a spreadsheet shows as text: one that starts like a formula (= + - @, a tab or a return)
+    gets a leading apostrophe (OWASP's advice on CSV injection), since names and feedback come from
+    students and staff open these files in Excel or LibreOffice before they upload them."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def score_text(score: float, max_score: float, status: str) -> str:
     """A score as every view shows it: "7.5 / 10", or "not scored yet" where the grader itself failed, so
     that no view, page or gradebook shows a number the grader could not stand behind."""
