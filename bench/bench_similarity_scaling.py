@@ -56,7 +56,13 @@ def unterminated(size: int) -> str:
     return EXAMPLE + "\nNOTES = '''" + "a" * max(0, size - len(EXAMPLE) - 12) + "\\"
 
 
-STREAMS = {"adjacent literals (bare)": adjacent, "unterminated string, backslash last": unterminated, "adjacent literals (assigned)": assigned,
+def imports_on_one_line(size: int) -> str:
+    """`import os; ` on one logical line (each import once walked to the line's end: quadratic)."""
+    return EXAMPLE + "\n" + "import os; " * max(1, (size - len(EXAMPLE)) // 11) + "\n"
+
+
+STREAMS = {"adjacent literals (bare)": adjacent, "unterminated string, backslash last": unterminated,
+           "imports joined by ; on one line": imports_on_one_line, "adjacent literals (assigned)": assigned,
            "bracketed run": brackets, "huge file of classes": huge, "code repeated on both sides": repeated}
 
 

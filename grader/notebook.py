@@ -9,6 +9,7 @@ that does not parse is skipped as Jupyter would skip it. Feedback names a line a
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import warnings
 from dataclasses import dataclass
@@ -29,10 +30,14 @@ class Script:
     numbers: tuple[int, ...]  # the notebook's number (1-based) of each code cell, in order
     cells: tuple[tuple[int, int], ...]  # (first, last) line of source of each code cell
 
+    @functools.cached_property
+    def _firsts(self) -> list[int]:
+        return [first for first, _ in self.cells]
+
     def origin(self, line: int) -> tuple[int | None, int]:
         """(cell, line in the cell) of a line of source; (None, line) for a line of no cell, which only
         a lying child can name."""
-        at = bisect.bisect_right([first for first, _ in self.cells], line) - 1
+        at = bisect.bisect_right(self._firsts, line) - 1
         if at < 0 or not self.cells[at][0] <= line <= self.cells[at][1]:
             return None, line
         return self.numbers[at], line - self.cells[at][0] + 1

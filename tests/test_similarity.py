@@ -268,3 +268,17 @@ def test_a_string_that_never_ends_is_lexed_in_linear_time():
              "print('done')\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "done", done.stderr[-500:]
+
+
+def test_imports_joined_on_one_line_are_read_in_linear_time():
+    """Red team round 2 (issue 26): 8,000 `import os; ` on one line (a correct file, 10/10) took similarity
+    47 s, as each import walked to the end of the logical line; a statement ends at `;` too."""
+    import subprocess
+    import sys
+
+    probe = ("from grader.course.normalise import lex, _bindings\n"
+             "imported, _ = _bindings(lex('import numpy as np\\n' + 'import os; ' * 200_000 + '\\nx = 1\\n'))\n"
+             "assert imported == {'np', 'os'}, imported\n"
+             "print('done')\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "done", done.stderr[-500:]

@@ -158,7 +158,7 @@ def _imported(toks: list[tuple[str, str, int]], index: int) -> list[str]:
     name binds its first part)."""
     names: list[str] = []
     expect_name, alias = True, False
-    while index < len(toks) and toks[index][0] != NEWLINE:
+    while index < len(toks) and toks[index][0] != NEWLINE and toks[index][1] != ";":  # `import os; import os`
         kind, text, _ = toks[index]
         if text == "as":
             alias = True

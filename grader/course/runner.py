@@ -99,9 +99,10 @@ def main() -> None:
 
 
 def _private_folder():
-    import tempfile
     from pathlib import Path
-    return Path(tempfile.mkdtemp(prefix="rnn-grader-inbox-"))  # mode 0700
+
+    from grader.sandbox.scratch import make_folder
+    return Path(make_folder("inbox"))  # mode 0700, swept by a later grader if this runner is killed
 
 
 def _grade(job: dict, spec, inbox, grade_submission) -> dict:

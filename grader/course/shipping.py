@@ -35,7 +35,10 @@ def unpack(pack: dict, base: str | None = None) -> Spec:
     does not match, or a folder a child could read."""
     from grader.sandbox import isolation
 
-    root = Path(tempfile.mkdtemp(prefix="rnn-grader-pack-", dir=base))  # mode 0700
+    from grader.sandbox.scratch import make_folder
+
+    # mode 0700, named by its owner's pid so that a later grader sweeps it when the owner died (kill -9)
+    root = Path(make_folder("pack") if base is None else tempfile.mkdtemp(prefix="rnn-grader-pack-", dir=base))
     readable = [p for p in isolation.python_paths() if root.is_relative_to(os.path.realpath(p))]
     try:
         if readable:

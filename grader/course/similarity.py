@@ -129,7 +129,7 @@ def read_source(path: Path, id: str, name: str) -> Source | None:
         except NotebookError:
             return None
         lines = script.source.split("\n")
-        cells = [[script.origin(first)[0] or 0, first, last] for first, last in script.cells]
+        cells = [[number, first, last] for number, (first, last) in zip(script.numbers, script.cells)]
         for _, first, last in cells:  # %magics as nbconvert writes them, line for line
             lines[first - 1:last] = translate_ipython(lines[first - 1:last])
         return Source(id, name, "\n".join(lines), cells, sha)
