@@ -165,6 +165,20 @@ def _same_origin(url: str, origin: str) -> bool:
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
 
+def in_context(reg: Registration, claims: dict) -> None:
+    """The launch comes from a course this service grades: its context id is in the registration's
+    `contexts` (an Instructor of another course on the same deployment is no one here)."""
+    context = claims.get(LTI + "context", {}).get("id")
+    if not isinstance(context, str) or not context:
+        raise Refused("This launch names no course (its context claim has no id): this tool takes launches from "
+                      "the course(s) named in lti.json only.")
+    if context not in reg.contexts:
+        shown = "".join(c for c in context[:200] if c.isprintable())
+        raise Refused(f"This launch comes from a course this service does not grade: context id {shown!r}. "
+                      "If this is the course, an administrator of the service adds this id to the "
+                      '"contexts" list of this platform in lti.json (docs/lti.md) and restarts the service.')
+
+
 def take_login(logins: Logins, state: str | None, cookie: str | None) -> Pending:
     """The login this launch answers, taken as it is read: a state opens one launch at most."""
     if not state or not cookie or len(state) > 64 or not hmac.compare_digest(state.encode(), cookie.encode()):
@@ -236,6 +250,7 @@ def check(config: ToolConfig, logins: Logins, keys, id_token: str, state: str | 
     if not 0 < len(claims["sub"]) <= 255 or len(deployment) > 255:
         raise Refused("This launch names no user, or a user or deployment id over 255 characters: at most 255 "
                       "are taken.", 400)
+    in_context(reg, claims)
     roles = claims[LTI + "roles"]
     if not is_staff(roles) and LEARNER not in roles:
         raise Refused("This tool takes launches from students (Learner) and course staff (Instructor, Teaching "
