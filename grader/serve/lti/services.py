@@ -12,8 +12,10 @@ import time
 
 from grader.serve.lti.config import Registration
 
-TIMEOUT = 10.0
-MOST = 2_000_000  # bytes a platform's answer may have
+TIMEOUT = 10.0  # seconds for connecting and for each read
+DEADLINE = 20.0  # seconds of wall clock for a whole answer (a dribbling one is given up)
+MEMBERS_DEADLINE = 60.0  # seconds for every page of one membership service
+MOST = 2_000_000  # bytes a platform's answer may have (read as a stream: no more is read)
 REFETCH = 5.0  # seconds between two fetches of one JWKS for an unknown kid (a forged kid cannot flood it)
 MAX_AGE = 300.0  # seconds a fetched JWKS is used before it is fetched again (GRADER_LTI_KEYS_MAX_AGE)
 STALE = 3600.0  # seconds past MAX_AGE that a set is still used while the platform does not answer
@@ -29,12 +31,34 @@ class Unsendable(PlatformError):
     """A score that no retry can send (its line item is not a URL): its row is marked failed."""
 
 
-def _get_json(response) -> dict:
-    if len(response.content) > MOST:
-        raise PlatformError(f"{response.url} answered more than {MOST} bytes")
+def fetch(method: str, url: str, deadline: float = DEADLINE, **kwargs) -> tuple:
+    """(the response, its body): the body read as a stream and given up past MOST bytes (nothing more is
+    read) or past `deadline` seconds of wall clock for the whole answer (httpx's timeout is per read: a
+    byte every 2 s never ends it). httpx's own errors pass through; those two are PlatformError."""
+    import httpx
+
+    end = time.monotonic() + deadline
+    with httpx.Client(timeout=httpx.Timeout(min(TIMEOUT, deadline)), follow_redirects=False) as client:
+        with client.stream(method, url, **kwargs) as response:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MOST:
+                raise PlatformError(f"{url} answered more than {MOST} bytes")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MOST:
+                    raise PlatformError(f"{url} answered more than {MOST} bytes")
+                if time.monotonic() > end:
+                    raise PlatformError(f"{url} took more than {deadline:.0f} s to answer")
+            if time.monotonic() > end:
+                raise PlatformError(f"{url} took more than {deadline:.0f} s to answer")
+    return response, bytes(body)
+
+
+def _get_json(response, body: bytes) -> dict:
     try:
-        data = response.json()
-    except ValueError:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
         raise PlatformError(f"{response.url} did not answer JSON (HTTP {response.status_code})") from None
     if not isinstance(data, dict):
         raise PlatformError(f"{response.url} answered {type(data).__name__}, not an object")
@@ -86,7 +110,7 @@ class Keys:
             import httpx
 
             try:
-                jwks = _get_json(httpx.get(reg.key_set_url, timeout=TIMEOUT, follow_redirects=False))
+                jwks = _get_json(*fetch("GET", reg.key_set_url))
                 if not isinstance(jwks.get("keys"), list):
                     raise PlatformError(f"{reg.key_set_url} answered no list of keys")
             except (httpx.HTTPError, PlatformError):
@@ -117,13 +141,13 @@ class Tokens:
                                 "exp": moment + 300, "jti": secrets.token_urlsafe(16)},
                                reg.private_key, algorithm="RS256", headers={"kid": reg.kid})
         try:
-            response = httpx.post(reg.auth_token_url, timeout=TIMEOUT, data={
+            response, body = fetch("POST", reg.auth_token_url, data={
                 "grant_type": "client_credentials",
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": assertion, "scope": " ".join(scopes)})
         except httpx.HTTPError as exc:
             raise PlatformError(f"the token endpoint {reg.auth_token_url} did not answer ({exc})") from None
-        data = _get_json(response)
+        data = _get_json(response, body)
         if response.status_code != 200 or not isinstance(data.get("access_token"), str):
             raise PlatformError(f"the token endpoint refused (HTTP {response.status_code}: "
                                 f"{str(data.get('error', ''))[:100]})")
@@ -148,7 +172,7 @@ def post_score(tokens: Tokens, reg: Registration, lineitem: str, sub: str, given
     body = {"userId": sub, "scoreGiven": given, "scoreMaximum": maximum, "activityProgress": "Completed",
             "gradingProgress": "FullyGraded", "timestamp": timestamp}
     try:
-        response = httpx.post(url, json=body, timeout=TIMEOUT, headers={
+        response, answer = fetch("POST", url, json=body, headers={
             "Authorization": f"Bearer {tokens.token(reg, (SCORE,))}",
             "Content-Type": "application/vnd.ims.lis.v1.score+json"})
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -158,7 +182,7 @@ def post_score(tokens: Tokens, reg: Registration, lineitem: str, sub: str, given
     if response.status_code == 401:
         tokens.forget(reg)
     if response.status_code not in (200, 201, 202, 204):
-        raise PlatformError(f"{url} answered HTTP {response.status_code}: {response.text[:150]}")
+        raise PlatformError(f"{url} answered HTTP {response.status_code}: {answer[:150].decode(errors='replace')}")
 
 
 def members(tokens: Tokens, reg: Registration, url: str, pages: int = 50) -> list[dict]:
@@ -166,17 +190,20 @@ def members(tokens: Tokens, reg: Registration, url: str, pages: int = 50) -> lis
     (`member`): a page that is not a membership container is a PlatformError, not a crash."""
     import httpx
 
-    found = []
+    found, end = [], time.monotonic() + MEMBERS_DEADLINE
     for _ in range(pages):
+        left = end - time.monotonic()
+        if left <= 0:
+            raise PlatformError(f"{url} took more than {MEMBERS_DEADLINE:.0f} s for its pages")
         try:
-            response = httpx.get(url, timeout=TIMEOUT, headers={
+            response, body = fetch("GET", url, deadline=min(DEADLINE, left), headers={
                 "Authorization": f"Bearer {tokens.token(reg, (MEMBERS,))}",
                 "Accept": "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"})
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise PlatformError(f"{url} did not answer ({exc})") from None
         if response.status_code != 200:
             raise PlatformError(f"{url} answered HTTP {response.status_code}")
-        data = _get_json(response)
+        data = _get_json(response, body)
         if not isinstance(data.get("members"), list):
             raise PlatformError(f"{url} answered no list of members (members is "
                                 f"{type(data.get('members')).__name__})")
