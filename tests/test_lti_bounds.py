@@ -152,3 +152,75 @@ def test_a_huge_platform_answer_is_not_read_past_the_cap(bounded, unsized):
     assert response.status_code == 303, response.text
     assert "more than 2000000 bytes" in members_error(httpx, tool, url, 90)
     assert peak_rss_mb(server.pid) < before + 100, (before, peak_rss_mb(server.pid))
+
+
+def test_a_platform_whose_keys_do_not_answer_slows_no_other_platforms_launch(bounded):
+    """F7: an outsider logs in with a registered platform whose JWKS dribbles and posts junk tokens with
+    new key ids; the healthy platform's launches do not wait on that fetch (a lock per key-set URL,
+    a wall-clock deadline, the refetch rate-limited per URL)."""
+    import base64
+    import threading
+
+    platform, _bare, _slow, tool, _data, _server, httpx = bounded
+    stop = threading.Event()
+
+    def part(value) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    def outsider():
+        with httpx.Client(follow_redirects=False, timeout=90) as client:
+            while not stop.is_set():
+                login = client.get(f"{tool}/lti/login", params={"iss": DOWN, "login_hint": "x",
+                                                                "target_link_uri": f"{tool}/lti/launch"})
+                state = dict(httpx.QueryParams(login.headers["location"].split("?", 1)[1]))["state"]
+                junk = part({"alg": "RS256", "kid": f"k{time.monotonic()}"}) + "." + part({}) + ".AAAA"
+                try:
+                    client.post(f"{tool}/lti/launch", data={"id_token": junk, "state": state})
+                except httpx.HTTPError:
+                    pass
+
+    threads = [threading.Thread(target=outsider, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1)
+        took = []
+        for number in range(4):
+            start = time.monotonic()
+            response = platform.launch(browser(httpx), tool, f"canvas-user-fay{number}")
+            took.append(time.monotonic() - start)
+            assert response.status_code == 303, response.text
+            time.sleep(2)
+    finally:
+        stop.set()
+    assert max(took) < 5, took
+
+
+def test_deeply_nested_claims_are_a_400(bounded):
+    """F2: a platform-signed token whose claims nest 5,000 deep is a plain 400, not a 500."""
+    import jwt
+    from lti_platform import pem
+
+    platform, _bare, _slow, tool, _data, _server, httpx = bounded
+    client = browser(httpx)
+    asked = platform.login(client, tool, "canvas-user-gil")
+    claims = json.dumps(platform.claims(asked["nonce"], "canvas-user-gil", [LEARNER], f"{tool}/lti/launch"))
+    deep = claims[:-1] + ', "deep": ' + "[" * 5000 + "]" * 5000 + "}"
+    token = jwt.api_jws.encode(deep.encode(), pem(platform.key), algorithm="RS256",
+                               headers={"kid": platform.kid, "typ": "JWT"})
+    response = client.post(f"{tool}/lti/launch", data={"id_token": token, "state": asked["state"]})
+    assert response.status_code == 400, (response.status_code, response.text[:300])
+    refused_without_session(client, tool, response, "nested too deeply")
+
+
+def test_the_sourcedid_is_cleaned_like_the_name(bounded):
+    """F4: control characters, bidi overrides and NUL in lis_person_sourcedid never reach staff."""
+    platform, _bare, _slow, tool, _data, _server, httpx = bounded
+    dirty = "Eve\x1b[2J\x1b]0;pwned\x07\r\nAdmin\x00\u202eevil\u202c\u2066"
+    response = platform.launch(browser(httpx), tool, "canvas-user-hal", name=dirty,
+                               overrides={LTI + "lis": {"person_sourcedid": dirty}})
+    assert response.status_code == 303, response.text
+    people = httpx.get(f"{tool}/api/lti/people", headers={"Authorization": f"Bearer {STAFF}"}).json()["people"]
+    hal = next(p for p in people if p["sub"] == "canvas-user-hal")
+    assert hal["sourcedid"] == hal["name"] and "Admin" in hal["sourcedid"], hal
+    assert not any(c in hal["sourcedid"] for c in "\x1b\x07\x00\r\u202e\u202c\u2066"), hal

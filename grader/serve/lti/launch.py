@@ -219,6 +219,8 @@ def check(config: ToolConfig, logins: Logins, keys, id_token: str, state: str | 
         raise Refused(f"This launch's id_token is not valid ({str(exc)[:120]}).", 400) from None
     except ValueError:
         raise Refused("This launch's id_token is malformed: its claims are not JSON.", 400) from None
+    except RecursionError:
+        raise Refused("This launch's id_token is malformed: its claims are nested too deeply.", 400) from None
     try:
         claims = jwt.decode(id_token, key, algorithms=["RS256"], audience=reg.client_id, issuer=reg.issuer,
                             leeway=LEEWAY, options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]})
@@ -232,6 +234,8 @@ def check(config: ToolConfig, logins: Logins, keys, id_token: str, state: str | 
         raise Refused("This launch is dated in the future: check the platform's clock.") from None
     except jwt.PyJWTError as exc:
         raise Refused(f"This launch's id_token is not valid ({str(exc)[:120]}).") from None
+    except RecursionError:
+        raise Refused("This launch's id_token is malformed: its claims are nested too deeply.", 400) from None
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if ("azp" in claims or len(audiences) > 1) and claims.get("azp") != reg.client_id:
         raise Refused("This launch is for another tool (its authorized party is not this tool).")

@@ -16,7 +16,7 @@ TIMEOUT = 10.0  # seconds for connecting and for each read
 DEADLINE = 20.0  # seconds of wall clock for a whole answer (a dribbling one is given up)
 MEMBERS_DEADLINE = 60.0  # seconds for every page of one membership service
 MOST = 2_000_000  # bytes a platform's answer may have (read as a stream: no more is read)
-REFETCH = 5.0  # seconds between two fetches of one JWKS for an unknown kid (a forged kid cannot flood it)
+REFETCH = 5.0  # seconds between two fetches of one JWKS URL for an unknown kid (a forged kid cannot flood it)
 MAX_AGE = 300.0  # seconds a fetched JWKS is used before it is fetched again (GRADER_LTI_KEYS_MAX_AGE)
 STALE = 3600.0  # seconds past MAX_AGE that a set is still used while the platform does not answer
 SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -83,6 +83,7 @@ class Keys:
                 raise ConfigProblem("GRADER_LTI_KEYS_MAX_AGE must be a number of seconds") from None
         self.max_age = max_age
         self.cache: dict[str, tuple[float, float, dict]] = {}  # url: (fetched, tried, jwks)
+        self.fetching: dict[str, threading.Lock] = {}  # url: held while that URL is fetched
         self.lock = threading.Lock()
 
     def key(self, reg: Registration, kid: str | None):
@@ -98,26 +99,43 @@ class Keys:
         return None
 
     def _jwks(self, reg: Registration, kid: str | None) -> dict:
+        """The URL's set; fetched by one caller at a time per URL (a lock per URL, never held while the
+        platform answers for another), the others served the set in hand meanwhile; a first fetch is
+        waited for, at most its deadline."""
         if reg.key_set is not None:
             return reg.key_set
-        with self.lock:
-            fetched, tried, jwks = self.cache.get(reg.key_set_url, (-1e18, -1e18, {"keys": []}))
+        url = reg.key_set_url
+        with self.lock:  # held only to read and mark the cache, never across a fetch
+            fetching = self.fetching.setdefault(url, threading.Lock())
+            fetched, tried, jwks = self.cache.get(url, (-1e18, -1e18, {"keys": []}))
             moment = time.monotonic()
             known = any(k.get("kid") == kid for k in jwks.get("keys", []) if isinstance(k, dict))
             fresh = moment - fetched < self.max_age
+            usable = jwks if moment - fetched < self.max_age + STALE else {"keys": []}
             if (known and fresh) or moment - tried < min(REFETCH, self.max_age):
-                return jwks if moment - fetched < self.max_age + STALE else {"keys": []}
+                return usable
+        first = fetched < 0
+        if not fetching.acquire(timeout=DEADLINE + TIMEOUT if first else 0):
+            return self.cache.get(url, (0, 0, usable))[2] if first else usable  # another caller fetches it
+        try:
+            with self.lock:
+                fetched, tried, jwks = self.cache.get(url, (-1e18, -1e18, {"keys": []}))
+                if time.monotonic() - tried < min(REFETCH, self.max_age):  # fetched while this one waited
+                    return jwks if time.monotonic() - fetched < self.max_age + STALE else {"keys": []}
+                self.cache[url] = (fetched, time.monotonic(), jwks)  # the refetch is rate-limited from now
             import httpx
 
             try:
-                jwks = _get_json(*fetch("GET", reg.key_set_url))
-                if not isinstance(jwks.get("keys"), list):
-                    raise PlatformError(f"{reg.key_set_url} answered no list of keys")
+                got = _get_json(*fetch("GET", url))
+                if not isinstance(got.get("keys"), list):
+                    raise PlatformError(f"{url} answered no list of keys")
             except (httpx.HTTPError, PlatformError):
-                self.cache[reg.key_set_url] = (fetched, moment, jwks)
-                return jwks if moment - fetched < self.max_age + STALE else {"keys": []}
-            self.cache[reg.key_set_url] = (moment, moment, jwks)
-            return jwks
+                return jwks if time.monotonic() - fetched < self.max_age + STALE else {"keys": []}
+            with self.lock:
+                self.cache[url] = (time.monotonic(), time.monotonic(), got)
+            return got
+        finally:
+            fetching.release()
 
 
 class Tokens:
