@@ -63,7 +63,8 @@ class Platform:
         """This platform as lti.json names it."""
         return {self.url: {"client_id": self.client_id, "auth_login_url": f"{self.url}/authorize",
                            "auth_token_url": f"{self.url}/token", "key_set_url": f"{self.url}/jwks",
-                           "deployment_ids": [self.deployment], "private_key_file": private_key_file}}
+                           "deployment_ids": [self.deployment], "contexts": ["course-7"],
+                           "private_key_file": private_key_file}}
 
     def close(self) -> None:
         self.server.shutdown()

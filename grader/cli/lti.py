@@ -34,7 +34,9 @@ def lti_keys(folder, force):
             "auth_login_url": "https://sso.canvaslms.com/api/lti/authorize_redirect",
             "auth_token_url": "https://sso.canvaslms.com/login/oauth2/token",
             "key_set_url": "https://sso.canvaslms.com/api/lti/security/jwks",
-            "deployment_ids": ["the deployment id"], "private_key_file": "private.key",
+            "deployment_ids": ["the deployment id"],
+            "contexts": ["the course's context id (a first launch's refusal page shows it)"],
+            "private_key_file": "private.key",
             "public_key_file": "public.key"}}
         write_atomic(config, json.dumps(template, indent=2) + "\n")
         click.echo(f"{config}: fill in the platform's values (docs/lti.md)", err=True)

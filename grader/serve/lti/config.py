@@ -28,6 +28,9 @@ class Registration:
     deployment_ids: tuple[str, ...]
     private_key: bytes = field(repr=False)
     kid: str
+    # the course contexts (the platform's context id) this service grades: a launch from any other
+    # context, or with none, is refused (docs/lti.md); empty: every launch is refused, saying its context
+    contexts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -100,6 +103,9 @@ def _registration(path: Path, issuer: str, entry) -> Registration:
         raise ConfigProblem(f"{where}: missing {', '.join(missing)}")
     if not isinstance(entry["deployment_ids"], list) or not all(isinstance(d, str) for d in entry["deployment_ids"]):
         raise ConfigProblem(f"{where}: deployment_ids must be a list of strings")
+    contexts = entry.get("contexts", [])
+    if not isinstance(contexts, list) or not all(isinstance(c, str) and c for c in contexts):
+        raise ConfigProblem(f"{where}: contexts must be a list of the course's context ids (strings)")
     key_file = Path(entry["private_key_file"])
     key_file = key_file if key_file.is_absolute() else path.parent / key_file
     try:
@@ -119,7 +125,8 @@ def _registration(path: Path, issuer: str, entry) -> Registration:
                         auth_token_url=entry["auth_token_url"],
                         auth_audience=entry.get("auth_audience") or entry["auth_token_url"],
                         key_set_url=entry.get("key_set_url"), key_set=entry.get("key_set"),
-                        deployment_ids=tuple(entry["deployment_ids"]), private_key=pem, kid=kid)
+                        deployment_ids=tuple(entry["deployment_ids"]), private_key=pem, kid=kid,
+                        contexts=tuple(contexts))
 
 
 def make_keys(folder: Path) -> tuple[Path, Path]:

@@ -165,6 +165,20 @@ def _same_origin(url: str, origin: str) -> bool:
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
 
+def in_context(reg: Registration, claims: dict) -> None:
+    """The launch comes from a course this service grades: its context id is in the registration's
+    `contexts` (an Instructor of another course on the same deployment is no one here)."""
+    context = claims.get(LTI + "context", {}).get("id")
+    if not isinstance(context, str) or not context:
+        raise Refused("This launch names no course (its context claim has no id): this tool takes launches from "
+                      "the course(s) named in lti.json only.")
+    if context not in reg.contexts:
+        shown = "".join(c for c in context[:200] if c.isprintable())
+        raise Refused(f"This launch comes from a course this service does not grade: context id {shown!r}. "
+                      "If this is the course, an administrator of the service adds this id to the "
+                      '"contexts" list of this platform in lti.json (docs/lti.md) and restarts the service.')
+
+
 def take_login(logins: Logins, state: str | None, cookie: str | None) -> Pending:
     """The login this launch answers, taken as it is read: a state opens one launch at most."""
     if not state or not cookie or len(state) > 64 or not hmac.compare_digest(state.encode(), cookie.encode()):
@@ -205,6 +219,8 @@ def check(config: ToolConfig, logins: Logins, keys, id_token: str, state: str | 
         raise Refused(f"This launch's id_token is not valid ({str(exc)[:120]}).", 400) from None
     except ValueError:
         raise Refused("This launch's id_token is malformed: its claims are not JSON.", 400) from None
+    except RecursionError:
+        raise Refused("This launch's id_token is malformed: its claims are nested too deeply.", 400) from None
     try:
         claims = jwt.decode(id_token, key, algorithms=["RS256"], audience=reg.client_id, issuer=reg.issuer,
                             leeway=LEEWAY, options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]})
@@ -218,6 +234,8 @@ def check(config: ToolConfig, logins: Logins, keys, id_token: str, state: str | 
         raise Refused("This launch is dated in the future: check the platform's clock.") from None
     except jwt.PyJWTError as exc:
         raise Refused(f"This launch's id_token is not valid ({str(exc)[:120]}).") from None
+    except RecursionError:
+        raise Refused("This launch's id_token is malformed: its claims are nested too deeply.", 400) from None
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if ("azp" in claims or len(audiences) > 1) and claims.get("azp") != reg.client_id:
         raise Refused("This launch is for another tool (its authorized party is not this tool).")
@@ -236,6 +254,7 @@ def check(config: ToolConfig, logins: Logins, keys, id_token: str, state: str | 
     if not 0 < len(claims["sub"]) <= 255 or len(deployment) > 255:
         raise Refused("This launch names no user, or a user or deployment id over 255 characters: at most 255 "
                       "are taken.", 400)
+    in_context(reg, claims)
     roles = claims[LTI + "roles"]
     if not is_staff(roles) and LEARNER not in roles:
         raise Refused("This tool takes launches from students (Learner) and course staff (Instructor, Teaching "

@@ -154,27 +154,35 @@ def changes(service) -> tuple:
 
 
 class Sender:
-    """The background loop: decide after every change (and at start), send what is due, read rosters."""
+    """The background loops: one decides after every change (and at start) and sends what is due; the
+    other reads the rosters, so a slow membership service never holds up a score (each platform call
+    is bounded by a wall-clock deadline, services.fetch)."""
 
     def __init__(self, service, config, tokens, roster=None, every: float = 0.5, settle: float = 2.0):
         self.service, self.config, self.tokens, self.roster, self.every = service, config, tokens, roster, every
         self.settle = settle  # seconds between two decisions: a deadline burst is one class refresh, not hundreds
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, name="lti-outbox", daemon=True)
+        self.roster_thread = threading.Thread(target=self.read_rosters, name="lti-roster", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
+        if self.roster is not None:
+            self.roster_thread.start()
+
+    def read_rosters(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.roster()
+            except Exception:  # a roster that cannot be read never stops the next reading
+                log.exception("reading the LTI membership services failed")
+            self.stop.wait(max(self.every, 1.0))
 
     def run(self) -> None:
         import time
 
         seen, decided = None, 0.0
         while not self.stop.is_set():
-            if self.roster is not None:
-                try:
-                    self.roster()
-                except Exception:  # a roster that cannot be read never stops the scores
-                    log.exception("reading the LTI membership services failed")
             try:
                 current = changes(self.service)
                 if current != seen and time.monotonic() - decided >= self.settle:
@@ -189,5 +197,6 @@ class Sender:
 
     def close(self) -> None:
         self.stop.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=15)
+        for thread in (self.thread, self.roster_thread):
+            if thread.is_alive():
+                thread.join(timeout=15)

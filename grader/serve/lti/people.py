@@ -52,8 +52,9 @@ def _remember(session, issuer, deployment, sub, name, roles, staff, sourcedid) -
         session.add(found)
         session.flush()  # the unique constraint decides here if two launches race
     found.name, found.roles, found.staff = name or found.name, list(roles)[:50], staff
+    sourcedid = clean(sourcedid)[:255]  # as the name: no control characters, bidi overrides or NUL
     if sourcedid:
-        found.sourcedid = sourcedid[:255]
+        found.sourcedid = sourcedid
     if not staff and found.student_id is None:
         sid = new_student_id()
         # a random credential no one holds: an LTI student signs in by launching

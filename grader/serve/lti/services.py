@@ -12,9 +12,11 @@ import time
 
 from grader.serve.lti.config import Registration
 
-TIMEOUT = 10.0
-MOST = 2_000_000  # bytes a platform's answer may have
-REFETCH = 5.0  # seconds between two fetches of one JWKS for an unknown kid (a forged kid cannot flood it)
+TIMEOUT = 10.0  # seconds for connecting and for each read
+DEADLINE = 20.0  # seconds of wall clock for a whole answer (a dribbling one is given up)
+MEMBERS_DEADLINE = 60.0  # seconds for every page of one membership service
+MOST = 2_000_000  # bytes a platform's answer may have (read as a stream: no more is read)
+REFETCH = 5.0  # seconds between two fetches of one JWKS URL for an unknown kid (a forged kid cannot flood it)
 MAX_AGE = 300.0  # seconds a fetched JWKS is used before it is fetched again (GRADER_LTI_KEYS_MAX_AGE)
 STALE = 3600.0  # seconds past MAX_AGE that a set is still used while the platform does not answer
 SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -29,12 +31,34 @@ class Unsendable(PlatformError):
     """A score that no retry can send (its line item is not a URL): its row is marked failed."""
 
 
-def _get_json(response) -> dict:
-    if len(response.content) > MOST:
-        raise PlatformError(f"{response.url} answered more than {MOST} bytes")
+def fetch(method: str, url: str, deadline: float = DEADLINE, **kwargs) -> tuple:
+    """(the response, its body): the body read as a stream and given up past MOST bytes (nothing more is
+    read) or past `deadline` seconds of wall clock for the whole answer (httpx's timeout is per read: a
+    byte every 2 s never ends it). httpx's own errors pass through; those two are PlatformError."""
+    import httpx
+
+    end = time.monotonic() + deadline
+    with httpx.Client(timeout=httpx.Timeout(min(TIMEOUT, deadline)), follow_redirects=False) as client:
+        with client.stream(method, url, **kwargs) as response:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MOST:
+                raise PlatformError(f"{url} answered more than {MOST} bytes")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MOST:
+                    raise PlatformError(f"{url} answered more than {MOST} bytes")
+                if time.monotonic() > end:
+                    raise PlatformError(f"{url} took more than {deadline:.0f} s to answer")
+            if time.monotonic() > end:
+                raise PlatformError(f"{url} took more than {deadline:.0f} s to answer")
+    return response, bytes(body)
+
+
+def _get_json(response, body: bytes) -> dict:
     try:
-        data = response.json()
-    except ValueError:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
         raise PlatformError(f"{response.url} did not answer JSON (HTTP {response.status_code})") from None
     if not isinstance(data, dict):
         raise PlatformError(f"{response.url} answered {type(data).__name__}, not an object")
@@ -59,6 +83,7 @@ class Keys:
                 raise ConfigProblem("GRADER_LTI_KEYS_MAX_AGE must be a number of seconds") from None
         self.max_age = max_age
         self.cache: dict[str, tuple[float, float, dict]] = {}  # url: (fetched, tried, jwks)
+        self.fetching: dict[str, threading.Lock] = {}  # url: held while that URL is fetched
         self.lock = threading.Lock()
 
     def key(self, reg: Registration, kid: str | None):
@@ -74,26 +99,43 @@ class Keys:
         return None
 
     def _jwks(self, reg: Registration, kid: str | None) -> dict:
+        """The URL's set; fetched by one caller at a time per URL (a lock per URL, never held while the
+        platform answers for another), the others served the set in hand meanwhile; a first fetch is
+        waited for, at most its deadline."""
         if reg.key_set is not None:
             return reg.key_set
-        with self.lock:
-            fetched, tried, jwks = self.cache.get(reg.key_set_url, (-1e18, -1e18, {"keys": []}))
+        url = reg.key_set_url
+        with self.lock:  # held only to read and mark the cache, never across a fetch
+            fetching = self.fetching.setdefault(url, threading.Lock())
+            fetched, tried, jwks = self.cache.get(url, (-1e18, -1e18, {"keys": []}))
             moment = time.monotonic()
             known = any(k.get("kid") == kid for k in jwks.get("keys", []) if isinstance(k, dict))
             fresh = moment - fetched < self.max_age
+            usable = jwks if moment - fetched < self.max_age + STALE else {"keys": []}
             if (known and fresh) or moment - tried < min(REFETCH, self.max_age):
-                return jwks if moment - fetched < self.max_age + STALE else {"keys": []}
+                return usable
+        first = fetched < 0
+        if not fetching.acquire(timeout=DEADLINE + TIMEOUT if first else 0):
+            return self.cache.get(url, (0, 0, usable))[2] if first else usable  # another caller fetches it
+        try:
+            with self.lock:
+                fetched, tried, jwks = self.cache.get(url, (-1e18, -1e18, {"keys": []}))
+                if time.monotonic() - tried < min(REFETCH, self.max_age):  # fetched while this one waited
+                    return jwks if time.monotonic() - fetched < self.max_age + STALE else {"keys": []}
+                self.cache[url] = (fetched, time.monotonic(), jwks)  # the refetch is rate-limited from now
             import httpx
 
             try:
-                jwks = _get_json(httpx.get(reg.key_set_url, timeout=TIMEOUT, follow_redirects=False))
-                if not isinstance(jwks.get("keys"), list):
-                    raise PlatformError(f"{reg.key_set_url} answered no list of keys")
+                got = _get_json(*fetch("GET", url))
+                if not isinstance(got.get("keys"), list):
+                    raise PlatformError(f"{url} answered no list of keys")
             except (httpx.HTTPError, PlatformError):
-                self.cache[reg.key_set_url] = (fetched, moment, jwks)
-                return jwks if moment - fetched < self.max_age + STALE else {"keys": []}
-            self.cache[reg.key_set_url] = (moment, moment, jwks)
-            return jwks
+                return jwks if time.monotonic() - fetched < self.max_age + STALE else {"keys": []}
+            with self.lock:
+                self.cache[url] = (time.monotonic(), time.monotonic(), got)
+            return got
+        finally:
+            fetching.release()
 
 
 class Tokens:
@@ -117,13 +159,13 @@ class Tokens:
                                 "exp": moment + 300, "jti": secrets.token_urlsafe(16)},
                                reg.private_key, algorithm="RS256", headers={"kid": reg.kid})
         try:
-            response = httpx.post(reg.auth_token_url, timeout=TIMEOUT, data={
+            response, body = fetch("POST", reg.auth_token_url, data={
                 "grant_type": "client_credentials",
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": assertion, "scope": " ".join(scopes)})
         except httpx.HTTPError as exc:
             raise PlatformError(f"the token endpoint {reg.auth_token_url} did not answer ({exc})") from None
-        data = _get_json(response)
+        data = _get_json(response, body)
         if response.status_code != 200 or not isinstance(data.get("access_token"), str):
             raise PlatformError(f"the token endpoint refused (HTTP {response.status_code}: "
                                 f"{str(data.get('error', ''))[:100]})")
@@ -148,7 +190,7 @@ def post_score(tokens: Tokens, reg: Registration, lineitem: str, sub: str, given
     body = {"userId": sub, "scoreGiven": given, "scoreMaximum": maximum, "activityProgress": "Completed",
             "gradingProgress": "FullyGraded", "timestamp": timestamp}
     try:
-        response = httpx.post(url, json=body, timeout=TIMEOUT, headers={
+        response, answer = fetch("POST", url, json=body, headers={
             "Authorization": f"Bearer {tokens.token(reg, (SCORE,))}",
             "Content-Type": "application/vnd.ims.lis.v1.score+json"})
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -158,7 +200,7 @@ def post_score(tokens: Tokens, reg: Registration, lineitem: str, sub: str, given
     if response.status_code == 401:
         tokens.forget(reg)
     if response.status_code not in (200, 201, 202, 204):
-        raise PlatformError(f"{url} answered HTTP {response.status_code}: {response.text[:150]}")
+        raise PlatformError(f"{url} answered HTTP {response.status_code}: {answer[:150].decode(errors='replace')}")
 
 
 def members(tokens: Tokens, reg: Registration, url: str, pages: int = 50) -> list[dict]:
@@ -166,17 +208,20 @@ def members(tokens: Tokens, reg: Registration, url: str, pages: int = 50) -> lis
     (`member`): a page that is not a membership container is a PlatformError, not a crash."""
     import httpx
 
-    found = []
+    found, end = [], time.monotonic() + MEMBERS_DEADLINE
     for _ in range(pages):
+        left = end - time.monotonic()
+        if left <= 0:
+            raise PlatformError(f"{url} took more than {MEMBERS_DEADLINE:.0f} s for its pages")
         try:
-            response = httpx.get(url, timeout=TIMEOUT, headers={
+            response, body = fetch("GET", url, deadline=min(DEADLINE, left), headers={
                 "Authorization": f"Bearer {tokens.token(reg, (MEMBERS,))}",
                 "Accept": "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"})
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise PlatformError(f"{url} did not answer ({exc})") from None
         if response.status_code != 200:
             raise PlatformError(f"{url} answered HTTP {response.status_code}")
-        data = _get_json(response)
+        data = _get_json(response, body)
         if not isinstance(data.get("members"), list):
             raise PlatformError(f"{url} answered no list of members (members is "
                                 f"{type(data.get('members')).__name__})")
