@@ -528,8 +528,9 @@ def test_a_key_the_platform_removed_is_refused(world):
 
 
 def test_a_flood_of_logins_delays_no_one_else(world):
-    """F11: logins are kept in memory (bounded, 200 in flight per address): a flood from one address is
-    refused at once (429) and a student's launch from another still takes well under two seconds."""
+    """F11: logins are kept in memory (bounded, 200 in flight per address, that address's oldest dropped
+    past it): under a flood from one address, a student's launch from another, and one from the flood's
+    own address (a campus NAT, round 2 F8: it was refused for ten minutes), still take under two seconds."""
     import threading
 
     platform, tool, _data, _state, _port, httpx = world
@@ -549,10 +550,11 @@ def test_a_flood_of_logins_delays_no_one_else(world):
     try:
         time.sleep(3)
         times = []
-        for _ in range(3):
+        for local in ("127.0.0.1", "127.0.0.3", "127.0.0.1"):
             began = time.monotonic()
-            client = browser(httpx)
-            assert platform.launch(client, tool, "canvas-user-patient").status_code == 303
+            client = httpx.Client(follow_redirects=False, timeout=60,
+                                  transport=httpx.HTTPTransport(local_address=local))
+            assert platform.launch(client, tool, "canvas-user-patient").status_code == 303, local
             assert 'id="upload"' in client.get(f"{tool}/").text
             times.append(time.monotonic() - began)
     finally:
@@ -560,7 +562,7 @@ def test_a_flood_of_logins_delays_no_one_else(world):
         for thread in threads:
             thread.join()
     assert max(times) < 2.0, times
-    assert answers.count(302) == 200 and answers.count(429) > 200, (answers.count(302), answers.count(429))
+    assert len(answers) > 200 and set(answers) == {302}, (len(answers), set(answers))
 
 
 def test_a_deadline_change_sends_the_late_policys_score(world, tmp_path):
