@@ -11,7 +11,8 @@ Inputs, each at the largest size the grader accepts:
   (wire.MAX_REPLY), of the shapes that cost most to parse (`{}` objects, nesting, one long string, one
   string made 4 bytes a character by a single emoji);
 - load flood: a 4.9 MB source of 60,000 top-level statements the loader skips (its load reply's size);
-- notebook of {}: an 8 MB notebook whose cells hold nothing but empty objects;
+- notebook of {}: an 8 MB notebook whose cells hold nothing but empty objects (2 million: refused before
+  they are expanded);
 - notebooks of newlines: one code cell of 2 million empty lines (read in the grader), and of 1.2 million
   beside a 3 MB markdown cell (read by the reading child);
 - notebook too big: a 100 MB notebook (refused by its size before it is parsed);

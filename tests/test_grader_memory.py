@@ -29,7 +29,7 @@ def made(tmp_path_factory):
     ("forged_frame_at_cap.py", "graded"),
     ("forged_frame.py", "graded"),  # its own frames break the protocol: forward's checks fail, nothing more
     ("load_flood.py", "graded"),
-    ("notebook_of_empties.ipynb", "graded"),  # read without validating two million empty outputs
+    ("notebook_of_empties.ipynb", "ungradable"),  # 2 million empty outputs: refused before they are expanded
     ("notebook_of_newlines.ipynb", "graded"),  # 300 MB when each line had a tuple of its origin
     ("notebook_of_newlines_child.ipynb", "graded"),
     ("notebook_too_big.ipynb", "ungradable"),  # refused by its size: never held in memory
