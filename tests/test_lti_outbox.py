@@ -227,3 +227,17 @@ def test_logins_in_flight_are_bounded_and_a_flood_never_refuses_someone_else():
     assert len(logins.pending) == 100 and sum(logins.count.values()) == 100
     logins.add("real", login("192.0.2.7"))
     assert logins.take("real").address == "192.0.2.7" and logins.take("real") is None  # used once
+
+
+def test_the_logins_redirect_uri_follows_the_base_url_not_the_host_header():
+    """Red team round 2 (F10): the redirect_uri sent to the platform came from the request's Host header;
+    with --base-url it is the tool's own origin, whatever Host the client sent."""
+    from types import SimpleNamespace
+
+    from grader.serve.lti.routes import origin
+
+    request = SimpleNamespace(url=SimpleNamespace(scheme="http", netloc="evil.example"))
+    configured = SimpleNamespace(settings=SimpleNamespace(base_url="https://grader.example.edu/course/"))
+    assert origin(request, configured) == "https://grader.example.edu"
+    unset = SimpleNamespace(settings=SimpleNamespace(base_url=None))
+    assert origin(request, unset) == "http://evil.example"  # no base URL: the request's (as before)

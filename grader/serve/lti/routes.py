@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import logging
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +73,13 @@ def address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def origin(request: Request) -> str:
+def origin(request: Request, service) -> str:
+    """The tool's own origin: `--base-url`'s when staff gave one (the login's redirect_uri must not follow
+    a Host header the client chose), else the request's."""
+    base = service.settings.base_url
+    if base:
+        parts = urllib.parse.urlsplit(base)
+        return f"{parts.scheme}://{parts.netloc}"
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
@@ -85,7 +92,7 @@ def router(service, tool: Tool) -> APIRouter:
         if request.method == "POST":
             params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
         try:
-            url, state = lti_launch.login(tool.config, tool.logins, params, origin(request), address(request))
+            url, state = lti_launch.login(tool.config, tool.logins, params, origin(request, service), address(request))
         except lti_launch.Refused as problem:
             return refused(problem)
         response = RedirectResponse(url, status_code=302)
